@@ -1,0 +1,42 @@
+//! The command line: one module per subcommand, each with its clap arguments
+//! and a function returning an exit code. Part of the binary, not the library,
+//! so library users never pull in clap or progress bars.
+
+use clap::{Parser, Subcommand};
+
+mod run;
+mod schema;
+mod serve;
+mod validate;
+
+/// Conformance test harness for ArcGIS-style token authentication.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Play scenarios against a target and write reports.
+    Run(run::RunArgs),
+    /// Check scenario files without running them.
+    Validate(validate::ValidateArgs),
+    /// Run the reference server.
+    Serve(serve::ServeArgs),
+    /// Print a JSON Schema (the scenario format by default).
+    Schema(schema::SchemaArgs),
+}
+
+impl Cli {
+    /// Runs the command and returns the process exit code.
+    pub fn execute(self) -> u8 {
+        match self.command {
+            Command::Run(a) => run::execute(a),
+            Command::Validate(a) => validate::execute(a),
+            Command::Serve(a) => serve::execute(a),
+            Command::Schema(a) => schema::execute(a),
+        }
+    }
+}

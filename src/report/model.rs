@@ -1,0 +1,425 @@
+//! The report model: everything any writer needs, as plain serde data.
+//!
+//! The JSON report is this model serialized; it is versioned by
+//! [`REPORT_FORMAT_VERSION`] and is the source of truth for merge, diff and
+//! baselines. Writers are pure functions of it. Secrets are masked before a
+//! value enters the model (see `redact`).
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change of the JSON shape.
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+/// One run of a suite against one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub format_version: u32,
+    /// `tessera X.Y.Z`.
+    pub tool: String,
+    /// RFC 3339 wall-clock time the run started.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub target: TargetSummary,
+    /// `k/n` when the run was one shard of a partitioned suite.
+    #[serde(default)]
+    pub partition: Option<String>,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// What was tested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSummary {
+    /// `reference`, a URL, or a profile file name.
+    pub name: String,
+    pub base_url: String,
+    pub profiles: Vec<String>,
+    pub capabilities: Vec<String>,
+    /// Knob values the target declared (or the reference's).
+    pub knobs: serde_json::Value,
+    /// Deviations the in-process reference was started with.
+    #[serde(default)]
+    pub deviations: Vec<String>,
+}
+
+/// The outcome of one scenario (one matrix case).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// An expectation did not hold: the target breaks a rule.
+    Fail,
+    /// The target misbehaved (refused, timed out, unparsable body) or the run
+    /// could not proceed.
+    Error,
+    /// The target lacks a capability the scenario needs; `reason` says which.
+    Skipped,
+    /// The target does not implement the scenario's profile, or declares
+    /// other knob values.
+    NotApplicable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
+            Verdict::NotApplicable => "not applicable",
+        }
+    }
+
+    /// Whether this verdict fails a run.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Verdict::Fail | Verdict::Error)
+    }
+}
+
+/// One scenario (or one case of a matrix scenario).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioReport {
+    /// Unique in the report: the scenario id, plus `[case]` for a matrix case.
+    pub id: String,
+    /// The scenario id from its file.
+    pub scenario: String,
+    #[serde(default)]
+    pub case: Option<String>,
+    pub area: String,
+    pub title: String,
+    pub file: String,
+    pub rules: Vec<String>,
+    pub profile: String,
+    /// The matrix case's values (masked), e.g. which carrier should win.
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    pub verdict: Verdict,
+    /// Why it was skipped, not applicable or an error.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub duration_ms: u64,
+    /// How many times it was played (more than 1 with retries).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Failed first, passed on a retry.
+    #[serde(default)]
+    pub flaky: bool,
+    pub steps: Vec<StepReport>,
+    /// Tokens and sessions seen, for timelines.
+    #[serde(default)]
+    pub tokens: Vec<TokenWindow>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ScenarioReport {
+    /// The checks that did not hold, with their step.
+    pub fn failures(&self) -> impl Iterator<Item = (&StepReport, &Check)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.checks.iter().filter(|c| !c.passed).map(move |c| (s, c)))
+    }
+}
+
+/// One step as played.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepReport {
+    /// 1-based position in the scenario.
+    pub index: usize,
+    /// Line in the scenario file.
+    pub line: u32,
+    /// `request`, `advance`, `wait`, `concurrent` or `set_password`.
+    pub kind: String,
+    /// The target's clock (epoch ms) when the step started, when known.
+    #[serde(default)]
+    pub at_ms: Option<i64>,
+    /// `POST /arcgis/tokens/generateToken`, `advance 61m`, ...
+    pub label: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub exchanges: Vec<Exchange>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// One HTTP request and its answer (masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    /// The source-address alias it was sent from.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub request_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub request_body: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The start of the body, masked.
+    #[serde(default)]
+    pub response_body: Option<String>,
+    pub elapsed_ms: u64,
+    /// Transport failure: refused, timed out, ...
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// One expectation and whether it held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// `status`, `arcgis_error`, `json $.expires equals`, ...
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+    /// The rules a failure here breaks.
+    pub rules: Vec<String>,
+}
+
+/// A token or session with its validity window on the target's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenWindow {
+    /// The capture name, or `token #N`.
+    pub label: String,
+    pub issued_at_ms: i64,
+    pub expires_ms: i64,
+    /// The step that obtained it.
+    pub step: usize,
+}
+
+/// Per-rule outcome, derived from the scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RuleVerdict {
+    pub rule: String,
+    /// `fail` if any citing scenario failed on it or errored, `pass` if at least
+    /// one passed and none failed, else `skipped` / `not_applicable`;
+    /// `None` when no scenario in the report cites it.
+    pub verdict: Option<Verdict>,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skipped: usize,
+    pub not_applicable: usize,
+}
+
+/// Counts of verdicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Totals {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skipped: usize,
+    pub not_applicable: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Error => self.error += 1,
+            Verdict::Skipped => self.skipped += 1,
+            Verdict::NotApplicable => self.not_applicable += 1,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.error + self.skipped + self.not_applicable
+    }
+}
+
+impl Report {
+    /// Verdict counts over all scenarios.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in &self.scenarios {
+            t.add(s.verdict);
+        }
+        t
+    }
+
+    /// Verdict counts per area, areas sorted.
+    pub fn totals_by_area(&self) -> BTreeMap<String, Totals> {
+        let mut m: BTreeMap<String, Totals> = BTreeMap::new();
+        for s in &self.scenarios {
+            m.entry(s.area.clone()).or_default().add(s.verdict);
+        }
+        m
+    }
+
+    /// One verdict per rule of semantics.md, in its order.
+    ///
+    /// A failed scenario counts as a failure only for the rules its failed
+    /// checks name (so a scenario citing LT-1 and LT-5 that fails on LT-5 does
+    /// not fail LT-1); an error counts against every rule it cites.
+    pub fn rule_verdicts(&self) -> Vec<RuleVerdict> {
+        crate::rules::RULES
+            .iter()
+            .map(|rule| {
+                let mut rv = RuleVerdict {
+                    rule: rule.id.to_owned(),
+                    verdict: None,
+                    pass: 0,
+                    fail: 0,
+                    error: 0,
+                    skipped: 0,
+                    not_applicable: 0,
+                };
+                for s in self
+                    .scenarios
+                    .iter()
+                    .filter(|s| s.rules.iter().any(|r| r == rule.id))
+                {
+                    match s.verdict {
+                        Verdict::Fail => {
+                            if s.failures()
+                                .any(|(_, c)| c.rules.iter().any(|r| r == rule.id))
+                            {
+                                rv.fail += 1;
+                            } else {
+                                rv.pass += 1;
+                            }
+                        }
+                        Verdict::Pass => rv.pass += 1,
+                        Verdict::Error => rv.error += 1,
+                        Verdict::Skipped => rv.skipped += 1,
+                        Verdict::NotApplicable => rv.not_applicable += 1,
+                    }
+                }
+                rv.verdict = if rv.fail > 0 {
+                    Some(Verdict::Fail)
+                } else if rv.error > 0 {
+                    Some(Verdict::Error)
+                } else if rv.pass > 0 {
+                    Some(Verdict::Pass)
+                } else if rv.skipped > 0 {
+                    Some(Verdict::Skipped)
+                } else if rv.not_applicable > 0 {
+                    Some(Verdict::NotApplicable)
+                } else {
+                    None
+                };
+                rv
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn scenario(
+        id: &str,
+        rules: &[&str],
+        verdict: Verdict,
+        failed_rules: &[&str],
+    ) -> ScenarioReport {
+        let checks = if failed_rules.is_empty() {
+            vec![]
+        } else {
+            vec![Check {
+                what: "status".into(),
+                expected: "200".into(),
+                actual: "500".into(),
+                passed: false,
+                rules: failed_rules.iter().map(|s| s.to_string()).collect(),
+            }]
+        };
+        ScenarioReport {
+            id: id.into(),
+            scenario: id.into(),
+            case: None,
+            area: id.split('/').next().unwrap().into(),
+            title: format!("title of {id}"),
+            file: format!("specs/{id}.yaml"),
+            rules: rules.iter().map(|s| s.to_string()).collect(),
+            profile: "arcgis-token".into(),
+            vars: IndexMap::new(),
+            verdict,
+            reason: None,
+            duration_ms: 1,
+            attempts: 1,
+            flaky: false,
+            steps: vec![StepReport {
+                index: 1,
+                line: 7,
+                kind: "request".into(),
+                at_ms: Some(0),
+                label: "GET /x".into(),
+                note: None,
+                exchanges: vec![],
+                checks,
+            }],
+            tokens: vec![],
+        }
+    }
+
+    pub(crate) fn report(scenarios: Vec<ScenarioReport>) -> Report {
+        Report {
+            format_version: REPORT_FORMAT_VERSION,
+            tool: "tessera test".into(),
+            started_at: "2026-11-24T00:00:00Z".into(),
+            duration_ms: 5,
+            target: TargetSummary {
+                name: "reference".into(),
+                base_url: "http://127.0.0.1:1".into(),
+                profiles: vec!["arcgis-token".into()],
+                capabilities: vec!["clock-control".into()],
+                knobs: serde_json::json!({}),
+                deviations: vec![],
+            },
+            partition: None,
+            scenarios,
+        }
+    }
+
+    #[test]
+    fn rule_verdicts_attribute_failures_to_the_failed_check_rules() {
+        let r = report(vec![
+            scenario("lifetimes/a", &["LT-1", "LT-5"], Verdict::Fail, &["LT-5"]),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+            scenario("sessions/c", &["SL-1"], Verdict::Skipped, &[]),
+        ]);
+        let v: BTreeMap<_, _> = r
+            .rule_verdicts()
+            .into_iter()
+            .map(|v| (v.rule.clone(), v))
+            .collect();
+        assert_eq!(v["LT-5"].verdict, Some(Verdict::Fail));
+        assert_eq!(v["LT-1"].verdict, Some(Verdict::Pass));
+        assert_eq!(v["LT-1"].pass, 2);
+        assert_eq!(v["SL-1"].verdict, Some(Verdict::Skipped));
+        assert_eq!(v["HP-1"].verdict, None);
+    }
+
+    #[test]
+    fn totals_by_area() {
+        let r = report(vec![
+            scenario("lifetimes/a", &["LT-1"], Verdict::Fail, &["LT-1"]),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+            scenario("sessions/c", &["SL-1"], Verdict::Pass, &[]),
+        ]);
+        let t = r.totals_by_area();
+        assert_eq!(t["lifetimes"].fail, 1);
+        assert_eq!(t["lifetimes"].pass, 1);
+        assert_eq!(t["sessions"].pass, 1);
+        assert_eq!(r.totals().total(), 3);
+    }
+}

@@ -1,0 +1,1 @@
+//! Playing scenarios against a target.

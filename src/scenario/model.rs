@@ -1,0 +1,537 @@
+//! The scenario format, version 1, as plain data.
+//!
+//! Two layers live here:
+//! - the *file* types (`ScenarioFile`, `RawStep`, ...) mirror the YAML exactly:
+//!   serde with `deny_unknown_fields`, no `flatten`, no `untagged`, and
+//!   [`Spanned`] wherever a later semantic check needs a location;
+//! - the *checked* types (`Scenario`, `Step`, ...) are what `validate` produces
+//!   and what the runner plays: every invariant the runner relies on (one action
+//!   per step, known endpoint names, parsed durations) holds by construction.
+//!
+//! This module does no I/O and knows nothing of YAML, tokio or HTTP.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only scenario format version this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A 1-based line and column in a scenario file; `0:0` means unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash, Serialize)]
+pub struct Loc {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A value with the place in the file it came from.
+///
+/// Its `Deserialize` impl lives in `load` (the only module that knows the YAML
+/// crate); in the schema it is transparent.
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, loc: Loc) -> Self {
+        Self { value, loc }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// File types: exactly what the YAML may say.
+// ---------------------------------------------------------------------------
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Format version; must be 1.
+    pub version: Spanned<u32>,
+    /// `area/name`, unique across the suite. The area is the first segment.
+    pub id: Spanned<String>,
+    /// One line a vendor understands.
+    pub title: String,
+    /// Longer explanation, shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Rule IDs of semantics.md this scenario checks (e.g. `LT-5`).
+    pub rules: Vec<Spanned<String>>,
+    /// The profile (system) the scenario exercises.
+    pub profile: Profile,
+    /// Capabilities the target must offer.
+    #[serde(default)]
+    pub requires: Vec<Spanned<Capability>>,
+    /// Knob values the scenario assumes. On the in-process reference these are
+    /// applied; on other targets the scenario is not applicable unless the
+    /// target declares the same values.
+    #[serde(default)]
+    pub knobs: IndexMap<String, Spanned<serde_json::Value>>,
+    /// A table of cases: the steps run once per case, with `{{case.KEY}}`
+    /// bound to the case's values. Every case has a `name`.
+    #[serde(default)]
+    pub matrix: Vec<Spanned<IndexMap<String, serde_json::Value>>>,
+    /// What to do, in order.
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+/// The three systems of semantics.md.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+pub enum Profile {
+    #[serde(rename = "arcgis-token")]
+    ArcgisToken,
+    #[serde(rename = "arcweb-2006")]
+    Arcweb2006,
+    #[serde(rename = "basemap-sessions")]
+    BasemapSessions,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 3] = [
+        Profile::ArcgisToken,
+        Profile::Arcweb2006,
+        Profile::BasemapSessions,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::ArcgisToken => "arcgis-token",
+            Profile::Arcweb2006 => "arcweb-2006",
+            Profile::BasemapSessions => "basemap-sessions",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a scenario needs from a target beyond plain HTTP.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+pub enum Capability {
+    /// Moves time with `advance:`; without clock control the runner waits in
+    /// real time when the target allows waits that long, else skips.
+    #[serde(rename = "clock-control")]
+    ClockControl,
+    /// Sends requests from alternate source addresses (`from:`).
+    #[serde(rename = "alt-addresses")]
+    AltAddresses,
+    /// Changes a password through the control API (`set_password:`).
+    #[serde(rename = "password-control")]
+    PasswordControl,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::ClockControl => "clock-control",
+            Capability::AltAddresses => "alt-addresses",
+            Capability::PasswordControl => "password-control",
+        }
+    }
+}
+
+/// One step as written. Exactly one of `request`, `advance`, `wait`,
+/// `concurrent`, `set_password` must be present; `expect` and `capture` go
+/// with `request` only. `validate` turns it into a [`Step`].
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Send one HTTP request.
+    #[serde(default)]
+    pub request: Option<Request>,
+    /// What the answer to `request` must look like.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    /// Values to keep from the answer, usable later as `{{NAME}}`:
+    /// `$.json.path`, `body` (the whole text body) or `header:NAME`.
+    #[serde(default)]
+    pub capture: IndexMap<String, Spanned<String>>,
+    /// Move the target's clock forward (`61m`, `12h`, `59m 59s 999ms`).
+    #[serde(default)]
+    pub advance: Option<Spanned<String>>,
+    /// Wait in real time, whatever the target (`2s`).
+    #[serde(default)]
+    pub wait: Option<Spanned<String>>,
+    /// Send several requests at once; each item is a request step.
+    #[serde(default)]
+    pub concurrent: Option<Vec<Spanned<RawStep>>>,
+    /// Change a user's password through the control API (LT-9).
+    #[serde(default)]
+    pub set_password: Option<SetPassword>,
+    /// The rules a failure of this step's expectations breaks; defaults to
+    /// the scenario's rules.
+    #[serde(default)]
+    pub rules: Vec<Spanned<String>>,
+    /// A note shown in reports next to the step.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An HTTP request. String values are templates (`{{...}}`); a value that is
+/// `null` (or a lone `{{case.KEY}}` whose case value is `null`) is not sent.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// An endpoint name the target resolves (`generate_token`, ...).
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    /// A raw path on the target, when no endpoint name fits.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Defaults to POST when a body is given, else GET.
+    #[serde(default)]
+    pub method: Option<Method>,
+    #[serde(default)]
+    pub query: IndexMap<String, Option<String>>,
+    /// Appended verbatim to the query string (after templating), for
+    /// duplicate parameters and other shapes a map cannot state.
+    #[serde(default)]
+    pub raw_query: Option<String>,
+    /// Form-encoded body fields.
+    #[serde(default)]
+    pub form: IndexMap<String, Option<String>>,
+    /// A form-encoded body sent verbatim (after templating).
+    #[serde(default)]
+    pub raw_body: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Option<String>>,
+    /// Sent as one `Cookie` header.
+    #[serde(default)]
+    pub cookies: IndexMap<String, Option<String>>,
+    /// A source-address alias (`primary`, `alt1`, `alt2`, ...).
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// Sets the `Referer` header.
+    #[serde(default)]
+    pub referer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum Method {
+    GET,
+    POST,
+    PUT,
+    DELETE,
+    HEAD,
+    OPTIONS,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::HEAD => "HEAD",
+            Method::OPTIONS => "OPTIONS",
+        }
+    }
+}
+
+/// Expectations on an answer. All given expectations must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The HTTP status (an integer, or a template rendering to one).
+    #[serde(default)]
+    pub status: Option<Spanned<IntExpr>>,
+    /// The ArcGIS error code in the JSON body (`error.code`), or `none` for
+    /// "the body holds no error".
+    #[serde(default)]
+    pub arcgis_error: Option<Spanned<IntExpr>>,
+    /// The body holds no `error` object.
+    #[serde(default)]
+    pub no_error: Option<bool>,
+    /// Header name (case-insensitive) to matcher.
+    #[serde(default)]
+    pub headers: IndexMap<String, Spanned<Matcher>>,
+    /// JSON path (`$.a.b[0]`) to matcher.
+    #[serde(default)]
+    pub json: IndexMap<String, Spanned<Matcher>>,
+    /// The whole body as text.
+    #[serde(default)]
+    pub body: Option<Spanned<Matcher>>,
+}
+
+/// An integer written literally or as a template (`"{{case.code}}"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntExpr(pub String);
+
+impl JsonSchema for IntExpr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "IntExpr".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "an integer, or a string template rendering to one",
+            "type": ["integer", "string"]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for IntExpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IntExpr;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer or a template string")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntExpr, E> {
+                Ok(IntExpr(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntExpr, E> {
+                Ok(IntExpr(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntExpr, E> {
+                Ok(IntExpr(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A test on one value. All given fields must hold. String operands are
+/// templates. `equals`, `at_least` and `at_most` on a number accept time
+/// arithmetic: `"{{now}} + {{knobs.short_lived_minutes}}m"`, compared within
+/// `tolerance` (default: the target's declared tolerance).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub not_equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    /// A regular expression the value (as text) must match.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// Text the value (as text) must contain.
+    #[serde(default)]
+    pub contains: Option<String>,
+    #[serde(default, rename = "type")]
+    pub type_: Option<JsonType>,
+    /// Exact length of a string or array.
+    #[serde(default)]
+    pub length: Option<u64>,
+    #[serde(default)]
+    pub min_length: Option<u64>,
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    /// Whether the value is present at all.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    #[serde(default)]
+    pub at_least: Option<serde_json::Value>,
+    #[serde(default)]
+    pub at_most: Option<serde_json::Value>,
+    /// Allowed distance for numeric comparisons, as a duration (`1s`).
+    #[serde(default)]
+    pub tolerance: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+/// Change a user's password through the control API.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// A fixture user name (`alice`, `bob`).
+    pub user: Spanned<String>,
+    pub password: String,
+}
+
+// ---------------------------------------------------------------------------
+// Checked types: what `validate` returns and the runner plays.
+// ---------------------------------------------------------------------------
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it was read from.
+    pub file: PathBuf,
+    pub id: String,
+    /// The first segment of `id`.
+    pub area: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub rules: Vec<String>,
+    pub profile: Profile,
+    pub requires: Vec<Capability>,
+    pub knobs: BTreeMap<String, serde_json::Value>,
+    /// At least one case; a scenario without `matrix` has one unnamed case.
+    pub cases: Vec<Case>,
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// Total clock movement requested by `advance:` steps.
+    pub fn total_advance(&self) -> Duration {
+        self.steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Advance(d) => *d,
+                _ => Duration::ZERO,
+            })
+            .sum()
+    }
+
+    /// Whether playing it changes state other scenarios could see on a
+    /// shared target (the clock, a password).
+    pub fn mutates_shared_state(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::SetPassword(_)))
+    }
+}
+
+/// One row of a matrix.
+#[derive(Debug, Clone, Default)]
+pub struct Case {
+    /// Empty for a scenario without a matrix.
+    pub name: String,
+    pub vars: IndexMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub loc: Loc,
+    /// Rules a failure here breaks (the scenario's unless the step says).
+    pub rules: Vec<String>,
+    pub note: Option<String>,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Request(Box<RequestStep>),
+    Advance(Duration),
+    Wait(Duration),
+    Concurrent(Vec<RequestStep>),
+    SetPassword(SetPassword),
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestStep {
+    pub loc: Loc,
+    pub request: Request,
+    pub expect: Expect,
+    pub capture: IndexMap<String, CaptureSource>,
+}
+
+/// Where a captured value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureSource {
+    /// A JSON path into the body, as written (`$.token`).
+    JsonPath(String),
+    /// The whole body as text.
+    Body,
+    /// A response header.
+    Header(String),
+}
+
+impl CaptureSource {
+    /// Parses `$.path`, `body` or `header:NAME`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.starts_with('$') {
+            Ok(CaptureSource::JsonPath(s.to_owned()))
+        } else if s == "body" {
+            Ok(CaptureSource::Body)
+        } else if let Some(h) = s.strip_prefix("header:") {
+            if h.trim().is_empty() {
+                Err("a header name after `header:`".into())
+            } else {
+                Ok(CaptureSource::Header(h.trim().to_owned()))
+            }
+        } else {
+            Err("a JSON path starting with `$`, `body`, or `header:NAME`".into())
+        }
+    }
+}
+
+/// Parses a human duration: `61m`, `12h`, `1h 30m`, `59m 59s 999ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("a duration such as `61m`, `12h` or `59m 59s 999ms`".into());
+    }
+    let sd: jiff::SignedDuration = t
+        .parse()
+        .map_err(|_| format!("a duration such as `61m`, `12h` or `59m 59s 999ms`, found `{t}`"))?;
+    if sd.is_negative() {
+        return Err(format!("a duration that is not negative, found `{t}`"));
+    }
+    Ok(sd.unsigned_abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_friendly_units() {
+        assert_eq!(parse_duration("61m").unwrap(), Duration::from_secs(3660));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43200));
+        assert_eq!(
+            parse_duration("59m 59s 999ms").unwrap(),
+            Duration::from_millis(3_599_999)
+        );
+        assert_eq!(parse_duration("1ms").unwrap(), Duration::from_millis(1));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn capture_sources_parse() {
+        assert_eq!(
+            CaptureSource::parse("$.token").unwrap(),
+            CaptureSource::JsonPath("$.token".into())
+        );
+        assert_eq!(CaptureSource::parse("body").unwrap(), CaptureSource::Body);
+        assert_eq!(
+            CaptureSource::parse("header:Content-Type").unwrap(),
+            CaptureSource::Header("Content-Type".into())
+        );
+        assert!(CaptureSource::parse("token").is_err());
+        assert!(CaptureSource::parse("header:").is_err());
+    }
+}

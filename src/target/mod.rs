@@ -1,0 +1,1 @@
+//! Targets: the in-process reference, a remote URL, a target profile file.
