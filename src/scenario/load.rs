@@ -24,6 +24,82 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Dia
     })
 }
 
+/// Reads and checks one scenario file.
+pub fn load_file(path: &Path) -> Result<super::model::Scenario, Vec<Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic::new(
+            path,
+            Loc::default(),
+            DiagnosticKind::Io(e.to_string()),
+        )]
+    })?;
+    let file: super::model::ScenarioFile = parse_yaml(&text, path).map_err(|d| vec![d])?;
+    super::validate::check(file, path)
+}
+
+/// Reads every `*.yaml` / `*.yml` file under `paths` (files or folders,
+/// recursively, in sorted order) and checks that scenario ids are unique.
+/// Nothing is returned unless every file is good.
+pub fn load_suite(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<super::model::Scenario>, Vec<Diagnostic>> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files).map_err(|e| {
+            vec![Diagnostic::new(
+                p,
+                Loc::default(),
+                DiagnosticKind::Io(e.to_string()),
+            )]
+        })?;
+    }
+    files.sort();
+    let mut errors = Vec::new();
+    let mut out: Vec<super::model::Scenario> = Vec::new();
+    for f in files {
+        match load_file(&f) {
+            Ok(s) => {
+                if let Some(prev) = out.iter().find(|o| o.id == s.id) {
+                    errors.push(Diagnostic::new(
+                        &f,
+                        Loc::default(),
+                        DiagnosticKind::Invalid(format!(
+                            "a unique scenario id, `{}` is also used by {}",
+                            s.id,
+                            prev.file.display()
+                        )),
+                    ));
+                }
+                out.push(s);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn collect(p: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    if p.is_dir() {
+        for entry in std::fs::read_dir(p)? {
+            collect(&entry?.path(), out)?;
+        }
+    } else if p.is_file() {
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(p.to_owned());
+        }
+    } else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} does not exist", p.display()),
+        ));
+    }
+    Ok(())
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;

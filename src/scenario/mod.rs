@@ -5,5 +5,8 @@ pub mod diagnostic;
 pub mod load;
 pub mod model;
 pub mod template;
+pub mod validate;
 
+pub use diagnostic::Diagnostic;
+pub use load::{load_file, load_suite};
 pub use model::{Scenario, ScenarioFile};
