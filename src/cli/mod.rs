@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod rules;
 mod run;
 mod schema;
 mod serve;
@@ -25,6 +26,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Run the reference server.
     Serve(serve::ServeArgs),
+    /// List every rule with the scenarios citing it; fail when one is uncovered.
+    Rules(rules::RulesArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
 }
@@ -37,6 +40,16 @@ impl Cli {
             Command::Validate(a) => validate::execute(a),
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
+            Command::Rules(a) => rules::execute(a),
         }
     }
+}
+
+/// Prints load diagnostics with their source snippets to stderr.
+pub(crate) fn print_diagnostics(diags: &[tessera::scenario::Diagnostic]) {
+    for d in diags {
+        let source = std::fs::read_to_string(&d.file).ok();
+        eprintln!("{}\n", d.render(source.as_deref()));
+    }
+    eprintln!("{} error(s); nothing ran", diags.len());
 }
