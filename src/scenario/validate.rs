@@ -680,6 +680,140 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn load(src: &str) -> Result<Scenario, Vec<String>> {
+        let path = Path::new("t.yaml");
+        let file: ScenarioFile =
+            crate::scenario::load::parse_yaml(src, path).map_err(|d| vec![d.to_string()])?;
+        check_with_source(file, path, src).map_err(|ds| ds.iter().map(|d| d.to_string()).collect())
+    }
+
+    const HEAD: &str = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+
+    #[test]
+    fn a_full_scenario_loads() {
+        let src = format!(
+            "{HEAD}requires: [clock-control, alt-addresses, password-control]
+knobs: {{short_lived_minutes: 60}}
+matrix:
+  - {{name: bad, code: 498}}
+  - {{name: none, code: 499}}
+steps:
+  - request:
+      endpoint: generate_token
+      form: {{username: \"{{{{users.bob.name}}}}\", password: \"{{{{user.password}}}}\", f: json, client: ~}}
+      from: alt1
+    expect:
+      status: 200
+      arcgis_error: none
+      json:
+        $.expires: {{equals: \"{{{{now}}}} + {{{{knobs.short_lived_minutes}}}}m\", tolerance: 1s}}
+        $.token: {{matches: \"^[A-Za-z0-9_-]+$\"}}
+    capture: {{token: $.token, ct: \"header:Content-Type\"}}
+  - advance: 59m 59s 999ms
+  - concurrent:
+      - request: {{endpoint: secured_service, query: {{token: \"{{{{token}}}}\"}}}}
+        expect: {{arcgis_error: \"{{{{case.code}}}}\"}}
+        capture: {{a: body}}
+      - request: {{path: /arcgis/rest/info, headers: {{X-Forwarded-For: \"{{{{addr.alt2}}}}\"}}}}
+  - wait: 1ms
+  - set_password: {{user: alice, password: changed}}
+    rules: [LT-9]
+    note: every token of alice dies here
+  - request: {{endpoint: secured_service, referer: \"{{{{a}}}}\"}}
+"
+        );
+        let s = load(&src).unwrap();
+        assert_eq!(s.area, "a");
+        assert_eq!(s.cases.len(), 2);
+        assert_eq!(s.steps.len(), 6);
+        assert_eq!(s.steps[4].rules, ["LT-9"]);
+        assert_eq!(
+            s.total_advance(),
+            std::time::Duration::from_millis(3_599_999)
+        );
+        match &s.steps[0].kind {
+            StepKind::Request(r) => {
+                assert_eq!(
+                    r.capture["ct"],
+                    CaptureSource::Header("Content-Type".into())
+                );
+                assert_eq!(r.request.form["client"], None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn declared_but_unused_capabilities_are_fine_and_primary_needs_none() {
+        let src = format!(
+            "{HEAD}requires: [clock-control]\nsteps:\n  - request: {{endpoint: server_info, from: primary}}\n"
+        );
+        load(&src).unwrap();
+    }
+
+    #[test]
+    fn every_capability_used_must_be_declared() {
+        let src = format!(
+            "{HEAD}steps:
+  - request: {{endpoint: server_info, from: alt1}}
+  - set_password: {{user: bob, password: x}}
+  - request: {{endpoint: server_info, query: {{ip: \"{{{{addr.alt3}}}}\"}}}}
+  - advance: 1m
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        assert!(errs[0].starts_with("t.yaml:7:44: error: `alt-addresses` in `requires`"));
+        assert!(errs[1].starts_with("t.yaml:8:5: error: `password-control` in `requires`"));
+        assert!(errs[2].starts_with("t.yaml:10:14: error: `clock-control` in `requires`"));
+    }
+
+    #[test]
+    fn concurrent_requests_do_not_see_each_others_captures() {
+        let src = format!(
+            "{HEAD}steps:
+  - concurrent:
+      - request: {{endpoint: server_info}}
+        capture: {{x: body}}
+      - request: {{endpoint: server_info, query: {{a: \"{{{{x}}}}\"}}}}
+  - request: {{endpoint: server_info, query: {{a: \"{{{{x}}}}\"}}}}
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with("t.yaml:10:54: error: `{{x}}` to be captured"),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn the_caret_stays_inside_the_step() {
+        // Both steps use `{{later}}`; each error points into its own step.
+        let src = format!(
+            "{HEAD}steps:
+  - request: {{endpoint: server_info, query: {{a: \"{{{{later}}}}\"}}}}
+  - request: {{endpoint: server_info, headers: {{b: \"{{{{later}}}}\"}}}}
+    capture: {{later: body}}
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].starts_with("t.yaml:7:50: "), "{errs:#?}");
+        assert!(errs[1].starts_with("t.yaml:8:52: "), "{errs:#?}");
+    }
+
+    #[test]
+    fn without_source_errors_fall_back_to_the_step() {
+        let src = format!(
+            "{HEAD}steps:\n  - request: {{endpoint: server_info, query: {{a: \"{{{{nope}}}}\"}}}}\n"
+        );
+        let file: ScenarioFile =
+            crate::scenario::load::parse_yaml(&src, Path::new("t.yaml")).unwrap();
+        let errs = check(file, Path::new("t.yaml")).unwrap_err();
+        assert_eq!(errs[0].loc, Loc { line: 7, column: 5 });
+    }
+
     #[test]
     fn ids_are_area_slash_name_in_lowercase() {
         assert_eq!(
