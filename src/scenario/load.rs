@@ -150,7 +150,7 @@ fn yaml_diagnostic(e: &YamlError, text: &str, file: &Path) -> Diagnostic {
                 .join(", ")
         )),
         YamlError::SerdeMissingField { field, .. } => {
-            DiagnosticKind::Type(format!("the required field `{field}`"))
+            DiagnosticKind::Type(format!("the required field `{field}` in this mapping"))
         }
         YamlError::SerdeInvalidType {
             unexpected,
@@ -173,7 +173,13 @@ fn yaml_diagnostic(e: &YamlError, text: &str, file: &Path) -> Diagnostic {
         }
         YamlError::NullIntoString { .. } => DiagnosticKind::Type("a string, found null".into()),
         YamlError::Unexpected { expected, .. } => {
-            DiagnosticKind::Type(format!("a {expected}, found {}", found()))
+            let what = match *expected {
+                "sequence start" => "a list",
+                "mapping start" => "a mapping",
+                "string scalar" => "a string",
+                other => other,
+            };
+            DiagnosticKind::Type(format!("{what}, found {}", found()))
         }
         YamlError::DuplicateMappingKey { key, .. } => DiagnosticKind::Type(match key {
             Some(k) => format!("each key once in a mapping, found `{k}` again"),
@@ -273,6 +279,49 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
 #[cfg(test)]
 mod tests {
     use super::super::model::ScenarioFile;
+    use super::*;
+
+    fn first_line(src: &str) -> String {
+        match parse_yaml::<ScenarioFile>(src, Path::new("t.yaml")) {
+            Ok(_) => panic!("parsed: {src}"),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    #[test]
+    fn reader_errors_carry_only_our_location() {
+        let head = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+        let cases = [
+            (
+                format!("{head}steps: 5\n"),
+                "t.yaml:6:8: error: a list, found `5`",
+            ),
+            (
+                format!("{head}steps:\n  - wait: 1s\n    waitt: 2s\n"),
+                "t.yaml:8:5: error: one of the fields `request`, `expect`, `capture`, `advance`, \
+                 `wait`, `concurrent`, `set_password`, `rules`, `note`, found unknown field `waitt`",
+            ),
+            (
+                "version: one\n".to_owned(),
+                "t.yaml:1:10: error: a non-negative integer, found `one`",
+            ),
+            (
+                format!("{head}steps: [\"a]\n"),
+                "t.yaml:6:9: error: valid YAML (unclosed quote)",
+            ),
+            (
+                format!("{head}title: u\nsteps: []\n"),
+                "t.yaml:6:1: error: each key once in a mapping, found `title` again",
+            ),
+            (
+                String::new(),
+                "t.yaml:1:1: error: a YAML mapping, found an empty file",
+            ),
+        ];
+        for (src, want) in cases {
+            assert_eq!(first_line(&src), want, "{src}");
+        }
+    }
 
     #[test]
     fn issue_example_parses() {

@@ -163,7 +163,13 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
                 let at = key_before(source, v.loc, name);
                 c.err(at, K::UnknownKnob(name.clone()))
             }
-            Err(e) => c.err(v.loc, K::BadKnobValue(e.to_string())),
+            Err(e) => {
+                let found = match &v.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                c.err(v.loc, K::BadKnobValue(format!("{e}, found `{found}`")))
+            }
         }
     }
     let cases = check_matrix(&mut c, &file.matrix);
