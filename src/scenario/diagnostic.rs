@@ -32,7 +32,7 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiagnosticKind {
     /// The file or folder could not be read.
-    #[error("a readable scenario file or folder ({0})")]
+    #[error("a readable file or folder ({0})")]
     Io(String),
     /// The text is not YAML at all (unclosed quote, bad indentation, ...).
     #[error("valid YAML ({0})")]
@@ -290,7 +290,7 @@ mod tests {
         );
         assert_eq!(
             d.render(Some("anything")),
-            "specs/nope: error: a readable scenario file or folder (no such file or directory)"
+            "specs/nope: error: a readable file or folder (no such file or directory)"
         );
     }
 

@@ -103,7 +103,7 @@ fn validate_a_missing_path_exits_3() {
     assert_eq!(code, tessera::exit::LOAD_ERROR);
     assert_eq!(stdout, "1 error in 1 file\n");
     assert!(
-        stderr.starts_with("fixtures/no-such-dir: error: a readable scenario file or folder"),
+        stderr.starts_with("fixtures/no-such-dir: error: a readable file or folder"),
         "{stderr}"
     );
 }
