@@ -44,12 +44,3 @@ impl Cli {
         }
     }
 }
-
-/// Prints load diagnostics with their source snippets to stderr.
-pub(crate) fn print_diagnostics(diags: &[tessera::scenario::Diagnostic]) {
-    for d in diags {
-        let source = std::fs::read_to_string(&d.file).ok();
-        eprintln!("{}\n", d.render(source.as_deref()));
-    }
-    eprintln!("{} error(s); nothing ran", diags.len());
-}

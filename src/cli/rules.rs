@@ -16,7 +16,7 @@ pub fn execute(args: RulesArgs) -> u8 {
     let scenarios = match tessera::scenario::load_suite(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
-            super::print_diagnostics(&diags);
+            eprint!("{}", tessera::scenario::render_all(&diags, false));
             return exit::LOAD_ERROR;
         }
     };

@@ -332,6 +332,28 @@ fn check_template(
             Var::Case(k) if !cases.iter().all(|cs| cs.vars.contains_key(k)) => {
                 c.err(at, K::CaseKey(k.clone()))
             }
+            Var::Case(k) => {
+                // Case values may hold placeholders themselves (one level:
+                // rendered when the step plays), so a matrix can say "the
+                // valid token in X-Esri-Authorization" per case. They are
+                // checked as if written at the place that uses them.
+                for cs in cases {
+                    if let Some(serde_json::Value::String(inner)) = cs.vars.get(k)
+                        && inner.contains("{{")
+                    {
+                        match Template::parse(inner) {
+                            Ok(t) if t.vars().any(|v| matches!(v, Var::Case(_))) => c.err(
+                                at,
+                                K::BadTemplate(format!(
+                                    "no `{{{{case.*}}}}` inside a case value (case `{}`, key `{k}`)",
+                                    cs.name
+                                )),
+                            ),
+                            _ => check_template(c, loc, inner, &[], captured),
+                        }
+                    }
+                }
+            }
             Var::User { alias, .. } if !FIXTURE_USERS.contains(&alias.as_str()) => {
                 c.err(at, K::UnknownUser(alias.clone()))
             }
@@ -694,6 +716,28 @@ mod tests {
     }
 
     const HEAD: &str = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+
+    #[test]
+    fn case_values_may_hold_placeholders_checked_where_used() {
+        let good = format!(
+            "{HEAD}matrix:
+  - {{name: valid, xesri: \"Bearer {{{{tok}}}}\"}}
+  - {{name: absent, xesri: ~}}
+steps:
+  - request: {{endpoint: generate_token, form: {{f: json}}}}
+    capture: {{tok: $.token}}
+  - request: {{endpoint: secured_service, headers: {{X-Esri-Authorization: \"{{{{case.xesri}}}}\"}}}}
+"
+        );
+        load(&good).unwrap();
+        // The case refers to a capture that is only set after the use.
+        let late = good.replace("capture: {tok: $.token}", "capture: {other: $.token}");
+        let errs = load(&late).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("tok")), "{errs:?}");
+        // No case placeholders inside case values.
+        let nested = good.replace("Bearer {{tok}}", "{{case.name}}");
+        assert!(load(&nested).is_err());
+    }
 
     #[test]
     fn a_full_scenario_loads() {
