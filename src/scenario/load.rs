@@ -24,6 +24,18 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Dia
     })
 }
 
+/// Writes any serde value as YAML (baselines drafted from a run, ...). It
+/// lives here so that this module stays the one place that knows the YAML
+/// crate.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, YamlWriteError> {
+    serde_saphyr::to_string(value).map_err(|e| YamlWriteError(e.to_string()))
+}
+
+/// A value could not be written as YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write YAML: {0}")]
+pub struct YamlWriteError(pub String);
+
 /// Reads and checks one scenario file.
 pub fn load_file(path: &Path) -> Result<super::model::Scenario, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
