@@ -33,7 +33,7 @@ use std::path::Path;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::model::{GateMark, Report, Verdict};
+use super::model::{GateMark, Report, ScenarioReport, Verdict};
 use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
 use crate::scenario::model::Loc;
@@ -240,6 +240,36 @@ pub fn apply_baseline(
     out
 }
 
+/// `--rerun-failed REPORT.json`: the scenario ids (from the files, not
+/// matrix case ids) that failed or errored in a previous run, in report
+/// order, each once. Rerunning a scenario reruns all its cases.
+pub fn failed_scenarios(report: &Report) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in report.scenarios.iter().filter(|s| s.verdict.is_failure()) {
+        if !out.contains(&s.scenario) {
+            out.push(s.scenario.clone());
+        }
+    }
+    out
+}
+
+/// `--retries N`: folds the attempts of one scenario (first to last; the
+/// runner stops at the first pass) into the report of the last, counting the
+/// attempts and marking it flaky when an earlier attempt failed and the
+/// last passed. `None` for no attempts.
+pub fn settle_attempts(attempts: Vec<ScenarioReport>) -> Option<ScenarioReport> {
+    let n = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
+    let failed_before = attempts
+        .iter()
+        .rev()
+        .skip(1)
+        .any(|a| a.verdict.is_failure());
+    let mut last = attempts.into_iter().last()?;
+    last.attempts = n;
+    last.flaky = failed_before && last.verdict == Verdict::Pass;
+    Some(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,9 +463,42 @@ mod tests {
             "TODO explain: [LT-5] status: expected 200, got 500 (step 1)"
         );
         let yaml = b.to_yaml().unwrap();
+        assert_eq!(
+            yaml,
+            "version: 1\nexpected_failures:\n- id: lifetimes/a\n  reason: \"TODO explain: [LT-5] status: expected 200, got 500 (step 1)\"\n- id: lifetimes/e\n  reason: \"TODO explain: error\"\n"
+        );
         assert_eq!(Baseline::parse(&yaml, Path::new("b.yaml")).unwrap(), b);
         // Drafting then gating the same run passes it.
         let mut r2 = r.clone();
         assert!(!apply_baseline(&mut r2, &b, false, date(TODAY)).failed);
+    }
+
+    #[test]
+    fn rerun_selection_names_failed_scenarios_once() {
+        let mut a = scenario("hp/m[a]", &["HP-2"], Verdict::Fail, &["HP-2"]);
+        a.scenario = "hp/m".into();
+        let mut b = a.clone();
+        b.id = "hp/m[b]".into();
+        let r = report(vec![
+            a,
+            b,
+            scenario("lt/x", &["LT-1"], Verdict::Pass, &[]),
+            scenario("lt/e", &["LT-1"], Verdict::Error, &[]),
+            scenario("lt/s", &["LT-1"], Verdict::Skipped, &[]),
+        ]);
+        assert_eq!(failed_scenarios(&r), ["hp/m", "lt/e"]);
+    }
+
+    #[test]
+    fn retries_settle_into_flaky_or_not() {
+        let fail = scenario("lt/a", &["LT-1"], Verdict::Fail, &["LT-1"]);
+        let pass = scenario("lt/a", &["LT-1"], Verdict::Pass, &[]);
+        let s = settle_attempts(vec![fail.clone(), pass.clone()]).unwrap();
+        assert_eq!((s.verdict, s.attempts, s.flaky), (Verdict::Pass, 2, true));
+        let s = settle_attempts(vec![fail.clone(), fail.clone(), fail.clone()]).unwrap();
+        assert_eq!((s.verdict, s.attempts, s.flaky), (Verdict::Fail, 3, false));
+        let s = settle_attempts(vec![pass]).unwrap();
+        assert_eq!((s.attempts, s.flaky), (1, false));
+        assert_eq!(settle_attempts(vec![]), None);
     }
 }
