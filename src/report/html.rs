@@ -422,7 +422,7 @@ fn scenario_view(s: &ScenarioReport) -> ScenarioView {
                 kind: st.kind.clone(),
                 label: st.label.clone(),
                 at: match (st.at_ms, t0) {
-                    (Some(at), Some(t0)) => format!("+{}", human_ms(at - t0)),
+                    (Some(at), Some(t0)) => format!("+{}", human_ms(at.saturating_sub(t0))),
                     _ => String::new(),
                 },
                 class: step_class(st),
@@ -578,7 +578,7 @@ fn timeline(s: &ScenarioReport) -> Option<Timeline> {
     let mut compressed = false;
     for (i, &t) in instants.iter().enumerate() {
         if i > 0 {
-            let dt = (t - instants[i - 1]) as f64;
+            let dt = t.saturating_sub(instants[i - 1]) as f64;
             cursor += GAP_MIN + GAP_LOG * (1.0 + dt / 1000.0).log10();
             compressed |= dt > 1000.0;
         }
@@ -606,7 +606,7 @@ fn timeline(s: &ScenarioReport) -> Option<Timeline> {
                 label: if t == t0 {
                     "0".into()
                 } else {
-                    format!("+{}", human_ms(t - t0))
+                    format!("+{}", human_ms(t.saturating_sub(t0)))
                 },
             });
         }
@@ -640,7 +640,12 @@ fn timeline(s: &ScenarioReport) -> Option<Timeline> {
                     label: clip(&format!("✗ step {}: {}", st.index, failed[0]), 110),
                 });
             }
-            let mut title = format!("step {} (+{}): {}", st.index, human_ms(at - t0), st.label);
+            let mut title = format!(
+                "step {} (+{}): {}",
+                st.index,
+                human_ms(at.saturating_sub(t0)),
+                st.label
+            );
             for f in &failed {
                 title.push_str("\n✗ ");
                 title.push_str(f);
@@ -669,9 +674,9 @@ fn timeline(s: &ScenarioReport) -> Option<Timeline> {
                     "{} (from step {}): valid +{} .. +{} ({} long)",
                     t.label,
                     t.step,
-                    human_ms(t.issued_at_ms - t0),
-                    human_ms(t.expires_ms - t0),
-                    human_ms(t.expires_ms - t.issued_at_ms)
+                    human_ms(t.issued_at_ms.saturating_sub(t0)),
+                    human_ms(t.expires_ms.saturating_sub(t0)),
+                    human_ms(t.expires_ms.saturating_sub(t.issued_at_ms))
                 ),
             }
         })
@@ -945,6 +950,16 @@ pub(crate) mod tests {
             "{:?}",
             t.ticks.iter().map(|k| &k.label).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn absurd_clock_values_do_not_panic() {
+        let mut r = rich_sample();
+        r.scenarios[2].tokens[0].issued_at_ms = i64::MIN;
+        r.scenarios[2].tokens[1].expires_ms = i64::MAX;
+        r.scenarios[2].steps[1].at_ms = None;
+        let html = write(&r);
+        assert!(html.contains("class=\"token-bar\""));
     }
 
     #[test]

@@ -202,19 +202,19 @@ fn check_shards(reports: &[Report]) -> Result<(), MergeError> {
     let Some(n) = shards.first().map(|p| p.n) else {
         return Ok(());
     };
-    let mut present = vec![false; n as usize];
+    let mut present = std::collections::BTreeSet::new();
     for p in &shards {
         if p.n != n {
             return Err(MergeError::ShardCount { a: n, b: p.n });
         }
-        let slot = &mut present[(p.k - 1) as usize];
-        if *slot {
+        if !present.insert(p.k) {
             return Err(MergeError::RepeatedShard(*p));
         }
-        *slot = true;
     }
+    // Bounded: `n` comes from a file and may be absurd.
     let missing: Vec<Partition> = (1..=n)
-        .filter(|k| !present[(k - 1) as usize])
+        .filter(|k| !present.contains(k))
+        .take(20)
         .map(|k| Partition { k, n })
         .collect();
     if missing.is_empty() {
@@ -321,6 +321,12 @@ mod tests {
                 ..
             })
         ));
+        let mut huge = full.clone();
+        huge.partition = Some("1/4000000000".into());
+        match merge(vec![huge]) {
+            Err(MergeError::MissingShards(m)) => assert_eq!(m.len(), 20),
+            other => panic!("{other:?}"),
+        }
         // Identical duplicates are fine.
         assert_eq!(
             merge(vec![full.clone(), full.clone()]).unwrap().scenarios,
