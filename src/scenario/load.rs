@@ -22,6 +22,18 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Dia
     serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(&e, text, file))
 }
 
+/// Writes any serde value as YAML (baselines drafted from a run, ...). It
+/// lives here so that this module stays the one place that knows the YAML
+/// crate.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, YamlWriteError> {
+    serde_saphyr::to_string(value).map_err(|e| YamlWriteError(e.to_string()))
+}
+
+/// A value could not be written as YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write YAML: {0}")]
+pub struct YamlWriteError(pub String);
+
 /// Reads and checks one scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     load_one(path).map(|(s, _)| s)
