@@ -41,7 +41,7 @@ fn user_json(name: &str) -> Value {
 }
 
 /// Who is asking: `Ok(None)` without a token, the user name with a valid one.
-fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Response> {
+fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Box<Response>> {
     let mut inner = st.lock();
     match authenticate(st, &mut inner, ctx, PORTAL) {
         Ok(Principal::User { token, .. }) => Ok(Some(token.user)),
@@ -49,11 +49,11 @@ fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Response
             if st.dev(Deviation::SessionTokenAnyService) {
                 Ok(Some(parent_user))
             } else {
-                Err(forbidden(st, fmt))
+                Err(Box::new(forbidden(st, fmt)))
             }
         }
         Err(Denial::Required) => Ok(None),
-        Err(Denial::Invalid) => Err(invalid_token(st, fmt)),
+        Err(Denial::Invalid) => Err(Box::new(invalid_token(st, fmt))),
     }
 }
 
@@ -62,7 +62,7 @@ pub fn portal_self(st: &AppState, ctx: &Ctx) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     let user = match who(st, ctx, fmt) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut v = json!({
         "id": "tessera",
@@ -88,7 +88,7 @@ pub fn community_self(st: &AppState, ctx: &Ctx) -> Response {
     match who(st, ctx, fmt) {
         Ok(Some(u)) => body(fmt, StatusCode::OK, &user_json(&u)),
         Ok(None) => token_required(st, fmt),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -104,6 +104,6 @@ pub fn community_user(st: &AppState, ctx: &Ctx, name: &str) -> Response {
             }
         }
         Ok(None) => token_required(st, fmt),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }

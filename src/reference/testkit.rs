@@ -98,9 +98,6 @@ impl Kit {
     pub fn new() -> Kit {
         Kit::with(Config::default(), &[])
     }
-    pub fn dev(d: Deviation) -> Kit {
-        Kit::with(Config::default(), &[d])
-    }
     /// With or without one deviation.
     pub fn maybe(d: Deviation, on: bool) -> Kit {
         let devs: Vec<Deviation> = if on { vec![d] } else { vec![] };
