@@ -1,9 +1,88 @@
-//! `tessera serve`.
+//! `tessera serve`: run the reference server on a socket until Ctrl-C, or list
+//! its deviations. Prints the URL it listens on (never a token or password).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tessera::reference::{Config, Deviation, ServerOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A YAML config (accounts, API keys, services, knobs); default: the built-in fixture.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve the test-only control API under /_tessera/ and run on a virtual clock.
+    #[arg(long)]
+    control: bool,
+    /// Switch on a deliberate rule violation (repeatable); see --list-deviations.
+    #[arg(long = "deviation", value_name = "NAME")]
+    deviations: Vec<Deviation>,
+    /// Print every deviation (name, rule IDs, description) and exit.
+    #[arg(long)]
+    list_deviations: bool,
+}
 
-pub fn execute(_args: ServeArgs) -> u8 {
-    eprintln!("tessera serve: not implemented yet");
-    tessera::exit::INFRASTRUCTURE
+pub fn execute(args: ServeArgs) -> u8 {
+    if args.list_deviations {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        for d in Deviation::ALL {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            if writeln!(out, "{}", d.line()).is_err() {
+                break;
+            }
+        }
+        return tessera::exit::OK;
+    }
+    let config = match &args.config {
+        None => Config::default(),
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(d) => {
+                let src = std::fs::read_to_string(p).ok();
+                eprintln!("{}", d.render(src.as_deref()));
+                return tessera::exit::LOAD_ERROR;
+            }
+        },
+    };
+    let opts = ServerOptions {
+        config,
+        control: args.control,
+        deviations: args.deviations,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tessera serve: cannot start the runtime: {e}");
+            return tessera::exit::INFRASTRUCTURE;
+        }
+    };
+    rt.block_on(async move {
+        let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
+        let control = opts.control;
+        let handle = match tessera::reference::spawn(opts, args.listen).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("tessera serve: cannot listen on {}: {e}", args.listen);
+                return tessera::exit::INFRASTRUCTURE;
+            }
+        };
+        println!("http://{}", handle.addr);
+        if control {
+            eprintln!("control API on: /_tessera/ (virtual clock)");
+        }
+        if !devs.is_empty() {
+            eprintln!("deviations on: {}", devs.join(", "));
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        handle.shutdown().await;
+        tessera::exit::OK
+    })
 }

@@ -1,75 +1,51 @@
-//! The reference server (STUB: the interface other modules build against;
-//! the "Reference server" work replaces the bodies, keeping these names).
+//! The reference server: Tessera's embedded default target and its oracle made
+//! executable. It implements every rule of `semantics.md` for the profiles
+//! `arcgis-token`, `arcweb-2006` and `basemap-sessions`, statefully, on the
+//! reference paths of `crate::endpoints`, plus the minimal Portal and the
+//! federated root that official clients need ("Client compatibility").
+//!
+//! Time and randomness are injected ([`clock`], [`tokens::Entropy`]); with
+//! control on, the server runs on a virtual clock that only the control API
+//! moves ([`control`]). Named [`Deviation`]s switch on deliberate rule
+//! violations. Use [`spawn`] for a real socket, [`router`] for in-process
+//! tests (`oneshot` + `MockConnectInfo`).
+//!
+//! Layout: `router.rs` dispatches; `params.rs` parses a request once;
+//! `auth.rs` checks a presented token; `arcgis.rs`, `portal.rs`, `arcweb.rs`,
+//! `basemap.rs` hold one family each; `errors.rs` the bodies and status
+//! conventions; `state.rs` the shared state; `tokens.rs` generation and
+//! storage; `config.rs` the fixture. This module must not grow logic of its own.
+
+pub mod arcgis;
+pub mod arcweb;
+pub mod auth;
+pub mod basemap;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod deviations;
+pub mod errors;
+pub mod params;
+pub mod portal;
+pub mod router;
+pub mod state;
+pub mod tokens;
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 
-use crate::knobs::Knobs;
-
-/// Accounts, services and knobs of a reference server.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub knobs: Knobs,
-    pub users: Vec<UserConfig>,
-}
-
-impl Default for Config {
-    /// The built-in fixture of semantics.md ("Reference fixture").
-    fn default() -> Self {
-        Config {
-            knobs: Knobs::default(),
-            users: vec![
-                UserConfig {
-                    name: "alice".into(),
-                    password: "alice-secret-1".into(),
-                },
-                UserConfig {
-                    name: "bob".into(),
-                    password: "bob-secret-2".into(),
-                },
-            ],
-        }
-    }
-}
-
-/// One account.
-#[derive(Debug, Clone)]
-pub struct UserConfig {
-    pub name: String,
-    pub password: String,
-}
-
-/// A deliberate rule violation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Deviation {
-    AcceptExpiredTokens,
-}
-
-impl Deviation {
-    pub const ALL: &'static [Deviation] = &[Deviation::AcceptExpiredTokens];
-
-    pub fn name(self) -> &'static str {
-        "accept-expired-tokens"
-    }
-
-    pub fn rules(self) -> &'static [&'static str] {
-        &["LT-5"]
-    }
-
-    pub fn description(self) -> &'static str {
-        "expired tokens are accepted"
-    }
-}
-
-impl std::str::FromStr for Deviation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Deviation::ALL
-            .iter()
-            .copied()
-            .find(|d| d.name() == s)
-            .ok_or_else(|| format!("unknown deviation `{s}`"))
-    }
-}
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use config::{
+    ApiKeyConfig, BASEMAP_PRIVILEGE, Config, ServiceConfig, StyleConfig, StyleFamily, UserConfig,
+};
+pub use deviations::Deviation;
+pub use router::router;
+pub use state::AppState;
+pub use tokens::{AccessToken, Entropy, OsEntropy, SeededEntropy};
 
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
@@ -80,18 +56,40 @@ pub struct ServerOptions {
     pub deviations: Vec<Deviation>,
 }
 
-/// A running server.
+/// A running server. Dropping it stops the server too (without waiting).
 #[derive(Debug)]
 pub struct Handle {
     pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Handle {
     /// Stops the server and waits for it to finish.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
-/// Starts a server on `listen` (port 0 picks a free one).
-pub async fn spawn(_opts: ServerOptions, _listen: SocketAddr) -> std::io::Result<Handle> {
-    Err(std::io::Error::other("reference server not built yet"))
+/// Starts a server on `listen` (port 0 picks a free one). Cheap: one socket,
+/// one task, no per-instance precomputation.
+pub async fn spawn(opts: ServerOptions, listen: SocketAddr) -> std::io::Result<Handle> {
+    spawn_state(AppState::new(opts), listen).await
+}
+
+/// Like [`spawn`] with a prepared state (a given clock or randomness).
+pub async fn spawn_state(state: AppState, listen: SocketAddr) -> std::io::Result<Handle> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(Handle { addr, stop, task })
 }

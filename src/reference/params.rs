@@ -1,0 +1,313 @@
+//! One request as the handlers see it: parameters merged from the query and a
+//! form body, the client's address, the base URL it used, and the token
+//! carriers of HP-1 in precedence order (HP-2..HP-6). Nothing here decides
+//! whether a token is valid.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, request::Parts};
+
+use super::deviations::Deviation;
+use super::state::AppState;
+
+/// A request, parsed once.
+#[derive(Debug)]
+pub struct Ctx {
+    pub method: Method,
+    /// The path without a trailing slash.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Form body parameters (`application/x-www-form-urlencoded` only).
+    pub form: Vec<(String, String)>,
+    pub body: Bytes,
+    pub headers: HeaderMap,
+    /// The TCP peer.
+    pub peer: IpAddr,
+    /// The client address for binding: the peer, or `X-Forwarded-For` when the
+    /// peer is a trusted proxy (IP-2).
+    pub client_ip: IpAddr,
+    /// `scheme://host[:port]` as the client addressed us.
+    pub base: String,
+    /// The clock read once per request, so one request sees one instant.
+    pub now: i64,
+}
+
+fn pairs(s: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl Ctx {
+    pub fn new(st: &AppState, parts: Parts, body: Bytes, peer: SocketAddr) -> Ctx {
+        let query = parts.uri.query().map(pairs).unwrap_or_default();
+        let is_form = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        let form = if is_form {
+            std::str::from_utf8(&body).map(pairs).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut path = parts.uri.path().to_owned();
+        while path.len() > 1 && path.ends_with('/') {
+            path.pop();
+        }
+        let peer = peer.ip().to_canonical();
+        let client_ip = client_ip(st, &parts.headers, peer);
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".to_owned());
+        // The reference speaks plain HTTP; behind a trusted TLS proxy the
+        // client's scheme comes from X-Forwarded-Proto.
+        let scheme: String = if st.knobs().trusted_proxies.contains(&peer) {
+            parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| *v == "https" || *v == "http")
+                .unwrap_or("http")
+                .to_owned()
+        } else {
+            "http".to_owned()
+        };
+        Ctx {
+            method: parts.method,
+            path,
+            query,
+            form,
+            body,
+            headers: parts.headers,
+            peer,
+            client_ip,
+            base: format!("{scheme}://{host}"),
+            now: st.now_ms(),
+        }
+    }
+
+    /// First value of `name`: the query first, then the form body.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        first(&self.query, name).or_else(|| first(&self.form, name))
+    }
+
+    /// Like [`Ctx::param`], with an empty value counted as absent.
+    pub fn nonempty(&self, name: &str) -> Option<&str> {
+        self.param(name).filter(|v| !v.is_empty())
+    }
+
+    pub fn in_query(&self, name: &str) -> bool {
+        self.query.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn referer(&self) -> Option<&str> {
+        self.header("referer")
+    }
+}
+
+fn first<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    list.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn last<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    list.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// IP-2: believe `X-Forwarded-For` only from a trusted proxy; the client is
+/// the right-most address that is not itself a trusted proxy.
+fn client_ip(st: &AppState, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    let trusted = &st.knobs().trusted_proxies;
+    let any = st.dev(Deviation::TrustAnyForwardedFor);
+    if !any && !trusted.contains(&peer) {
+        return peer;
+    }
+    let Some(xff) = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .reduce(|a, b| format!("{a},{b}"))
+    else {
+        return peer;
+    };
+    let hops: Vec<IpAddr> = xff
+        .split(',')
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    if any {
+        return hops.first().copied().unwrap_or(peer);
+    }
+    hops.iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// A token carrier of HP-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    XEsriAuthorization,
+    Authorization,
+    Query,
+    Body,
+    Cookie,
+}
+
+/// `Bearer <t>` with a case-insensitive scheme and a non-empty value (HP-4).
+fn bearer(value: &str, case_sensitive: bool) -> Option<&str> {
+    let v = value.trim();
+    let (scheme, rest) = v.split_once(char::is_whitespace)?;
+    let ok = if case_sensitive {
+        scheme == "Bearer"
+    } else {
+        scheme.eq_ignore_ascii_case("bearer")
+    };
+    let t = rest.trim();
+    (ok && !t.is_empty()).then_some(t)
+}
+
+/// Every token carrier present, highest precedence first (HP-2). Only the
+/// first is the token (HP-3); the list exists for the fallback deviation.
+pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carrier, &'a str)> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(t) = ctx
+        .header("x-esri-authorization")
+        .and_then(|v| bearer(v, false))
+    {
+        out.push((Carrier::XEsriAuthorization, t));
+    }
+    // HP-5: with web-tier authentication, Authorization belongs to the web tier.
+    let web_tier = st.knobs().web_tier_auth && !st.dev(Deviation::WebTierAuthIgnored);
+    if !web_tier && let Some(v) = ctx.header("authorization") {
+        let t = if st.dev(Deviation::BasicAuthAsToken) {
+            v.trim()
+                .split_once(char::is_whitespace)
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+        } else {
+            bearer(v, false)
+        };
+        if let Some(t) = t {
+            out.push((Carrier::Authorization, t));
+        }
+    }
+    // HP-6: the first of duplicate parameters wins.
+    let pick = if st.dev(Deviation::LastTokenParamWins) {
+        last
+    } else {
+        first
+    };
+    let q = pick(&ctx.query, token_param).filter(|t| !t.is_empty());
+    if let Some(t) = q {
+        if st.dev(Deviation::QueryTokenWins) {
+            out.insert(0, (Carrier::Query, t));
+        } else {
+            out.push((Carrier::Query, t));
+        }
+    }
+    if let Some(t) = pick(&ctx.form, token_param).filter(|t| !t.is_empty()) {
+        out.push((Carrier::Body, t));
+    }
+    if let Some(t) = cookie(ctx, "agstoken") {
+        out.push((Carrier::Cookie, t));
+    }
+    out
+}
+
+fn cookie<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
+    ctx.headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// IP-3: does `referer` (the request's) satisfy the bound referer `bound`?
+/// Absolute URLs compare scheme and host case-insensitively and the rest
+/// case-sensitively, as a prefix; anything else is a plain prefix.
+pub fn referer_matches(bound: &str, referer: Option<&str>) -> bool {
+    let Some(r) = referer else { return false };
+    match (normalize(bound), normalize(r)) {
+        (Some(b), Some(r)) => r.starts_with(&b),
+        (Some(_), None) => false,
+        (None, _) => r.starts_with(bound),
+    }
+}
+
+/// `scheme://authority` lower-cased, rest untouched; `None` if not absolute.
+fn normalize(u: &str) -> Option<String> {
+    let (scheme, rest) = u.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    Some(format!(
+        "{}://{}{}",
+        scheme.to_ascii_lowercase(),
+        rest[..end].to_ascii_lowercase(),
+        &rest[end..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referer_prefix_rules() {
+        let b = "https://App.example.com/maps";
+        assert!(referer_matches(b, Some("HTTPS://app.EXAMPLE.com/maps/x")));
+        assert!(!referer_matches(b, Some("https://app.example.com/Maps")));
+        assert!(!referer_matches(b, None));
+        assert!(!referer_matches(b, Some("@esri/arcgis-rest-js")));
+        assert!(referer_matches(
+            "@esri/arcgis-rest-js",
+            Some("@esri/arcgis-rest-js")
+        ));
+        assert!(!referer_matches(
+            "@esri/arcgis-rest-js",
+            Some("@ESRI/arcgis-rest-js")
+        ));
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer("bEaReR abc", false), Some("abc"));
+        assert_eq!(bearer("Bearer ", false), None);
+        assert_eq!(bearer("Basic abc", false), None);
+        assert_eq!(bearer("bearer abc", true), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! Shared server state: configuration, the injected clock and randomness, the
+//! deviations switched on, and the mutable part (accounts with their current
+//! passwords, the token store) behind one mutex. Handlers never hold the lock
+//! across an `await`; there are no awaits in them at all.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::clock::{Clock, SystemClock, VirtualClock};
+use super::config::Config;
+use super::deviations::Deviation;
+use super::tokens::{Audience, Binding, Entropy, Kind, OsEntropy, Store};
+use super::{AccessToken, ServerOptions};
+use crate::knobs::Knobs;
+
+/// One account as the server currently knows it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub password: String,
+    /// Bumped by every password change; tokens remember the value (LT-9).
+    pub epoch: u64,
+    pub privileges: Vec<String>,
+}
+
+/// The mutable part.
+#[derive(Debug)]
+pub struct Inner {
+    pub entropy: Box<dyn Entropy>,
+    pub store: Store,
+    pub accounts: Vec<Account>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    deviations: u64,
+    clock: Arc<dyn Clock>,
+    virtual_clock: Option<Arc<VirtualClock>>,
+    control: bool,
+    inner: Mutex<Inner>,
+}
+
+/// Cheap to clone; what the router's handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state `spawn` uses: OS randomness; a virtual clock with control on,
+    /// else the system clock.
+    pub fn new(opts: ServerOptions) -> AppState {
+        if opts.control {
+            Self::with_virtual_clock(opts, Arc::new(VirtualClock::new()), Box::new(OsEntropy))
+        } else {
+            Self::build(opts, Arc::new(SystemClock), None, Box::new(OsEntropy))
+        }
+    }
+
+    /// A state on a given virtual clock and randomness (tests, the runner).
+    /// The control API is served only if `opts.control` is set.
+    pub fn with_virtual_clock(
+        opts: ServerOptions,
+        clock: Arc<VirtualClock>,
+        entropy: Box<dyn Entropy>,
+    ) -> AppState {
+        let c: Arc<dyn Clock> = clock.clone();
+        Self::build(opts, c, Some(clock), entropy)
+    }
+
+    /// A state on any clock (no control API possible without a virtual clock).
+    pub fn with_clock(
+        opts: ServerOptions,
+        clock: Arc<dyn Clock>,
+        entropy: Box<dyn Entropy>,
+    ) -> AppState {
+        Self::build(opts, clock, None, entropy)
+    }
+
+    fn build(
+        opts: ServerOptions,
+        clock: Arc<dyn Clock>,
+        virtual_clock: Option<Arc<VirtualClock>>,
+        entropy: Box<dyn Entropy>,
+    ) -> AppState {
+        let deviations = opts.deviations.iter().fold(0, |m, d| m | d.bit());
+        let mut inner = Inner {
+            entropy,
+            store: Store::default(),
+            accounts: Vec::new(),
+        };
+        fill(&mut inner, &opts.config, clock.now_ms());
+        AppState(Arc::new(Shared {
+            config: opts.config,
+            deviations,
+            clock,
+            virtual_clock,
+            control: opts.control,
+            inner: Mutex::new(inner),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn knobs(&self) -> &Knobs {
+        &self.0.config.knobs
+    }
+
+    /// Is deviation `d` switched on?
+    pub fn dev(&self, d: Deviation) -> bool {
+        self.0.deviations & d.bit() != 0
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.0.clock.now_ms()
+    }
+
+    /// The virtual clock, when the control API is on.
+    pub fn control_clock(&self) -> Option<&VirtualClock> {
+        if self.0.control {
+            self.0.virtual_clock.as_deref()
+        } else {
+            None
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the store half-written
+        // in a way that matters more than serving on; recover the guard.
+        self.0.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets every token, user ID and session and restores the configured
+    /// passwords; the clock is left alone.
+    pub fn reset(&self) {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        inner.store = Store::default();
+        inner.accounts.clear();
+        fill(&mut inner, &self.0.config, now);
+    }
+}
+
+fn fill(inner: &mut Inner, config: &Config, now: i64) {
+    inner.accounts = config
+        .users
+        .iter()
+        .map(|u| Account {
+            name: u.name.clone(),
+            password: u.password.clone(),
+            epoch: 0,
+            privileges: u.privileges.clone(),
+        })
+        .collect();
+    for k in &config.api_keys {
+        let kind = Kind::Access(AccessToken {
+            user: k.user.clone(),
+            epoch: 0,
+            issued_ms: now,
+            expires_ms: i64::MAX,
+            binding: Binding::None,
+            audience: Audience::Any,
+            privileges: Some(k.privileges.clone()),
+        });
+        inner.store.insert(&k.key, kind, now);
+    }
+}
+
+impl Inner {
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+}
