@@ -1,0 +1,8 @@
+//! Fuzzing (`tessera fuzz`): random sequences of token operations played
+//! against a target and judged by a model of semantics.md.
+//!
+//! - `ops`: the operations and the strategies that draw them;
+//! - `model`: the reference state and its predictions (pure);
+
+pub mod model;
+pub mod ops;
