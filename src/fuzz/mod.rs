@@ -4,5 +4,9 @@
 //! - `ops`: the operations and the strategies that draw them;
 //! - `model`: the reference state and its predictions (pure);
 
+pub mod exec;
+pub mod machine;
 pub mod model;
 pub mod ops;
+pub mod oracle;
+pub mod plan;
