@@ -10,3 +10,4 @@ pub mod model;
 pub mod ops;
 pub mod oracle;
 pub mod plan;
+pub mod shrink_to_yaml;
