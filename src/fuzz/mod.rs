@@ -4,6 +4,7 @@
 //! - `ops`: the operations and the strategies that draw them;
 //! - `model`: the reference state and its predictions (pure);
 
+pub mod diff;
 pub mod exec;
 pub mod machine;
 pub mod model;

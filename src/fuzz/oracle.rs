@@ -276,3 +276,73 @@ pub fn infer_carrier(
             .then_some(name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz::model::apply;
+
+    #[test]
+    fn carrier_inference_follows_the_answer() {
+        let k = Knobs::default();
+        let s = apply(
+            &k,
+            State::default(),
+            &Op::GenerateToken {
+                user: User::Alice,
+                password: Password::Current,
+                path: TokenPath::Server,
+                expiration: Minutes::Omitted,
+                client: Client::Omitted,
+                from: Addr::Primary,
+            },
+        );
+        let op = Op::Secured {
+            service: Service::Secured,
+            carriers: Carriers {
+                x_esri: Some(TokRef::Garbage(Garbage::Short)),
+                cookie: Some(TokRef::Issued(0)),
+                ..Carriers::default()
+            },
+            from: Addr::Primary,
+            referer: None,
+        };
+        // A conformant answer (498): the header won. A 200 means the cookie did (no HP-3).
+        assert_eq!(
+            infer_carrier(&k, &s, &op, 200, Some(498)),
+            Some(CarrierName::XEsriAuthorization)
+        );
+        assert_eq!(
+            infer_carrier(&k, &s, &op, 200, None),
+            Some(CarrierName::Cookie)
+        );
+        assert_eq!(infer_carrier(&k, &s, &op, 500, None), None);
+    }
+
+    #[test]
+    fn judging_reports_rules_and_never_secrets() {
+        let p = Prediction {
+            accept: vec![Expected {
+                status: 200,
+                body: BodyKind::Text,
+                error: None,
+                checks: vec![Check::BodyEqualsCapture("a1".into())],
+                rules: vec!["RN-1"],
+            }],
+            capture: None,
+        };
+        let caps: BTreeMap<String, String> = [("a1".to_owned(), "SECRET-A".to_owned())].into();
+        let o = Observed {
+            status: 200,
+            body: ObservedBody::Text("SECRET-B".into()),
+        };
+        let m = judge(&p, &o, 0, &caps).unwrap_err();
+        assert_eq!(m.rules, vec!["RN-1"]);
+        assert!(!m.to_string().contains("SECRET"), "{m}");
+        let ok = Observed {
+            status: 200,
+            body: ObservedBody::Text("SECRET-A\n".into()),
+        };
+        assert!(judge(&p, &ok, 0, &caps).is_ok());
+    }
+}
