@@ -83,7 +83,7 @@ pub fn diff(
             };
             out.ops_run += 1;
             let p = model::predict(&config.knobs, &s, op);
-            let mut run = |side: &mut Side<'_>| -> Result<_, ExecError> {
+            let run = |side: &mut Side<'_>| -> Result<_, ExecError> {
                 let o = side.exec.execute(&StepCtx {
                     op,
                     state: &s,
