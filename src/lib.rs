@@ -7,6 +7,7 @@
 
 pub mod endpoints;
 pub mod exit;
+pub mod fuzz;
 pub mod knobs;
 pub mod reference;
 pub mod report;

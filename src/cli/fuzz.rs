@@ -1,0 +1,186 @@
+//! `tessera fuzz`: random operation sequences against a target, judged by
+//! the model; a failure is shrunk and written as a regression scenario.
+//!
+//! Everything but building the HTTP executor is here; `executor_for` is
+//! the one place that waits for the runner's client (see its comment).
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tessera::exit;
+use tessera::fuzz::exec::{ExecError, Executor};
+use tessera::fuzz::machine::{self, FuzzConfig, FuzzOutcome, Progress};
+use tessera::fuzz::ops::OpKind;
+use tessera::fuzz::shrink_to_yaml::{self, Origin};
+use tessera::knobs::Knobs;
+use tessera::reference::Deviation;
+
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// `reference` (the in-process server, default) or a target URL/profile.
+    #[arg(long, default_value = "reference")]
+    pub target: String,
+    /// Sequences to try.
+    #[arg(long, default_value_t = 100)]
+    pub cases: u32,
+    /// The seed; the same seed and target give the same sequences and verdict.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Operations per sequence (at most).
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+    /// Stop trying new sequences after this long (`60s`, `5m`).
+    #[arg(long, value_parser = parse_budget)]
+    pub time_budget: Option<Duration>,
+    /// Where a shrunk regression scenario is written.
+    #[arg(long, default_value = "specs/regressions")]
+    pub out: PathBuf,
+    /// Start the in-process reference with this deviation (repeatable).
+    #[arg(long = "deviation")]
+    pub deviations: Vec<Deviation>,
+}
+
+fn parse_budget(s: &str) -> Result<Duration, String> {
+    tessera::scenario::model::parse_duration(s)
+}
+
+/// Builds the executor for `target`.
+///
+/// Pending the merge of the runner: the HTTP executor renders each
+/// `StepCtx::planned` request through the runner's one client (templates
+/// resolved from `StepCtx::captures`, the fixture users and the address
+/// aliases) and drives `/_tessera/clock`, `/_tessera/reset` and
+/// `/_tessera/users/{name}/password` for control steps.
+fn executor_for(
+    target: &str,
+    deviations: &[Deviation],
+) -> Result<(Box<dyn Executor>, Knobs), ExecError> {
+    let _ = deviations;
+    // `model` and `model:<deviation>`: the fuzzer's own model as the target
+    // (no HTTP) — a self-test and a measure of the loop's own cost.
+    if let Some(rest) = target.strip_prefix("model") {
+        use tessera::fuzz::exec::{FakeDeviation, ModelExecutor};
+        let dev = match rest {
+            "" => None,
+            ":accept-expired-tokens" => Some(FakeDeviation::AcceptExpiredTokens),
+            ":no-expiration-clamp" => Some(FakeDeviation::NoExpirationClamp),
+            ":ignore-ip-binding" => Some(FakeDeviation::IgnoreIpBinding),
+            other => {
+                return Err(ExecError::Unsupported(format!("unknown model variant `{other}`")));
+            }
+        };
+        return Ok((Box::new(ModelExecutor::new(Knobs::default(), dev)), Knobs::default()));
+    }
+    Err(ExecError::Unsupported(format!(
+        "fuzzing `{target}` needs the HTTP executor, which is not built in yet"
+    )))
+}
+
+/// Operation kinds a target can take. The reference takes all of them.
+fn kinds_for(_target: &str) -> BTreeSet<OpKind> {
+    OpKind::ALL.into_iter().collect()
+}
+
+pub fn execute(args: FuzzArgs) -> u8 {
+    let seed = args
+        .seed
+        .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
+    let (mut exec, knobs) = match executor_for(&args.target, &args.deviations) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("tessera fuzz: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let config = FuzzConfig {
+        cases: args.cases,
+        max_steps: args.max_steps,
+        time_budget: args.time_budget,
+        knobs: knobs.clone(),
+        kinds: kinds_for(&args.target),
+        ..FuzzConfig::new(seed)
+    };
+    eprintln!(
+        "fuzzing {} with seed {seed} ({} cases, up to {} steps each)",
+        args.target, config.cases, config.max_steps
+    );
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(u64::from(config.cases));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut on_progress = |p: Progress| {
+        if let Some(b) = &bar {
+            b.set_position(u64::from(p.cases_run));
+            b.set_message(if p.shrinking {
+                format!("{} ops, shrinking", p.ops_run)
+            } else {
+                format!("{} ops", p.ops_run)
+            });
+        }
+    };
+    let outcome = machine::run(&config, exec.as_mut(), &mut on_progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    match outcome {
+        Err(e) => {
+            eprintln!("tessera fuzz: {e}");
+            exit::INFRASTRUCTURE
+        }
+        Ok(o) => report(&args, &knobs, &o),
+    }
+}
+
+fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
+    let secs = o.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{} cases, {} operations in {:.1}s ({:.0} ops/s){}",
+        o.cases_run,
+        o.ops_run,
+        secs,
+        o.ops_run as f64 / secs,
+        if o.budget_exhausted {
+            " — time budget reached"
+        } else {
+            ""
+        }
+    );
+    for (kind, n) in &o.ops_per_kind {
+        println!("  {:<20} {n}", kind.name());
+    }
+    let Some(f) = &o.failure else {
+        println!("no divergence from the model (seed {})", o.seed);
+        return exit::OK;
+    };
+    let m = &f.divergence.mismatch;
+    println!(
+        "DIVERGENCE at step {} of a {}-step sequence (shrunk from {}): {m}",
+        f.divergence.step + 1,
+        f.ops.len(),
+        f.original_len
+    );
+    let name = shrink_to_yaml::file_name(o.seed, &f.ops);
+    let origin = Origin {
+        id: format!("regressions/{}", name.trim_end_matches(".yaml")),
+        seed: o.seed,
+        summary: format!("{} ({})", m.observed, m.rules.join(", ")),
+    };
+    let text = shrink_to_yaml::to_yaml(knobs, &f.ops, &origin);
+    let path = args.out.join(&name);
+    let written = std::fs::create_dir_all(&args.out).and_then(|_| std::fs::write(&path, text));
+    match written {
+        Ok(()) => println!("regression scenario: {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+    println!(
+        "replay: tessera fuzz --target {} --seed {} --cases {} --max-steps {}",
+        args.target, o.seed, args.cases, args.max_steps
+    );
+    exit::FAILURES
+}

@@ -1,0 +1,25 @@
+//! Fuzzing (`tessera fuzz`, `tessera diff-targets`): random sequences of
+//! token operations played against a target and judged by a model of
+//! semantics.md; a failure is shrunk and written as a regression scenario.
+//!
+//! - `ops`: the operations (secrets named by handle, never by value) and the
+//!   strategies that draw them, with the boundary values of the rules;
+//! - `model`: the reference state and its predictions, citing rule IDs (pure);
+//! - `plan`: what each operation sends, as scenario templates;
+//! - `exec`: the [`exec::Executor`] trait and model-backed test executors;
+//! - `oracle`: judging an answer, and the normalised outcome of diff runs;
+//! - `machine`: the seeded proptest loop, shrinking, per-kind counts;
+//! - `diff`: two targets in lockstep;
+//! - `shrink_to_yaml`: a sequence as a version-1 scenario.
+//!
+//! Nothing here opens a socket: the HTTP executor (built on the runner's
+//! client) plugs in through `exec::Executor`.
+
+pub mod diff;
+pub mod exec;
+pub mod machine;
+pub mod model;
+pub mod ops;
+pub mod oracle;
+pub mod plan;
+pub mod shrink_to_yaml;
