@@ -319,4 +319,47 @@ mod tests {
         let v = r.mask_json(&serde_json::json!({"k": ["x SECRETVALUE"], "n": 1}));
         assert_eq!(v, serde_json::json!({"k": ["x «token»"], "n": 1}));
     }
+
+    #[test]
+    fn planted_secrets_never_reach_the_json_report_or_the_console() {
+        use crate::report::model::tests::{report, scenario};
+        use crate::report::model::{Exchange, Verdict};
+        let password = "planted-Pa55word";
+        let token = "plantedTOKENabc123XYZ";
+        let mut r = Redactor::new();
+        r.add_password("alice", password);
+        let mut s = scenario("lifetimes/x", &["LT-5"], Verdict::Fail, &["LT-5"]);
+        s.reason = Some(format!("token {token} refused"));
+        s.vars.insert(
+            "carrier".into(),
+            serde_json::json!(format!("Bearer {token}")),
+        );
+        let step = &mut s.steps[0];
+        step.exchanges.push(Exchange {
+            method: "POST".into(),
+            url: format!("http://127.0.0.1:1/x?token={token}"),
+            from: None,
+            request_headers: [("Authorization".to_string(), format!("Bearer {token}"))].into(),
+            request_body: Some(format!("username=alice&password={password}")),
+            status: Some(200),
+            response_body: Some(format!(r#"{{"token":"{token}","expires":1}}"#)),
+            elapsed_ms: 1,
+            error: None,
+        });
+        step.checks[0].actual = token.into();
+        // What the player does: learn from the exchange, then mask.
+        r.add_header("Authorization", &format!("Bearer {token}"));
+        r.mask_scenario(&mut s);
+        let rep = report(vec![s]);
+        let outputs = [
+            crate::report::json::write(&rep),
+            crate::report::console::summary(&rep),
+            crate::report::console::scenario_line(&rep.scenarios[0]),
+        ];
+        for out in &outputs {
+            assert!(!out.contains(password), "password leaked: {out}");
+            assert!(!out.contains(token), "token leaked: {out}");
+        }
+        assert!(outputs[0].contains("password=«alice.password»"));
+    }
 }

@@ -221,14 +221,11 @@ impl Player<'_> {
                 self.redactor.add_password(&alias, &sp.password);
                 match self.live.users.get(&alias).cloned() {
                     None => Outcome::Error(format!("the target maps no account to `{alias}`")),
+                    // `{{users.X.password}}` stays the password the target
+                    // declares (LT-9 scenarios use it as "the old password"
+                    // and write the new one literally).
                     Some(u) => match self.control().set_password(&u.name, &sp.password).await {
-                        Ok(()) => {
-                            // LT-9: later `{{users.X.password}}` is the new one.
-                            if let Some(u) = self.live.users.get_mut(&alias) {
-                                u.password = sp.password.clone();
-                            }
-                            Outcome::Ok
-                        }
+                        Ok(()) => Outcome::Ok,
                         Err(e) => Outcome::Error(e),
                     },
                 }

@@ -12,7 +12,7 @@ use tessera::report::{console, json};
 use tessera::runner::http::Timeouts;
 use tessera::runner::{RunOptions, run};
 use tessera::target::Target;
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{body_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PLANTED_TOKEN: &str = "PLANTEDtokenZ9x8c7v6b5n4m3";
@@ -162,6 +162,64 @@ async fn a_hung_server_is_an_error_after_the_timeout() {
     assert_eq!(s.verdict, Verdict::Error);
     let reason = s.reason.as_deref().unwrap();
     assert!(reason.contains("timeout"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_control_target_moves_its_clock_and_is_reset_around_exclusive_scenarios() {
+    let server = MockServer::start().await;
+    let t0: i64 = 1_000_000;
+    Mock::given(method("GET"))
+        .and(path("/_tessera/clock"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"now_ms": t0})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/_tessera/clock"))
+        .and(body_json(serde_json::json!({"advance_ms": 3_660_000})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"now_ms": t0 + 3_660_000})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Once at the start of the run, then before and after the exclusive scenario.
+    Mock::given(method("POST"))
+        .and(path("/_tessera/reset"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/arcgis/tokens/generateToken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "token": PLANTED_TOKEN, "expires": t0 + 3_600_000, "ssl": false
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/arcgis/rest/services/SampleWorldCities/MapServer"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"error": {"code": 498, "message": "Invalid Token"}}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let target = Target::probe_url(&server.uri(), Timeouts::new(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert!(target.capabilities.clock_control);
+    let report = run(
+        load("stub/advance.yaml"),
+        &target,
+        &opts(Duration::from_secs(5)),
+        None,
+    )
+    .await
+    .unwrap();
+    let s = &report.scenarios[0];
+    assert_eq!(s.verdict, Verdict::Pass, "{}", console::scenario_line(s));
+    assert_eq!(s.steps[2].at_ms, Some(t0 + 3_660_000));
+    assert_eq!(s.tokens[0].expires_ms, t0 + 3_600_000);
 }
 
 fn tessera() -> Command {
