@@ -144,3 +144,39 @@ mod tests {
         assert_eq!(documented, ours);
     }
 }
+
+/// Which scenarios cite each rule, in the order of [`RULES`].
+pub fn coverage<'a, I>(citations: I) -> Vec<(&'static Rule, Vec<String>)>
+where
+    I: IntoIterator<Item = (&'a str, &'a [String])>,
+{
+    let citations: Vec<(&str, &[String])> = citations.into_iter().collect();
+    RULES
+        .iter()
+        .map(|rule| {
+            let ids = citations
+                .iter()
+                .filter(|(_, rules)| rules.iter().any(|r| r == rule.id))
+                .map(|(id, _)| (*id).to_owned())
+                .collect();
+            (rule, ids)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::*;
+
+    #[test]
+    fn coverage_lists_citing_scenarios_and_uncovered_rules() {
+        let a = vec!["LT-5".to_string(), "LT-1".to_string()];
+        let b = vec!["LT-5".to_string()];
+        let cov = coverage([("lifetimes/a", a.as_slice()), ("lifetimes/b", b.as_slice())]);
+        let lt5 = cov.iter().find(|(r, _)| r.id == "LT-5").unwrap();
+        assert_eq!(lt5.1, vec!["lifetimes/a", "lifetimes/b"]);
+        let hp1 = cov.iter().find(|(r, _)| r.id == "HP-1").unwrap();
+        assert!(hp1.1.is_empty());
+        assert_eq!(cov.len(), RULES.len());
+    }
+}

@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod rules;
 mod run;
 mod schema;
 mod serve;
@@ -25,6 +26,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Run the reference server.
     Serve(serve::ServeArgs),
+    /// List every rule with the scenarios citing it; fail when one is uncovered.
+    Rules(rules::RulesArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
 }
@@ -37,6 +40,7 @@ impl Cli {
             Command::Validate(a) => validate::execute(a),
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
+            Command::Rules(a) => rules::execute(a),
         }
     }
 }

@@ -1,9 +1,34 @@
-//! `tessera schema`.
+//! `tessera schema [WHICH]`: prints a JSON Schema on stdout. Only the
+//! scenario format for now; the report schema is another variant of
+//! [`Which`] later.
+
+use std::io::Write;
 
 #[derive(Debug, clap::Args)]
-pub struct SchemaArgs {}
+pub struct SchemaArgs {
+    /// Which schema to print.
+    #[arg(value_enum)]
+    pub which: Option<Which>,
+}
 
-pub fn execute(_args: SchemaArgs) -> u8 {
-    eprintln!("tessera schema: not implemented yet");
-    tessera::exit::INFRASTRUCTURE
+/// The formats with a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// A scenario file (the default).
+    Scenario,
+}
+
+pub fn execute(args: SchemaArgs) -> u8 {
+    let text = match args.which.unwrap_or(Which::Scenario) {
+        Which::Scenario => tessera::scenario::schema::scenario_schema_text(),
+    };
+    // A closed pipe (`tessera schema | head`) is not an error worth a panic.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => tessera::exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => tessera::exit::OK,
+        Err(e) => {
+            eprintln!("tessera schema: cannot write to stdout: {e}");
+            tessera::exit::INFRASTRUCTURE
+        }
+    }
 }

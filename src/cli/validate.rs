@@ -1,9 +1,39 @@
-//! `tessera validate`.
+//! `tessera validate [PATHS]...`: loads every scenario file like `run` does
+//! and reports every problem, without running anything.
+//!
+//! Diagnostics go to stderr (with snippets; coloured only on a terminal
+//! without `NO_COLOR`), the one-line summary to stdout. Exit 0 when every
+//! file is good, 3 (`tessera::exit::LOAD_ERROR`) otherwise, including a path
+//! that does not exist.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {}
+pub struct ValidateArgs {
+    /// Scenario files or folders (searched recursively for *.yaml / *.yml).
+    #[arg(default_value = "specs/")]
+    pub paths: Vec<PathBuf>,
+}
 
-pub fn execute(_args: ValidateArgs) -> u8 {
-    eprintln!("tessera validate: not implemented yet");
-    tessera::exit::INFRASTRUCTURE
+pub fn execute(args: ValidateArgs) -> u8 {
+    match tessera::scenario::load_suite(&args.paths) {
+        Ok(scenarios) => {
+            println!("{} scenario files OK", scenarios.len());
+            tessera::exit::OK
+        }
+        Err(diags) => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprintln!("{}", tessera::scenario::render_all(&diags, color));
+            let files: BTreeSet<&PathBuf> = diags.iter().map(|d| &d.file).collect();
+            let (n, m) = (diags.len(), files.len());
+            println!(
+                "{n} error{} in {m} file{}",
+                if n == 1 { "" } else { "s" },
+                if m == 1 { "" } else { "s" }
+            );
+            tessera::exit::LOAD_ERROR
+        }
+    }
 }

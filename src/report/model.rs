@@ -116,6 +116,21 @@ pub struct ScenarioReport {
     /// Tokens and sessions seen, for timelines.
     #[serde(default)]
     pub tokens: Vec<TokenWindow>,
+    /// What the CI gate made of this scenario (a baseline's expected failure
+    /// or unexpected pass); absent when no baseline mentions it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateMark>,
+}
+
+/// The baseline's judgement of one scenario (see `report::gate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum GateMark {
+    /// Failed as the baseline expects: reported, but does not fail the run.
+    ExpectedFailure { reason: String },
+    /// The baseline expects a failure but it passed: fails the run, so that
+    /// the baseline stays honest.
+    UnexpectedPass { reason: String },
 }
 
 fn one() -> u32 {
@@ -368,6 +383,7 @@ pub(crate) mod tests {
                 checks,
             }],
             tokens: vec![],
+            gate: None,
         }
     }
 

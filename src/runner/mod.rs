@@ -211,6 +211,7 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
         flaky: false,
         steps: Vec::new(),
         tokens: Vec::new(),
+        gate: None,
     };
     let _permit = shared.jobs.acquire().await;
     let start = Instant::now();

@@ -1,31 +1,47 @@
-//! Reading scenario files: the only module that touches the YAML crate.
+//! Reading scenario files: the only module that touches the YAML crate
+//! (serde-saphyr). Swapping the crate means changing this file only: the
+//! [`Spanned`] deserializer and the mapping of the reader's errors to
+//! [`Diagnostic`]s live here.
+//!
+//! It must not run anything: loading is pure apart from reading files.
 
-use std::path::Path;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_saphyr::Error as YamlError;
 
 use super::diagnostic::{Diagnostic, DiagnosticKind};
-use super::model::{Loc, Spanned};
+use super::model::{Loc, Scenario, ScenarioFile, Spanned};
 
 /// Parses YAML text into any serde type, mapping reader errors to a
 /// [`Diagnostic`] at the reader's location. Reference configs and target
 /// profiles come through here too, so this stays the one YAML door.
 pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str(text).map_err(|e| {
-        let loc = e
-            .location()
-            .map(|l| Loc {
-                line: l.line() as u32,
-                column: l.column() as u32,
-            })
-            .unwrap_or_default();
-        Diagnostic::new(file, loc, DiagnosticKind::Yaml(e.to_string()))
-    })
+    serde_saphyr::from_str(text).map_err(|e| yaml_diagnostic(&e, text, file))
 }
 
+/// Writes any serde value as YAML (baselines drafted from a run, ...). It
+/// lives here so that this module stays the one place that knows the YAML
+/// crate.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, YamlWriteError> {
+    serde_saphyr::to_string(value).map_err(|e| YamlWriteError(e.to_string()))
+}
+
+/// A value could not be written as YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write YAML: {0}")]
+pub struct YamlWriteError(pub String);
+
 /// Reads and checks one scenario file.
-pub fn load_file(path: &Path) -> Result<super::model::Scenario, Vec<Diagnostic>> {
+pub fn load_file(path: &Path) -> Result<Scenario, Vec<Diagnostic>> {
+    load_one(path).map(|(s, _)| s)
+}
+
+/// [`load_file`], also returning where the id is written (for the
+/// duplicate-id check of [`load_suite`]).
+fn load_one(path: &Path) -> Result<(Scenario, Loc), Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::new(
             path,
@@ -33,41 +49,43 @@ pub fn load_file(path: &Path) -> Result<super::model::Scenario, Vec<Diagnostic>>
             DiagnosticKind::Io(e.to_string()),
         )]
     })?;
-    let file: super::model::ScenarioFile = parse_yaml(&text, path).map_err(|d| vec![d])?;
-    super::validate::check(file, path)
+    let file: ScenarioFile = parse_yaml(&text, path).map_err(|d| vec![d])?;
+    let id_loc = file.id.loc;
+    super::validate::check_with_source(file, path, &text).map(|s| (s, id_loc))
 }
 
 /// Reads every `*.yaml` / `*.yml` file under `paths` (files or folders,
-/// recursively, in sorted order) and checks that scenario ids are unique.
-/// Nothing is returned unless every file is good.
-pub fn load_suite(
-    paths: &[std::path::PathBuf],
-) -> Result<Vec<super::model::Scenario>, Vec<Diagnostic>> {
+/// recursively, in sorted order; a file named explicitly is read whatever its
+/// extension) and checks that scenario ids are unique. Nothing is returned
+/// unless every file is good; otherwise every problem found is returned.
+pub fn load_suite(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
     let mut files = Vec::new();
     for p in paths {
-        collect(p, &mut files).map_err(|e| {
-            vec![Diagnostic::new(
+        if p.is_file() {
+            files.push(p.clone());
+        } else if let Err(e) = collect(p, &mut files) {
+            errors.push(Diagnostic::new(
                 p,
                 Loc::default(),
                 DiagnosticKind::Io(e.to_string()),
-            )]
-        })?;
+            ));
+        }
     }
     files.sort();
-    let mut errors = Vec::new();
-    let mut out: Vec<super::model::Scenario> = Vec::new();
+    files.dedup();
+    let mut out: Vec<Scenario> = Vec::new();
     for f in files {
-        match load_file(&f) {
-            Ok(s) => {
+        match load_one(&f) {
+            Ok((s, id_loc)) => {
                 if let Some(prev) = out.iter().find(|o| o.id == s.id) {
                     errors.push(Diagnostic::new(
                         &f,
-                        Loc::default(),
-                        DiagnosticKind::Invalid(format!(
-                            "a unique scenario id, `{}` is also used by {}",
-                            s.id,
-                            prev.file.display()
-                        )),
+                        id_loc,
+                        DiagnosticKind::DuplicateId {
+                            id: s.id.clone(),
+                            other: prev.file.clone(),
+                        },
                     ));
                 }
                 out.push(s);
@@ -82,7 +100,7 @@ pub fn load_suite(
     }
 }
 
-fn collect(p: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if p.is_dir() {
         for entry in std::fs::read_dir(p)? {
             collect(&entry?.path(), out)?;
@@ -94,10 +112,166 @@ fn collect(p: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
     } else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!("{} does not exist", p.display()),
+            "no such file or folder",
         ));
     }
     Ok(())
+}
+
+/// Turns a reader error into one diagnostic whose message says what was
+/// expected, without the reader's own "at line X" suffix or snippet (the
+/// diagnostic renders its own).
+fn yaml_diagnostic(e: &YamlError, text: &str, file: &Path) -> Diagnostic {
+    let loc = e
+        .location()
+        .map(|l| Loc {
+            line: l.line() as u32,
+            column: l.column() as u32,
+        })
+        .unwrap_or_default();
+    let found = || {
+        let f = text_at(text, loc);
+        if f.is_empty() {
+            "nothing".to_owned()
+        } else {
+            format!("`{f}`")
+        }
+    };
+    let mut inner = e.without_snippet();
+    while let YamlError::AliasError { error, .. } = inner {
+        inner = error.without_snippet();
+    }
+    let kind = match inner {
+        _ if text.trim().is_empty() => {
+            DiagnosticKind::Type("a YAML mapping, found an empty file".into())
+        }
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => DiagnosticKind::UnknownField {
+            field: field.clone(),
+            expected: expected.iter().map(|s| (*s).to_owned()).collect(),
+        },
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => DiagnosticKind::Type(format!(
+            "one of {}, found `{variant}`",
+            expected
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        YamlError::SerdeMissingField { field, .. } => {
+            DiagnosticKind::Type(format!("the required field `{field}` in this mapping"))
+        }
+        YamlError::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        }
+        | YamlError::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => DiagnosticKind::Type(format!("{expected}, found {unexpected}")),
+        YamlError::SerdeInvalidLength { len, expected, .. } => {
+            DiagnosticKind::Type(format!("{expected}, found {len} items"))
+        }
+        YamlError::InvalidScalar { ty, .. } => {
+            DiagnosticKind::Type(format!("{}, found {}", describe_scalar(ty), found()))
+        }
+        YamlError::InvalidBooleanStrict { .. } => {
+            DiagnosticKind::Type(format!("`true` or `false`, found {}", found()))
+        }
+        YamlError::NullIntoString { .. } => DiagnosticKind::Type("a string, found null".into()),
+        YamlError::Unexpected { expected, .. } => {
+            let what = match *expected {
+                "sequence start" => "a list",
+                "mapping start" => "a mapping",
+                "string scalar" => "a string",
+                other => other,
+            };
+            DiagnosticKind::Type(format!("{what}, found {}", found()))
+        }
+        YamlError::DuplicateMappingKey { key, .. } => DiagnosticKind::Type(match key {
+            Some(k) => format!("each key once in a mapping, found `{k}` again"),
+            None => "each key once in a mapping".into(),
+        }),
+        YamlError::Message { msg, .. } => DiagnosticKind::Type(msg.clone()),
+        other => DiagnosticKind::Syntax(bare_message(other).into_owned()),
+    };
+    Diagnostic::new(file, loc, kind)
+}
+
+/// What a scalar of Rust type `ty` looks like to a scenario author.
+fn describe_scalar(ty: &str) -> Cow<'static, str> {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".into(),
+        "f32" | "f64" => "a number".into(),
+        "bool" | "boolean" => "`true` or `false`".into(),
+        "char" => "a single character".into(),
+        other => format!("a valid {other}").into(),
+    }
+}
+
+/// The scalar or key the reader's location points at, for "found `...`".
+fn text_at(text: &str, loc: Loc) -> String {
+    if loc.line == 0 {
+        return String::new();
+    }
+    let Some(line) = text.lines().nth(loc.line as usize - 1) else {
+        return String::new();
+    };
+    let rest: String = line
+        .chars()
+        .skip(loc.column.saturating_sub(1) as usize)
+        .collect();
+    let end = rest
+        .char_indices()
+        .find(|&(i, c)| {
+            matches!(c, ',' | ']' | '}' | '#')
+                || (c == ':' && rest[i + 1..].chars().next().is_none_or(char::is_whitespace))
+        })
+        .map_or(rest.len(), |(i, _)| i);
+    let t = rest[..end].trim();
+    if t.chars().count() > 40 {
+        format!("{}...", t.chars().take(40).collect::<String>())
+    } else {
+        t.to_owned()
+    }
+}
+
+/// The reader's own message for a syntax error, without location suffixes.
+fn bare_message(e: &YamlError) -> Cow<'_, str> {
+    struct NoLocation;
+    impl serde_saphyr::Localizer for NoLocation {
+        fn attach_location<'a>(
+            &self,
+            base: Cow<'a, str>,
+            _: serde_saphyr::Location,
+        ) -> Cow<'a, str> {
+            base
+        }
+        fn alias_used_at(&self, _: serde_saphyr::Location) -> String {
+            String::new()
+        }
+        fn alias_defined_at(&self, _: serde_saphyr::Location) -> String {
+            String::new()
+        }
+    }
+    struct Bare;
+    impl serde_saphyr::MessageFormatter for Bare {
+        fn localizer(&self) -> &dyn serde_saphyr::Localizer {
+            &NoLocation
+        }
+        fn format_message<'a>(&self, e: &'a YamlError) -> Cow<'a, str> {
+            serde_saphyr::UserMessageFormatter.format_message(e)
+        }
+    }
+    let mut opts = serde_saphyr::RenderOptions::new(&Bare);
+    opts.snippets = serde_saphyr::SnippetMode::Off;
+    Cow::Owned(e.render_with_options(opts))
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
@@ -117,6 +291,49 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
 #[cfg(test)]
 mod tests {
     use super::super::model::ScenarioFile;
+    use super::*;
+
+    fn first_line(src: &str) -> String {
+        match parse_yaml::<ScenarioFile>(src, Path::new("t.yaml")) {
+            Ok(_) => panic!("parsed: {src}"),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    #[test]
+    fn reader_errors_carry_only_our_location() {
+        let head = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+        let cases = [
+            (
+                format!("{head}steps: 5\n"),
+                "t.yaml:6:8: error: a list, found `5`",
+            ),
+            (
+                format!("{head}steps:\n  - wait: 1s\n    waitt: 2s\n"),
+                "t.yaml:8:5: error: one of the fields `request`, `expect`, `capture`, `advance`, \
+                 `wait`, `concurrent`, `set_password`, `rules`, `note`, found unknown field `waitt`",
+            ),
+            (
+                "version: one\n".to_owned(),
+                "t.yaml:1:10: error: a non-negative integer, found `one`",
+            ),
+            (
+                format!("{head}steps: [\"a]\n"),
+                "t.yaml:6:9: error: valid YAML (unclosed quote)",
+            ),
+            (
+                format!("{head}title: u\nsteps: []\n"),
+                "t.yaml:6:1: error: each key once in a mapping, found `title` again",
+            ),
+            (
+                String::new(),
+                "t.yaml:1:1: error: a YAML mapping, found an empty file",
+            ),
+        ];
+        for (src, want) in cases {
+            assert_eq!(first_line(&src), want, "{src}");
+        }
+    }
 
     #[test]
     fn issue_example_parses() {

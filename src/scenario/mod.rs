@@ -4,9 +4,11 @@
 pub mod diagnostic;
 pub mod load;
 pub mod model;
+pub mod schema;
 pub mod template;
 pub mod validate;
 
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, DiagnosticKind, render_all};
 pub use load::{load_file, load_suite};
 pub use model::{Scenario, ScenarioFile};
+pub use schema::scenario_schema;

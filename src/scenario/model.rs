@@ -86,7 +86,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub knobs: IndexMap<String, Spanned<serde_json::Value>>,
     /// A table of cases: the steps run once per case, with `{{case.KEY}}`
-    /// bound to the case's values. Every case has a `name`.
+    /// bound to the case's values. Every case has a `name`. A string case
+    /// value may itself hold placeholders (one level, no `{{case.*}}`), rendered
+    /// where it is used.
     #[serde(default)]
     pub matrix: Vec<Spanned<IndexMap<String, serde_json::Value>>>,
     /// What to do, in order.

@@ -1,68 +1,156 @@
 //! Semantic checks: turns a [`ScenarioFile`] into a checked [`Scenario`] or
 //! a list of [`Diagnostic`]s, each with a location.
+//!
+//! Everything that can be known before running is checked here, so a bad
+//! scenario never starts: rule IDs, endpoint and knob names, templates,
+//! captures used before they are set, durations, JSON paths, regexes, fixture
+//! user and address aliases, and that `requires` declares what the steps use.
+//! Nothing here reads files or knows the YAML crate.
+//!
+//! Values nested in plain maps (request fields, matcher operands) carry no
+//! location of their own; when the file's text is at hand
+//! ([`check_with_source`]), the offending text is searched for inside the step
+//! so the caret lands on it instead of on the step.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::diagnostic::{Diagnostic, DiagnosticKind};
+use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::template::{Template, Var};
 
+/// Fixture users of semantics.md ("Reference fixture"); a target profile maps
+/// them to its own accounts.
+pub const FIXTURE_USERS: &[&str] = &["alice", "bob"];
+
 struct Checker<'a> {
     file: &'a Path,
+    source: Option<&'a str>,
+    /// Where the current top-level step starts and where the next one starts:
+    /// the window searched by [`Checker::find`].
+    window: (Loc, Option<Loc>),
     errors: Vec<Diagnostic>,
+    /// Capabilities some step needs, with the first place and the reason.
+    needs: Vec<(Capability, Loc, String)>,
 }
 
 impl Checker<'_> {
-    fn err(&mut self, loc: Loc, msg: impl Into<String>) {
-        self.errors.push(Diagnostic::new(
-            self.file,
-            loc,
-            DiagnosticKind::Invalid(msg.into()),
-        ));
+    fn err(&mut self, loc: Loc, kind: K) {
+        self.errors.push(Diagnostic::new(self.file, loc, kind));
+    }
+
+    /// The place of the first occurrence of `needle` at or after `from`
+    /// inside the current step's window, else `from`.
+    fn find(&self, from: Loc, needle: &str) -> Loc {
+        let Some(src) = self.source else { return from };
+        if needle.is_empty() || from.line == 0 {
+            return from;
+        }
+        let (start, end) = self.window;
+        let from = from.max(start);
+        for (i, line) in src.lines().enumerate() {
+            let line_no = i as u32 + 1;
+            if line_no < from.line {
+                continue;
+            }
+            if let Some(end) = end
+                && line_no >= end.line
+            {
+                // The next step starts on this line (or earlier): stop before it.
+                if line_no > end.line || end.column <= 1 {
+                    break;
+                }
+            }
+            let skip = if line_no == from.line {
+                from.column.saturating_sub(1) as usize
+            } else {
+                0
+            };
+            let tail: String = line.chars().skip(skip).collect();
+            if let Some(byte) = tail.find(needle) {
+                let col = skip + tail[..byte].chars().count() + 1;
+                if let Some(end) = end
+                    && line_no == end.line
+                    && col as u32 >= end.column
+                {
+                    break;
+                }
+                return Loc {
+                    line: line_no,
+                    column: col as u32,
+                };
+            }
+        }
+        from
+    }
+
+    /// The first place `text` (or, better, `part` inside it) is written.
+    fn find_in(&self, from: Loc, text: &str, part: Option<&str>) -> Loc {
+        if let Some(p) = part {
+            let at = self.find(from, p);
+            if at != from {
+                return at;
+            }
+        }
+        self.find(from, text)
+    }
+
+    fn need(&mut self, cap: Capability, loc: Loc, reason: impl Into<String>) {
+        if !self.needs.iter().any(|(c, _, _)| *c == cap) {
+            self.needs.push((cap, loc, reason.into()));
+        }
     }
 }
 
-/// Checks one parsed file.
+/// Checks one parsed file. Locations of values nested in maps fall back to
+/// their step's; prefer [`check_with_source`] when the text is at hand.
 pub fn check(file: ScenarioFile, path: &Path) -> Result<Scenario, Vec<Diagnostic>> {
+    run(file, path, None)
+}
+
+/// Checks one parsed file whose text is `source`, pointing every diagnostic
+/// at the offending text itself.
+pub fn check_with_source(
+    file: ScenarioFile,
+    path: &Path,
+    source: &str,
+) -> Result<Scenario, Vec<Diagnostic>> {
+    run(file, path, Some(source))
+}
+
+fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario, Vec<Diagnostic>> {
     let mut c = Checker {
         file: path,
+        source,
+        window: (Loc::default(), None),
         errors: Vec::new(),
+        needs: Vec::new(),
     };
     if file.version.value != FORMAT_VERSION {
         c.err(
             file.version.loc,
-            format!(
-                "`version: {FORMAT_VERSION}` (the only format version this build reads), found {}",
-                file.version.value
-            ),
+            K::Version {
+                expected: FORMAT_VERSION,
+                found: file.version.value,
+            },
         );
     }
     let id = file.id.value.trim().to_owned();
-    let area = match id.split_once('/') {
-        Some((a, n)) if !a.is_empty() && !n.is_empty() => a.to_owned(),
-        _ => {
-            c.err(
-                file.id.loc,
-                format!("an id of the form `area/name`, found `{id}`"),
-            );
+    let area = match check_id(&id) {
+        Some(area) => area,
+        None => {
+            c.err(file.id.loc, K::BadId(id.clone()));
             String::new()
         }
     };
+    if file.title.trim().is_empty() {
+        let at = c.find(Loc { line: 1, column: 1 }, "title:");
+        c.err(at, K::Empty("a non-empty `title`"));
+    }
     let rules = check_rules(&mut c, &file.rules);
-    if rules.is_empty() && file.rules.is_empty() {
-        c.err(file.id.loc, "at least one rule ID in `rules`");
-    }
-    let cases = check_matrix(&mut c, &file.matrix);
-    let mut captured: BTreeSet<String> = BTreeSet::new();
-    let mut steps = Vec::new();
-    for raw in &file.steps {
-        if let Some(step) = check_step(&mut c, raw, &rules, &cases, &mut captured, false) {
-            steps.push(step);
-        }
-    }
-    if file.steps.is_empty() {
-        c.err(file.id.loc, "at least one step in `steps`");
+    if file.rules.is_empty() {
+        let at = c.find(Loc { line: 1, column: 1 }, "rules:");
+        c.err(at, K::Empty("at least one rule ID in `rules`"));
     }
     let mut knobs = std::collections::BTreeMap::new();
     for (name, v) in &file.knobs {
@@ -70,10 +158,48 @@ pub fn check(file: ScenarioFile, path: &Path) -> Result<Scenario, Vec<Diagnostic
             Ok(_) => {
                 knobs.insert(name.clone(), v.value.clone());
             }
-            Err(e) => c.err(v.loc, e.to_string()),
+            Err(crate::knobs::KnobError::Unknown(_)) => {
+                // The key sits before its value on the same line.
+                let at = key_before(source, v.loc, name);
+                c.err(at, K::UnknownKnob(name.clone()))
+            }
+            Err(e) => {
+                let found = match &v.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                c.err(v.loc, K::BadKnobValue(format!("{e}, found `{found}`")))
+            }
+        }
+    }
+    let cases = check_matrix(&mut c, &file.matrix);
+    let mut captured: BTreeSet<String> = BTreeSet::new();
+    let mut steps = Vec::new();
+    for (i, raw) in file.steps.iter().enumerate() {
+        c.window = (raw.loc, file.steps.get(i + 1).map(|s| s.loc));
+        if let Some(step) = check_step(&mut c, raw, &rules, &cases, &mut captured, false) {
+            steps.push(step);
+        }
+    }
+    c.window = (Loc::default(), None);
+    if file.steps.is_empty() {
+        let at = c.find(Loc { line: 1, column: 1 }, "steps:");
+        c.err(at, K::Empty("at least one step in `steps`"));
+    }
+    let declared: Vec<Capability> = file.requires.iter().map(|r| r.value).collect();
+    for (cap, loc, reason) in std::mem::take(&mut c.needs) {
+        if !declared.contains(&cap) {
+            c.err(
+                loc,
+                K::MissingCapability {
+                    capability: cap.as_str(),
+                    reason,
+                },
+            );
         }
     }
     if !c.errors.is_empty() {
+        c.errors.sort_by_key(|d| d.loc);
         return Err(c.errors);
     }
     Ok(Scenario {
@@ -84,11 +210,43 @@ pub fn check(file: ScenarioFile, path: &Path) -> Result<Scenario, Vec<Diagnostic
         description: file.description,
         rules,
         profile: file.profile,
-        requires: file.requires.iter().map(|r| r.value).collect(),
+        requires: declared,
         knobs,
         cases,
         steps,
     })
+}
+
+/// `area/name`, each of lowercase ASCII letters, digits, `-` and `_`;
+/// returns the area.
+fn check_id(id: &str) -> Option<String> {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    match id.split_once('/') {
+        Some((a, n)) if ok(a) && ok(n) => Some(a.to_owned()),
+        _ => None,
+    }
+}
+
+/// A map key written before its value `loc` on the same line, else `loc`.
+fn key_before(source: Option<&str>, loc: Loc, key: &str) -> Loc {
+    let Some(line) = source.and_then(|s| s.lines().nth(loc.line.saturating_sub(1) as usize)) else {
+        return loc;
+    };
+    let head: String = line
+        .chars()
+        .take(loc.column.saturating_sub(1) as usize)
+        .collect();
+    match head.rfind(key) {
+        Some(b) => Loc {
+            line: loc.line,
+            column: head[..b].chars().count() as u32 + 1,
+        },
+        None => loc,
+    }
 }
 
 fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<String> {
@@ -97,13 +255,7 @@ fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<String> {
         if crate::rules::is_known(&r.value) {
             out.push(r.value.clone());
         } else {
-            c.err(
-                r.loc,
-                format!(
-                    "a rule ID of semantics.md (such as `LT-5`), found `{}`",
-                    r.value
-                ),
-            );
+            c.err(r.loc, K::UnknownRule(r.value.clone()));
         }
     }
     out
@@ -120,24 +272,30 @@ fn check_matrix(
     let mut out = Vec::new();
     for row in matrix {
         match row.value.get("name").and_then(|v| v.as_str()) {
-            Some(n) if !n.is_empty() => {
+            Some(n) if !n.trim().is_empty() => {
                 if !names.insert(n.to_owned()) {
-                    c.err(row.loc, format!("a unique case name, `{n}` appears twice"));
+                    c.err(row.loc, K::DuplicateCase(n.to_owned()));
                 }
                 out.push(Case {
                     name: n.to_owned(),
                     vars: row.value.clone(),
                 });
             }
-            _ => c.err(
-                row.loc,
-                "a `name` (a non-empty string) in every matrix case",
-            ),
+            _ => c.err(row.loc, K::CaseName),
         }
     }
     out
 }
 
+/// Whether `alias` names a source address: `primary` or `altN` (N ≥ 1).
+fn is_address_alias(alias: &str) -> bool {
+    alias == "primary"
+        || alias
+            .strip_prefix("alt")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0")
+}
+
+/// Checks a template string written at (or after) `loc`.
 fn check_template(
     c: &mut Checker,
     loc: Loc,
@@ -145,42 +303,82 @@ fn check_template(
     cases: &[Case],
     captured: &BTreeSet<String>,
 ) {
-    match Template::parse(text) {
-        Err(e) => c.err(loc, e),
-        Ok(t) => {
-            for v in t.vars() {
-                match v {
-                    Var::Capture(name) if !captured.contains(name) => c.err(
-                        loc,
-                        format!(
-                            "`{{{{{name}}}}}` to be captured by an earlier step before it is used"
-                        ),
-                    ),
-                    Var::Knob(k) if !crate::knobs::Knobs::NAMES.contains(&k.as_str()) => c.err(
-                        loc,
-                        format!(
-                            "a knob name ({}), found `{k}`",
-                            crate::knobs::Knobs::NAMES.join(", ")
-                        ),
-                    ),
-                    Var::Url(e) if crate::endpoints::find(e).is_none() => {
-                        c.err(loc, format!("an endpoint name after `url.`, found `{e}`"))
+    let t = match Template::parse(text) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = c.find_in(loc, text, first_bad_placeholder(text));
+            c.err(at, K::BadTemplate(e));
+            return;
+        }
+    };
+    for v in t.vars() {
+        // Point at the placeholder when it is written without inner spaces.
+        let at = c.find_in(loc, text, Some(&format!("{{{{{v}")));
+        let at = if at == loc {
+            c.find_in(loc, text, placeholder_tail(v).as_deref())
+        } else {
+            at
+        };
+        match v {
+            Var::Capture(name) if !captured.contains(name) => {
+                c.err(at, K::CaptureBeforeSet(name.clone()))
+            }
+            Var::Knob(k) if !crate::knobs::Knobs::NAMES.contains(&k.as_str()) => {
+                c.err(at, K::UnknownKnob(k.clone()))
+            }
+            Var::Url(e) if crate::endpoints::find(e).is_none() => {
+                c.err(at, K::UnknownEndpoint(e.clone()))
+            }
+            Var::Case(k) if !cases.iter().all(|cs| cs.vars.contains_key(k)) => {
+                c.err(at, K::CaseKey(k.clone()))
+            }
+            Var::Case(k) => {
+                // Case values may hold placeholders themselves (one level:
+                // rendered when the step plays), so a matrix can say "the
+                // valid token in X-Esri-Authorization" per case. They are
+                // checked as if written at the place that uses them.
+                for cs in cases {
+                    if let Some(serde_json::Value::String(inner)) = cs.vars.get(k)
+                        && inner.contains("{{")
+                    {
+                        match Template::parse(inner) {
+                            Ok(t) if t.vars().any(|v| matches!(v, Var::Case(_))) => c.err(
+                                at,
+                                K::BadTemplate(format!(
+                                    "no `{{{{case.*}}}}` inside a case value (case `{}`, key `{k}`)",
+                                    cs.name
+                                )),
+                            ),
+                            _ => check_template(c, loc, inner, &[], captured),
+                        }
                     }
-                    Var::Case(k) if !cases.iter().all(|cs| cs.vars.contains_key(k)) => {
-                        c.err(loc, format!("every matrix case to define `{k}`"))
-                    }
-                    _ => {}
                 }
             }
+            Var::User { alias, .. } if !FIXTURE_USERS.contains(&alias.as_str()) => {
+                c.err(at, K::UnknownUser(alias.clone()))
+            }
+            Var::Addr(a) if !is_address_alias(a) => c.err(at, K::UnknownAddress(a.clone())),
+            Var::Addr(a) if a != "primary" => c.need(
+                Capability::AltAddresses,
+                at,
+                format!("`{{{{addr.{a}}}}}` names an alternate source address"),
+            ),
+            _ => {}
         }
     }
+}
+
+/// The distinctive end of a placeholder (`token}}`), to find it when it is
+/// written with spaces inside the braces.
+fn placeholder_tail(v: &Var) -> Option<String> {
+    Some(format!("{v}}}}}"))
 }
 
 fn check_duration(c: &mut Checker, d: &Spanned<String>) -> Option<std::time::Duration> {
     match parse_duration(&d.value) {
         Ok(x) => Some(x),
         Err(e) => {
-            c.err(d.loc, e);
+            c.err(d.loc, K::BadDuration(e));
             None
         }
     }
@@ -196,25 +394,45 @@ fn check_step(
 ) -> Option<Step> {
     let s = &raw.value;
     let loc = raw.loc;
-    let actions = [
-        s.request.is_some(),
-        s.advance.is_some(),
-        s.wait.is_some(),
-        s.concurrent.is_some(),
-        s.set_password.is_some(),
+    let present: Vec<&str> = [
+        ("request", s.request.is_some()),
+        ("advance", s.advance.is_some()),
+        ("wait", s.wait.is_some()),
+        ("concurrent", s.concurrent.is_some()),
+        ("set_password", s.set_password.is_some()),
     ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if actions != 1 {
-        c.err(
-            loc,
-            "exactly one of `request`, `advance`, `wait`, `concurrent`, `set_password` in a step",
-        );
+    .into_iter()
+    .filter_map(|(n, p)| p.then_some(n))
+    .collect();
+    if present.len() != 1 {
+        let found = if present.is_empty() {
+            "none".to_owned()
+        } else {
+            present
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        // Point at the second action, the one that should not be there.
+        let at = match present.get(1) {
+            Some(second) => c.find(loc, &format!("{second}:")),
+            None => loc,
+        };
+        c.err(at, K::StepActions(found));
         return None;
     }
     if s.request.is_none() && (s.expect.is_some() || !s.capture.is_empty()) {
-        c.err(loc, "`expect` and `capture` only next to a `request`");
+        let key = if s.expect.is_some() {
+            "expect:"
+        } else {
+            "capture:"
+        };
+        let at = c.find(loc, key);
+        c.err(
+            at,
+            K::Invalid("`expect` and `capture` only next to a `request`".into()),
+        );
     }
     let rules = if s.rules.is_empty() {
         scenario_rules.to_vec()
@@ -225,6 +443,12 @@ fn check_step(
         let rs = check_request_step(c, loc, req, s, cases, captured);
         StepKind::Request(Box::new(rs))
     } else if let Some(d) = &s.advance {
+        // Moving the target's clock is a control-API call.
+        c.need(
+            Capability::ClockControl,
+            d.loc,
+            "`advance:` moves the target's clock",
+        );
         StepKind::Advance(check_duration(c, d)?)
     } else if let Some(d) = &s.wait {
         StepKind::Wait(check_duration(c, d)?)
@@ -232,7 +456,7 @@ fn check_step(
         if nested {
             c.err(
                 loc,
-                "a request step inside `concurrent`, found another `concurrent`",
+                K::Invalid("a request step inside `concurrent`, found another `concurrent`".into()),
             );
             return None;
         }
@@ -259,15 +483,31 @@ fn check_step(
                     ));
                     after.extend(scope);
                 }
-                _ => c.err(item.loc, "only `request` steps inside `concurrent`"),
+                _ => c.err(
+                    item.loc,
+                    K::Invalid("only `request` steps inside `concurrent`".into()),
+                ),
             }
+        }
+        if items.is_empty() {
+            c.err(loc, K::Empty("at least one request in `concurrent`"));
         }
         *captured = after;
         StepKind::Concurrent(reqs)
     } else if let Some(sp) = &s.set_password {
+        // LT-9 scenarios change a fixture user's password through the control API.
+        if !FIXTURE_USERS.contains(&sp.user.value.as_str()) {
+            c.err(sp.user.loc, K::UnknownUser(sp.user.value.clone()));
+        }
+        c.need(
+            Capability::PasswordControl,
+            loc,
+            "`set_password:` changes a password through the control API",
+        );
         StepKind::SetPassword(sp.clone())
     } else {
-        unreachable!("one action was counted")
+        // `present.len() == 1` was checked above.
+        return None;
     };
     Some(Step {
         loc,
@@ -286,22 +526,45 @@ fn check_request_step(
     captured: &mut BTreeSet<String>,
 ) -> RequestStep {
     match (&req.endpoint, &req.path) {
-        (Some(_), Some(_)) => c.err(loc, "either `endpoint` or `path` in a request, not both"),
-        (None, None) => c.err(loc, "an `endpoint` name or a `path` in the request"),
-        (Some(e), None) if crate::endpoints::find(&e.value).is_none() => c.err(
-            e.loc,
-            format!(
-                "a known endpoint name ({}), found `{}`",
-                crate::endpoints::names().join(", "),
-                e.value
-            ),
+        (Some(_), Some(p)) => {
+            let at = c.find(loc, "path:");
+            let _ = p;
+            c.err(
+                at,
+                K::Invalid("either `endpoint` or `path` in a request, not both".into()),
+            )
+        }
+        (None, None) => c.err(
+            loc,
+            K::Invalid("an `endpoint` name or a `path` in the request".into()),
         ),
+        (Some(e), None) if crate::endpoints::find(&e.value).is_none() => {
+            c.err(e.loc, K::UnknownEndpoint(e.value.clone()))
+        }
         (None, Some(p)) if !p.starts_with('/') => {
-            c.err(loc, format!("a path starting with `/`, found `{p}`"))
+            let at = c.find(loc, p);
+            c.err(
+                at,
+                K::Invalid(format!("a path starting with `/`, found `{p}`")),
+            )
         }
         _ => {}
     }
-    let texts = req
+    if let Some(from) = &req.from {
+        if !is_address_alias(&from.value) {
+            c.err(from.loc, K::UnknownAddress(from.value.clone()));
+        } else if from.value != "primary" {
+            c.need(
+                Capability::AltAddresses,
+                from.loc,
+                format!(
+                    "`from: {}` sends from an alternate source address",
+                    from.value
+                ),
+            );
+        }
+    }
+    let texts: Vec<&String> = req
         .query
         .values()
         .chain(req.form.values())
@@ -311,7 +574,8 @@ fn check_request_step(
         .chain(req.raw_query.iter())
         .chain(req.raw_body.iter())
         .chain(req.referer.iter())
-        .chain(req.path.iter());
+        .chain(req.path.iter())
+        .collect();
     for t in texts {
         check_template(c, loc, t, cases, captured);
     }
@@ -328,10 +592,8 @@ fn check_request_step(
         if let Some(re) = &m.value.matches
             && let Err(e) = regex::Regex::new(re)
         {
-            c.err(
-                m.loc,
-                format!("a valid regular expression in `matches`: {e}"),
-            );
+            let at = c.find(m.loc, re);
+            c.err(at, K::BadRegex(one_line(&e.to_string())));
         }
         for v in [
             &m.value.equals,
@@ -350,15 +612,36 @@ fn check_request_step(
     }
     for (path, m) in &expect.json {
         if serde_json_path::JsonPath::parse(path).is_err() {
-            c.err(
-                m.loc,
-                format!("a JSON path such as `$.error.code`, found `{path}`"),
-            );
+            let at = key_before(c.source, m.loc, path);
+            let at = if at == m.loc { c.find(loc, path) } else { at };
+            c.err(at, K::BadJsonPath(path.clone()));
         }
     }
-    for n in [&expect.status, &expect.arcgis_error].into_iter().flatten() {
-        if n.value.0.parse::<i64>().is_err() && n.value.0 != "none" {
-            check_template(c, n.loc, &n.value.0, cases, captured);
+    for (field, n) in [
+        ("status", &expect.status),
+        ("arcgis_error", &expect.arcgis_error),
+    ] {
+        let Some(n) = n else { continue };
+        let text = n.value.0.trim();
+        if text.parse::<i64>().is_ok() || (field == "arcgis_error" && text == "none") {
+            continue;
+        }
+        // A string is only a template: literal text can never be a number.
+        let has_placeholder = Template::parse(text).is_ok_and(|t| t.vars().next().is_some());
+        if has_placeholder {
+            check_template(c, n.loc, text, cases, captured);
+        } else {
+            let also = if field == "arcgis_error" {
+                ", `none`"
+            } else {
+                ""
+            };
+            c.err(
+                n.loc,
+                K::Type(format!(
+                    "an integer{also} or a template such as `{{{{case.{field}}}}}` in `{field}`, found `{text}`"
+                )),
+            );
         }
     }
     let mut capture = indexmap::IndexMap::new();
@@ -368,14 +651,11 @@ fn check_request_step(
                 if let CaptureSource::JsonPath(p) = &cs
                     && serde_json_path::JsonPath::parse(p).is_err()
                 {
-                    c.err(
-                        src.loc,
-                        format!("a JSON path such as `$.token`, found `{p}`"),
-                    );
+                    c.err(src.loc, K::BadJsonPath(p.clone()));
                 }
                 capture.insert(name.clone(), cs);
             }
-            Err(e) => c.err(src.loc, e),
+            Err(e) => c.err(src.loc, K::BadCapture(e)),
         }
         captured.insert(name.clone());
     }
@@ -384,5 +664,244 @@ fn check_request_step(
         request: req.clone(),
         expect,
         capture,
+    }
+}
+
+/// The first `{{...}}` in `text` that does not parse (or an unclosed `{{`),
+/// to put the caret on it.
+fn first_bad_placeholder(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start..];
+        match after[2..].find("}}") {
+            None => return Some(after),
+            Some(end) => {
+                if Var::parse(&after[2..end + 2]).is_err() {
+                    return Some(&after[..end + 4]);
+                }
+                rest = &after[end + 4..];
+            }
+        }
+    }
+    None
+}
+
+/// The regex crate's messages span several lines (pattern, caret, reason);
+/// a diagnostic's first line must hold the whole message, and the snippet
+/// already shows the pattern, so keep the reason.
+fn one_line(s: &str) -> String {
+    if let Some(reason) = s
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+    {
+        return reason.to_owned();
+    }
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Scenario, Vec<String>> {
+        let path = Path::new("t.yaml");
+        let file: ScenarioFile =
+            crate::scenario::load::parse_yaml(src, path).map_err(|d| vec![d.to_string()])?;
+        check_with_source(file, path, src).map_err(|ds| ds.iter().map(|d| d.to_string()).collect())
+    }
+
+    const HEAD: &str = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+
+    #[test]
+    fn case_values_may_hold_placeholders_checked_where_used() {
+        let good = format!(
+            "{HEAD}matrix:
+  - {{name: valid, xesri: \"Bearer {{{{tok}}}}\"}}
+  - {{name: absent, xesri: ~}}
+steps:
+  - request: {{endpoint: generate_token, form: {{f: json}}}}
+    capture: {{tok: $.token}}
+  - request: {{endpoint: secured_service, headers: {{X-Esri-Authorization: \"{{{{case.xesri}}}}\"}}}}
+"
+        );
+        load(&good).unwrap();
+        // The case refers to a capture that is only set after the use.
+        let late = good.replace("capture: {tok: $.token}", "capture: {other: $.token}");
+        let errs = load(&late).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("tok")), "{errs:?}");
+        // No case placeholders inside case values.
+        let nested = good.replace("Bearer {{tok}}", "{{case.name}}");
+        assert!(load(&nested).is_err());
+    }
+
+    #[test]
+    fn a_full_scenario_loads() {
+        let src = format!(
+            "{HEAD}requires: [clock-control, alt-addresses, password-control]
+knobs: {{short_lived_minutes: 60}}
+matrix:
+  - {{name: bad, code: 498}}
+  - {{name: none, code: 499}}
+steps:
+  - request:
+      endpoint: generate_token
+      form: {{username: \"{{{{users.bob.name}}}}\", password: \"{{{{user.password}}}}\", f: json, client: ~}}
+      from: alt1
+    expect:
+      status: 200
+      arcgis_error: none
+      json:
+        $.expires: {{equals: \"{{{{now}}}} + {{{{knobs.short_lived_minutes}}}}m\", tolerance: 1s}}
+        $.token: {{matches: \"^[A-Za-z0-9_-]+$\"}}
+    capture: {{token: $.token, ct: \"header:Content-Type\"}}
+  - advance: 59m 59s 999ms
+  - concurrent:
+      - request: {{endpoint: secured_service, query: {{token: \"{{{{token}}}}\"}}}}
+        expect: {{arcgis_error: \"{{{{case.code}}}}\"}}
+        capture: {{a: body}}
+      - request: {{path: /arcgis/rest/info, headers: {{X-Forwarded-For: \"{{{{addr.alt2}}}}\"}}}}
+  - wait: 1ms
+  - set_password: {{user: alice, password: changed}}
+    rules: [LT-9]
+    note: every token of alice dies here
+  - request: {{endpoint: secured_service, referer: \"{{{{a}}}}\"}}
+"
+        );
+        let s = load(&src).unwrap();
+        assert_eq!(s.area, "a");
+        assert_eq!(s.cases.len(), 2);
+        assert_eq!(s.steps.len(), 6);
+        assert_eq!(s.steps[4].rules, ["LT-9"]);
+        assert_eq!(
+            s.total_advance(),
+            std::time::Duration::from_millis(3_599_999)
+        );
+        match &s.steps[0].kind {
+            StepKind::Request(r) => {
+                assert_eq!(
+                    r.capture["ct"],
+                    CaptureSource::Header("Content-Type".into())
+                );
+                assert_eq!(r.request.form["client"], None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn declared_but_unused_capabilities_are_fine_and_primary_needs_none() {
+        let src = format!(
+            "{HEAD}requires: [clock-control]\nsteps:\n  - request: {{endpoint: server_info, from: primary}}\n"
+        );
+        load(&src).unwrap();
+    }
+
+    #[test]
+    fn every_capability_used_must_be_declared() {
+        let src = format!(
+            "{HEAD}steps:
+  - request: {{endpoint: server_info, from: alt1}}
+  - set_password: {{user: bob, password: x}}
+  - request: {{endpoint: server_info, query: {{ip: \"{{{{addr.alt3}}}}\"}}}}
+  - advance: 1m
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        assert!(errs[0].starts_with("t.yaml:7:44: error: `alt-addresses` in `requires`"));
+        assert!(errs[1].starts_with("t.yaml:8:5: error: `password-control` in `requires`"));
+        assert!(errs[2].starts_with("t.yaml:10:14: error: `clock-control` in `requires`"));
+    }
+
+    #[test]
+    fn concurrent_requests_do_not_see_each_others_captures() {
+        let src = format!(
+            "{HEAD}steps:
+  - concurrent:
+      - request: {{endpoint: server_info}}
+        capture: {{x: body}}
+      - request: {{endpoint: server_info, query: {{a: \"{{{{x}}}}\"}}}}
+  - request: {{endpoint: server_info, query: {{a: \"{{{{x}}}}\"}}}}
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(
+            errs[0].starts_with("t.yaml:10:54: error: `{{x}}` to be captured"),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn the_caret_stays_inside_the_step() {
+        // Both steps use `{{later}}`; each error points into its own step.
+        let src = format!(
+            "{HEAD}steps:
+  - request: {{endpoint: server_info, query: {{a: \"{{{{later}}}}\"}}}}
+  - request: {{endpoint: server_info, headers: {{b: \"{{{{later}}}}\"}}}}
+    capture: {{later: body}}
+"
+        );
+        let errs = load(&src).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(errs[0].starts_with("t.yaml:7:50: "), "{errs:#?}");
+        assert!(errs[1].starts_with("t.yaml:8:52: "), "{errs:#?}");
+    }
+
+    #[test]
+    fn without_source_errors_fall_back_to_the_step() {
+        let src = format!(
+            "{HEAD}steps:\n  - request: {{endpoint: server_info, query: {{a: \"{{{{nope}}}}\"}}}}\n"
+        );
+        let file: ScenarioFile =
+            crate::scenario::load::parse_yaml(&src, Path::new("t.yaml")).unwrap();
+        let errs = check(file, Path::new("t.yaml")).unwrap_err();
+        assert_eq!(errs[0].loc, Loc { line: 7, column: 5 });
+    }
+
+    #[test]
+    fn ids_are_area_slash_name_in_lowercase() {
+        assert_eq!(
+            check_id("lifetimes/default-exp_1").as_deref(),
+            Some("lifetimes")
+        );
+        assert_eq!(check_id("Lifetimes/x"), None);
+        assert_eq!(check_id("lifetimes"), None);
+        assert_eq!(check_id("a/b/c"), None);
+        assert_eq!(check_id("a/"), None);
+        assert_eq!(check_id("a/b c"), None);
+    }
+
+    #[test]
+    fn address_aliases() {
+        for ok in ["primary", "alt1", "alt12"] {
+            assert!(is_address_alias(ok), "{ok}");
+        }
+        for bad in ["alt", "alt0", "altx", "secondary", ""] {
+            assert!(!is_address_alias(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_bad_placeholder_is_found() {
+        assert_eq!(
+            first_bad_placeholder("{{user.name}} {{user.pass}} {{x}}"),
+            Some("{{user.pass}}")
+        );
+        assert_eq!(first_bad_placeholder("a {{token"), Some("{{token"));
+        assert_eq!(first_bad_placeholder("{{now}}"), None);
+    }
+
+    #[test]
+    fn regex_messages_fit_on_one_line() {
+        let pattern = String::from("(a");
+        let e = regex::Regex::new(&pattern).unwrap_err().to_string();
+        assert!(!one_line(&e).contains('\n'));
+        assert!(one_line(&e).contains("unclosed group"));
     }
 }

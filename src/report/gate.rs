@@ -1,0 +1,504 @@
+//! The CI gate: does this run pass? Baselines of expected failures, and
+//! flaky scenarios.
+//!
+//! A baseline (`--baseline FILE`) is a YAML file of expected failures keyed
+//! by scenario id, each with a reason and an optional expiry date:
+//!
+//! ```yaml
+//! version: 1
+//! expected_failures:
+//!   - id: lifetimes/lt5-expiry-boundary
+//!     reason: "vendor ticket 1234: accepts a token at now == expires"
+//!     expires: 2026-12-31
+//! ```
+//!
+//! The rules, all decided by [`apply_baseline`] (pure: the date is passed in):
+//! - an expected failure that fails (or errors) is marked
+//!   [`GateMark::ExpectedFailure`] and does not fail the run;
+//! - one that passes is an [`GateMark::UnexpectedPass`] and fails the run, so
+//!   the baseline is kept honest;
+//! - an entry whose `expires` date is before today fails the run, naming it
+//!   (the scenario's own verdict then counts as if it had no entry);
+//! - any other failure or error fails the run;
+//! - a flaky scenario (failed, then passed on a retry) fails the run only
+//!   with `flaky_fails`.
+//!
+//! Entries for scenarios not in the report are ignored (a sharded run sees
+//! only part of the suite) and listed as notes. This module reads and writes
+//! nothing but strings; YAML goes through `scenario::load`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::model::{GateMark, Report, ScenarioReport, Verdict};
+use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
+use crate::scenario::model::Loc;
+
+/// The only baseline format version.
+pub const BASELINE_VERSION: u32 = 1;
+
+/// A baseline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub version: u32,
+    #[serde(default)]
+    pub expected_failures: Vec<ExpectedFailure>,
+}
+
+/// One scenario expected to fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    /// The report id: the scenario id, plus `[case]` for a matrix case.
+    pub id: String,
+    pub reason: String,
+    /// Last day the entry holds (`YYYY-MM-DD`); from the next day on it fails
+    /// the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Date>,
+}
+
+impl Baseline {
+    /// Parses and checks a baseline file's text: version 1, no duplicate
+    /// ids, no empty reason.
+    pub fn parse(text: &str, file: &Path) -> Result<Baseline, Diagnostic> {
+        let b: Baseline = parse_yaml(text, file)?;
+        let invalid =
+            |msg: String| Diagnostic::new(file, Loc::default(), DiagnosticKind::Invalid(msg));
+        if b.version != BASELINE_VERSION {
+            return Err(invalid(format!(
+                "baseline `version: {BASELINE_VERSION}`, found `version: {}`",
+                b.version
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        for e in &b.expected_failures {
+            if !seen.insert(e.id.as_str()) {
+                return Err(invalid(format!(
+                    "each scenario id once in a baseline, `{}` is listed twice",
+                    e.id
+                )));
+            }
+            if e.reason.trim().is_empty() {
+                return Err(invalid(format!(
+                    "a reason for every expected failure, `{}` has none",
+                    e.id
+                )));
+            }
+        }
+        Ok(b)
+    }
+
+    /// The baseline as YAML text.
+    pub fn to_yaml(&self) -> Result<String, YamlWriteError> {
+        to_yaml(self)
+    }
+
+    fn entry(&self, id: &str) -> Option<&ExpectedFailure> {
+        self.expected_failures.iter().find(|e| e.id == id)
+    }
+}
+
+/// `tessera baseline write REPORT.json`: one entry per failed or errored
+/// scenario, with a reason to be edited (the first broken check) and no
+/// expiry.
+pub fn draft_baseline(report: &Report) -> Baseline {
+    let expected_failures = report
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict.is_failure())
+        .map(|s| {
+            let why = match s.failures().next() {
+                Some((step, c)) => format!(
+                    "{}{}: expected {}, got {} (step {})",
+                    rules_prefix(&c.rules),
+                    c.what,
+                    c.expected,
+                    c.actual,
+                    step.index
+                ),
+                None => s
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| s.verdict.as_str().to_owned()),
+            };
+            ExpectedFailure {
+                id: s.id.clone(),
+                reason: format!("TODO explain: {why}"),
+                expires: None,
+            }
+        })
+        .collect();
+    Baseline {
+        version: BASELINE_VERSION,
+        expected_failures,
+    }
+}
+
+fn rules_prefix(rules: &[String]) -> String {
+    if rules.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", rules.join(", "))
+    }
+}
+
+/// Whether the run passes the gate, and why not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateOutcome {
+    /// The run fails (exit code `exit::FAILURES`).
+    pub failed: bool,
+    /// One line per thing that fails the run.
+    pub reasons: Vec<String>,
+    /// Things worth saying that do not fail it (expected failures, baseline
+    /// entries for scenarios not in this run).
+    pub notes: Vec<String>,
+}
+
+/// Decides the run without a baseline: failures and errors fail it; flaky
+/// scenarios only with `flaky_fails`.
+pub fn gate(report: &Report, flaky_fails: bool) -> GateOutcome {
+    let mut r = report.clone();
+    let empty = Baseline {
+        version: BASELINE_VERSION,
+        expected_failures: vec![],
+    };
+    apply_baseline(&mut r, &empty, flaky_fails, Date::MIN)
+}
+
+/// Applies a baseline to a report: sets each scenario's `gate` mark and
+/// decides whether the run passes. `today` is the caller's civil date (the
+/// gate reads no clock).
+pub fn apply_baseline(
+    report: &mut Report,
+    baseline: &Baseline,
+    flaky_fails: bool,
+    today: Date,
+) -> GateOutcome {
+    let mut out = GateOutcome::default();
+    for s in &mut report.scenarios {
+        s.gate = None;
+        let entry = baseline.entry(&s.id).filter(|e| match e.expires {
+            Some(d) if d < today => {
+                out.reasons.push(format!(
+                    "baseline entry `{}` expired on {d} (reason was: {})",
+                    e.id, e.reason
+                ));
+                false
+            }
+            _ => true,
+        });
+        match (entry, s.verdict) {
+            (Some(e), v) if v.is_failure() => {
+                s.gate = Some(GateMark::ExpectedFailure {
+                    reason: e.reason.clone(),
+                });
+                out.notes.push(format!(
+                    "{} {}: expected by the baseline ({})",
+                    s.id,
+                    v.as_str(),
+                    e.reason
+                ));
+            }
+            (Some(e), Verdict::Pass) => {
+                s.gate = Some(GateMark::UnexpectedPass {
+                    reason: e.reason.clone(),
+                });
+                out.reasons.push(format!(
+                    "{} passed but the baseline expects it to fail ({}); remove the entry",
+                    s.id, e.reason
+                ));
+            }
+            (_, v) if v.is_failure() => {
+                out.reasons.push(format!("{} {}", s.id, v.as_str()));
+            }
+            _ => {}
+        }
+        if s.flaky && s.verdict == Verdict::Pass && s.gate.is_none() {
+            let line = format!("{} is flaky: passed after {} attempts", s.id, s.attempts);
+            if flaky_fails {
+                out.reasons.push(line);
+            } else {
+                out.notes.push(line);
+            }
+        }
+    }
+    for e in &baseline.expected_failures {
+        if !report.scenarios.iter().any(|s| s.id == e.id) {
+            out.notes.push(format!(
+                "baseline entry `{}` matches no scenario in this report",
+                e.id
+            ));
+        }
+    }
+    out.failed = !out.reasons.is_empty();
+    out
+}
+
+/// `--rerun-failed REPORT.json`: the scenario ids (from the files, not
+/// matrix case ids) that failed or errored in a previous run, in report
+/// order, each once. Rerunning a scenario reruns all its cases.
+pub fn failed_scenarios(report: &Report) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in report.scenarios.iter().filter(|s| s.verdict.is_failure()) {
+        if !out.contains(&s.scenario) {
+            out.push(s.scenario.clone());
+        }
+    }
+    out
+}
+
+/// `--retries N`: folds the attempts of one scenario (first to last; the
+/// runner stops at the first pass) into the report of the last, counting the
+/// attempts and marking it flaky when an earlier attempt failed and the
+/// last passed. `None` for no attempts.
+pub fn settle_attempts(attempts: Vec<ScenarioReport>) -> Option<ScenarioReport> {
+    let n = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
+    let failed_before = attempts
+        .iter()
+        .rev()
+        .skip(1)
+        .any(|a| a.verdict.is_failure());
+    let mut last = attempts.into_iter().last()?;
+    last.attempts = n;
+    last.flaky = failed_before && last.verdict == Verdict::Pass;
+    Some(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::tests::{report, scenario};
+
+    fn date(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    fn baseline(entries: &[(&str, Option<&str>)]) -> Baseline {
+        Baseline {
+            version: 1,
+            expected_failures: entries
+                .iter()
+                .map(|(id, exp)| ExpectedFailure {
+                    id: id.to_string(),
+                    reason: format!("ticket for {id}"),
+                    expires: exp.map(date),
+                })
+                .collect(),
+        }
+    }
+
+    const TODAY: &str = "2026-11-24";
+
+    #[test]
+    fn a_plain_failure_fails_the_run() {
+        let mut r = report(vec![
+            scenario("lifetimes/a", &["LT-5"], Verdict::Fail, &["LT-5"]),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+        ]);
+        let o = apply_baseline(&mut r, &baseline(&[]), false, date(TODAY));
+        assert!(o.failed);
+        assert_eq!(o.reasons, ["lifetimes/a fail"]);
+        assert_eq!(gate(&r, false), o);
+    }
+
+    #[test]
+    fn an_expected_failure_does_not_fail_the_run() {
+        let mut r = report(vec![
+            scenario("lifetimes/a", &["LT-5"], Verdict::Fail, &["LT-5"]),
+            scenario("lifetimes/e", &["LT-5"], Verdict::Error, &[]),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+        ]);
+        let b = baseline(&[("lifetimes/a", Some(TODAY)), ("lifetimes/e", None)]);
+        let o = apply_baseline(&mut r, &b, false, date(TODAY));
+        assert!(!o.failed, "{o:?}");
+        assert_eq!(
+            r.scenarios[0].gate,
+            Some(GateMark::ExpectedFailure {
+                reason: "ticket for lifetimes/a".into()
+            })
+        );
+        assert!(matches!(
+            r.scenarios[1].gate,
+            Some(GateMark::ExpectedFailure { .. })
+        ));
+        assert_eq!(r.scenarios[2].gate, None);
+        assert_eq!(o.notes.len(), 2);
+    }
+
+    #[test]
+    fn an_unexpected_pass_fails_the_run() {
+        let mut r = report(vec![scenario("lifetimes/a", &["LT-5"], Verdict::Pass, &[])]);
+        let o = apply_baseline(
+            &mut r,
+            &baseline(&[("lifetimes/a", None)]),
+            false,
+            date(TODAY),
+        );
+        assert!(o.failed);
+        assert!(o.reasons[0].starts_with("lifetimes/a passed but the baseline expects"));
+        assert!(matches!(
+            r.scenarios[0].gate,
+            Some(GateMark::UnexpectedPass { .. })
+        ));
+    }
+
+    #[test]
+    fn an_expired_entry_fails_the_run_naming_it() {
+        let mut r = report(vec![scenario(
+            "lifetimes/a",
+            &["LT-5"],
+            Verdict::Fail,
+            &["LT-5"],
+        )]);
+        let b = baseline(&[("lifetimes/a", Some("2026-11-23"))]);
+        let o = apply_baseline(&mut r, &b, false, date(TODAY));
+        assert!(o.failed);
+        assert_eq!(
+            o.reasons[0],
+            "baseline entry `lifetimes/a` expired on 2026-11-23 (reason was: ticket for lifetimes/a)"
+        );
+        assert_eq!(r.scenarios[0].gate, None);
+        // The expiry day itself still holds.
+        let o = apply_baseline(&mut r, &b, false, date("2026-11-23"));
+        assert!(!o.failed);
+        // An expired entry for a passing scenario fails too.
+        let mut r = report(vec![scenario("lifetimes/a", &["LT-5"], Verdict::Pass, &[])]);
+        assert!(apply_baseline(&mut r, &b, false, date(TODAY)).failed);
+    }
+
+    #[test]
+    fn flaky_fails_only_with_the_flag() {
+        let mut s = scenario("sessions/f", &["SL-4"], Verdict::Pass, &[]);
+        s.flaky = true;
+        s.attempts = 2;
+        let mut r = report(vec![s]);
+        let o = apply_baseline(&mut r, &baseline(&[]), false, date(TODAY));
+        assert!(!o.failed);
+        assert_eq!(o.notes, ["sessions/f is flaky: passed after 2 attempts"]);
+        let o = apply_baseline(&mut r, &baseline(&[]), true, date(TODAY));
+        assert!(o.failed);
+        assert_eq!(o.reasons, ["sessions/f is flaky: passed after 2 attempts"]);
+    }
+
+    #[test]
+    fn entries_for_absent_scenarios_are_notes() {
+        let mut r = report(vec![scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[])]);
+        let o = apply_baseline(&mut r, &baseline(&[("other/x", None)]), false, date(TODAY));
+        assert!(!o.failed);
+        assert_eq!(
+            o.notes,
+            ["baseline entry `other/x` matches no scenario in this report"]
+        );
+    }
+
+    #[test]
+    fn skipped_scenarios_with_an_entry_are_left_alone() {
+        let mut r = report(vec![scenario(
+            "lifetimes/s",
+            &["LT-1"],
+            Verdict::Skipped,
+            &[],
+        )]);
+        let o = apply_baseline(
+            &mut r,
+            &baseline(&[("lifetimes/s", None)]),
+            false,
+            date(TODAY),
+        );
+        assert!(!o.failed);
+        assert_eq!(r.scenarios[0].gate, None);
+    }
+
+    #[test]
+    fn baseline_yaml_round_trips_and_is_checked() {
+        let p = Path::new("baseline.yaml");
+        let text = "version: 1\nexpected_failures:\n  - id: lifetimes/a\n    reason: vendor ticket 12\n    expires: 2026-12-31\n  - id: sessions/b\n    reason: known\n";
+        let b = Baseline::parse(text, p).unwrap();
+        assert_eq!(b.expected_failures[0].expires, Some(date("2026-12-31")));
+        assert_eq!(b.expected_failures[1].expires, None);
+        let again = Baseline::parse(&b.to_yaml().unwrap(), p).unwrap();
+        assert_eq!(again, b);
+
+        let bad = |t: &str| Baseline::parse(t, p).unwrap_err().to_string();
+        assert!(
+            bad("version: 2\n").contains("version: 1"),
+            "{}",
+            bad("version: 2\n")
+        );
+        assert!(bad("version: 1\nextra: 1\n").contains("extra"));
+        assert!(
+            Baseline::parse(
+                "version: 1\nexpected_failures:\n  - id: a\n    reason: r\n    expires: tomorrow\n",
+                p
+            )
+            .is_err()
+        );
+        assert!(
+            bad("version: 1\nexpected_failures:\n  - {id: a, reason: r}\n  - {id: a, reason: s}\n")
+                .contains("listed twice")
+        );
+        assert!(
+            bad("version: 1\nexpected_failures:\n  - {id: a, reason: ' '}\n").contains("has none")
+        );
+    }
+
+    #[test]
+    fn draft_lists_failures_and_parses_back() {
+        let r = report(vec![
+            scenario("lifetimes/a", &["LT-5"], Verdict::Fail, &["LT-5"]),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+            scenario("lifetimes/e", &["LT-1"], Verdict::Error, &[]),
+        ]);
+        let b = draft_baseline(&r);
+        let ids: Vec<_> = b.expected_failures.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["lifetimes/a", "lifetimes/e"]);
+        assert_eq!(
+            b.expected_failures[0].reason,
+            "TODO explain: [LT-5] status: expected 200, got 500 (step 1)"
+        );
+        let yaml = b.to_yaml().unwrap();
+        assert_eq!(
+            yaml,
+            "version: 1\nexpected_failures:\n- id: lifetimes/a\n  reason: \"TODO explain: [LT-5] status: expected 200, got 500 (step 1)\"\n- id: lifetimes/e\n  reason: \"TODO explain: error\"\n"
+        );
+        assert_eq!(Baseline::parse(&yaml, Path::new("b.yaml")).unwrap(), b);
+        // Drafting then gating the same run passes it.
+        let mut r2 = r.clone();
+        assert!(!apply_baseline(&mut r2, &b, false, date(TODAY)).failed);
+    }
+
+    #[test]
+    fn rerun_selection_names_failed_scenarios_once() {
+        let mut a = scenario("hp/m[a]", &["HP-2"], Verdict::Fail, &["HP-2"]);
+        a.scenario = "hp/m".into();
+        let mut b = a.clone();
+        b.id = "hp/m[b]".into();
+        let r = report(vec![
+            a,
+            b,
+            scenario("lt/x", &["LT-1"], Verdict::Pass, &[]),
+            scenario("lt/e", &["LT-1"], Verdict::Error, &[]),
+            scenario("lt/s", &["LT-1"], Verdict::Skipped, &[]),
+        ]);
+        assert_eq!(failed_scenarios(&r), ["hp/m", "lt/e"]);
+    }
+
+    #[test]
+    fn retries_settle_into_flaky_or_not() {
+        let fail = scenario("lt/a", &["LT-1"], Verdict::Fail, &["LT-1"]);
+        let pass = scenario("lt/a", &["LT-1"], Verdict::Pass, &[]);
+        let s = settle_attempts(vec![fail.clone(), pass.clone()]).unwrap();
+        assert_eq!((s.verdict, s.attempts, s.flaky), (Verdict::Pass, 2, true));
+        let s = settle_attempts(vec![fail.clone(), fail.clone(), fail.clone()]).unwrap();
+        assert_eq!((s.verdict, s.attempts, s.flaky), (Verdict::Fail, 3, false));
+        let s = settle_attempts(vec![pass]).unwrap();
+        assert_eq!((s.attempts, s.flaky), (1, false));
+        assert_eq!(settle_attempts(vec![]), None);
+    }
+}
