@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Play scenarios against a target and write reports.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Check scenario files without running them.
     Validate(validate::ValidateArgs),
     /// Run the reference server.
@@ -36,7 +36,7 @@ impl Cli {
     /// Runs the command and returns the process exit code.
     pub fn execute(self) -> u8 {
         match self.command {
-            Command::Run(a) => run::execute(a),
+            Command::Run(a) => run::execute(*a),
             Command::Validate(a) => validate::execute(a),
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),

@@ -1,14 +1,18 @@
-//! Reports: the model and one pure writer per format, plus the pure CI-gate
-//! logic (baselines, sharding, merge, diff) that works on the model.
+//! Reports: the model, the redactor that masks secrets before anything enters
+//! the model, one pure writer per format, plus the pure CI-gate logic
+//! (baselines, sharding, merge, diff) that works on the model.
 
+pub mod console;
 pub mod diff;
 pub mod gate;
 pub mod html;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod partition;
+pub mod redact;
 pub mod schema;
 
 pub use model::{Report, ScenarioReport, Verdict};

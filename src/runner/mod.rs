@@ -1,1 +1,342 @@
-//! Playing scenarios against a target.
+//! Playing scenarios against a target: scheduling, applicability, requests,
+//! expectations, and the report.
+//!
+//! [`run`] is the library entry point (the CLI, `tests/` and conformance
+//! harnesses call it). For each scenario instance (one per matrix case) it
+//! decides applicability ([`plan`]), gets a live server, plays the steps
+//! ([`play`]) and masks the result ([`crate::report::redact`]). It never
+//! prints: observers get [`events::RunEvent`]s.
+//!
+//! Scheduling (`--jobs`): on the in-process reference every instance gets its
+//! own server (own clock, own state), so everything runs in parallel. On a
+//! remote target with clock control, instances that move the clock or change
+//! a password run alone (a write lock; others hold read locks), and the
+//! target is reset (`POST /_tessera/reset`) at the start of the run and
+//! before and after each of those. Ordinary instances are not reset before
+//! each run: a reset forgets every token on the server, so it would break
+//! instances running beside them; they do not depend on a clean server,
+//! only on a clock nobody moves while they run.
+
+pub mod control;
+pub mod events;
+pub mod expect;
+pub mod filter;
+pub mod http;
+pub mod plan;
+pub mod play;
+pub mod render;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{RwLock, Semaphore};
+
+use crate::reference::{Config, ServerOptions};
+use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
+use crate::report::redact::Redactor;
+use crate::scenario::model::{Case, Scenario};
+use crate::target::{Target, TargetKind};
+use control::Control;
+use events::{EventSender, RunEvent, emit};
+use http::{Clients, Timeouts};
+use plan::{Decision, Plan};
+use play::Live;
+
+pub use events::RunEvent as Event;
+pub use filter::Filter;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Instances played at once (at least 1).
+    pub jobs: usize,
+    /// Timeout of every HTTP request.
+    pub timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a run could not proceed at all (exit 4).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare target {target}: {reason}")]
+    Target { target: String, reason: String },
+}
+
+/// One scenario with one of its cases.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub scenario: Arc<Scenario>,
+    pub case: usize,
+}
+
+impl Instance {
+    pub fn case(&self) -> &Case {
+        &self.scenario.cases[self.case]
+    }
+
+    /// `SCENARIO_ID` or `SCENARIO_ID[case]`.
+    pub fn id(&self) -> String {
+        let c = self.case();
+        if c.name.is_empty() {
+            self.scenario.id.clone()
+        } else {
+            format!("{}[{}]", self.scenario.id, c.name)
+        }
+    }
+}
+
+/// Every instance of `scenarios`, in order. (Partitioning a suite will cut
+/// this list.)
+pub fn instances(scenarios: Vec<Scenario>) -> Vec<Instance> {
+    scenarios
+        .into_iter()
+        .flat_map(|s| {
+            let s = Arc::new(s);
+            (0..s.cases.len()).map(move |case| Instance {
+                scenario: s.clone(),
+                case,
+            })
+        })
+        .collect()
+}
+
+/// A redactor that knows the target's passwords.
+pub fn base_redactor(target: &Target) -> Redactor {
+    let mut r = Redactor::new();
+    for (alias, u) in &target.users {
+        r.add_password(alias, &u.password);
+    }
+    r
+}
+
+struct Shared {
+    target: Target,
+    clients: Clients,
+    redactor: Redactor,
+    /// Readers: ordinary instances; writer: one that mutates shared state.
+    state: RwLock<()>,
+    jobs: Semaphore,
+    events: EventSender,
+}
+
+/// Plays `scenarios` on `target` and returns the (masked) report.
+pub async fn run(
+    scenarios: Vec<Scenario>,
+    target: &Target,
+    opts: &RunOptions,
+    events: EventSender,
+) -> Result<Report, RunError> {
+    let started = Instant::now();
+    let started_at = jiff::Timestamp::now().to_string();
+    let list = instances(scenarios);
+    let shared = Arc::new(Shared {
+        target: target.clone(),
+        clients: Clients::new(Timeouts::new(opts.timeout)),
+        redactor: base_redactor(target),
+        state: RwLock::new(()),
+        jobs: Semaphore::new(opts.jobs.max(1)),
+        events,
+    });
+    if target.is_shared() && target.capabilities.clock_control {
+        Control {
+            clients: &shared.clients,
+            base_url: &target.base_url,
+        }
+        .reset()
+        .await
+        .map_err(|reason| RunError::Target {
+            target: target.name.clone(),
+            reason,
+        })?;
+    }
+    emit(&shared.events, RunEvent::RunStarted { total: list.len() });
+    let mut set = tokio::task::JoinSet::new();
+    for (i, inst) in list.iter().cloned().enumerate() {
+        let shared = shared.clone();
+        set.spawn(async move { (i, run_instance(&inst, &shared).await) });
+    }
+    let mut reports: Vec<Option<ScenarioReport>> = vec![None; list.len()];
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, r)) => reports[i] = Some(r),
+            // A panicking instance is a bug; report it rather than lose it.
+            Err(e) => {
+                return Err(RunError::Target {
+                    target: target.name.clone(),
+                    reason: format!("a scenario task failed: {e}"),
+                });
+            }
+        }
+    }
+    emit(&shared.events, RunEvent::RunFinished);
+    Ok(Report {
+        format_version: REPORT_FORMAT_VERSION,
+        tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        target: target.summary(),
+        partition: None,
+        scenarios: reports.into_iter().flatten().collect(),
+    })
+}
+
+/// Decides, plays and masks one instance.
+async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
+    let s = &inst.scenario;
+    let mut redactor = shared.redactor.clone();
+    let mut report = ScenarioReport {
+        id: inst.id(),
+        scenario: s.id.clone(),
+        case: Some(inst.case().name.clone()).filter(|n| !n.is_empty()),
+        area: s.area.clone(),
+        title: s.title.clone(),
+        file: s.file.display().to_string(),
+        rules: s.rules.clone(),
+        profile: s.profile.as_str().to_owned(),
+        vars: inst.case().vars.clone(),
+        verdict: Verdict::Pass,
+        reason: None,
+        duration_ms: 0,
+        attempts: 1,
+        flaky: false,
+        steps: Vec::new(),
+        tokens: Vec::new(),
+        gate: None,
+    };
+    let _permit = shared.jobs.acquire().await;
+    let start = Instant::now();
+    match plan::decide(s, &shared.target) {
+        Decision::NotApplicable(r) => {
+            report.verdict = Verdict::NotApplicable;
+            report.reason = Some(r);
+        }
+        Decision::Skip(r) => {
+            report.verdict = Verdict::Skipped;
+            report.reason = Some(r);
+        }
+        Decision::Play(plan) => {
+            emit(
+                &shared.events,
+                RunEvent::ScenarioStarted {
+                    id: report.id.clone(),
+                },
+            );
+            let played = match &shared.target.kind {
+                TargetKind::Reference { deviations } => {
+                    play_in_process(inst, shared, &plan, deviations, &mut redactor).await
+                }
+                TargetKind::Remote => play_remote(inst, shared, &plan, &mut redactor).await,
+            };
+            report.verdict = played.verdict;
+            report.reason = played.reason;
+            report.steps = played.steps;
+            report.tokens = played.tokens;
+        }
+    }
+    report.duration_ms = start.elapsed().as_millis() as u64;
+    redactor.mask_scenario(&mut report);
+    emit(
+        &shared.events,
+        RunEvent::ScenarioFinished(Box::new(report.clone())),
+    );
+    report
+}
+
+fn live(target: &Target, plan: &Plan, base_url: String) -> Live {
+    Live {
+        base_url,
+        endpoints: target.endpoints.clone(),
+        users: target.users.clone(),
+        knobs: plan.knobs.clone(),
+        addresses: target.capabilities.addresses.clone(),
+        tolerance: target.time_tolerance,
+        clock_control: target.capabilities.clock_control,
+        real_waits: plan.real_waits,
+    }
+}
+
+fn error_played(reason: String) -> play::Played {
+    play::Played {
+        verdict: Verdict::Error,
+        reason: Some(reason),
+        steps: Vec::new(),
+        tokens: Vec::new(),
+    }
+}
+
+/// A fresh reference server for this instance alone: its own clock and
+/// state, the scenario's knobs applied.
+async fn play_in_process(
+    inst: &Instance,
+    shared: &Shared,
+    plan: &Plan,
+    deviations: &[crate::reference::Deviation],
+    redactor: &mut Redactor,
+) -> play::Played {
+    let opts = ServerOptions {
+        config: Config {
+            knobs: plan.knobs.clone(),
+            ..Config::default()
+        },
+        control: true,
+        deviations: deviations.to_vec(),
+    };
+    let handle = match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
+        Ok(h) => h,
+        Err(e) => return error_played(format!("the reference server did not start: {e}")),
+    };
+    let base = format!("http://{}", handle.addr);
+    let played = play::play(
+        &inst.scenario,
+        inst.case(),
+        live(&shared.target, plan, base),
+        &shared.clients,
+        redactor,
+    )
+    .await;
+    handle.shutdown().await;
+    played
+}
+
+/// A shared server: exclusive instances run alone between two resets.
+async fn play_remote(
+    inst: &Instance,
+    shared: &Shared,
+    plan: &Plan,
+    redactor: &mut Redactor,
+) -> play::Played {
+    let target = &shared.target;
+    let control = Control {
+        clients: &shared.clients,
+        base_url: &target.base_url,
+    };
+    let live = live(target, plan, target.base_url.clone());
+    if plan.exclusive {
+        let _w = shared.state.write().await;
+        if let Err(e) = control.reset().await {
+            return error_played(e);
+        }
+        let mut played =
+            play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await;
+        if let Err(e) = control.reset().await
+            && played.verdict != Verdict::Error
+        {
+            played.verdict = Verdict::Error;
+            played.reason = Some(format!("after the scenario: {e}"));
+        }
+        played
+    } else {
+        let _r = shared.state.read().await;
+        play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await
+    }
+}

@@ -1,1 +1,427 @@
-//! Targets: the in-process reference, a remote URL, a target profile file.
+//! Targets: what the runner plays scenarios against, and what it may expect
+//! of them.
+//!
+//! A [`Target`] is one of
+//! - the in-process reference server (`--target reference`): one fresh server
+//!   per scenario instance, with clock control, scenario knobs applied;
+//! - a remote URL with reference-style paths (`--target http://HOST:PORT`),
+//!   probed for the control API under `/_tessera/`;
+//! - a target profile file (`--target FILE.yaml`, see [`profile`]) describing
+//!   a vendor endpoint: base URL, endpoint map, profiles, knobs,
+//!   capabilities, credentials from the environment.
+//!
+//! This module describes targets and resolves them; it plays nothing and
+//! decides no verdict (see `runner::plan` for applicability).
+
+pub mod profile;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::knobs::Knobs;
+use crate::reference::Deviation;
+use crate::report::model::TargetSummary;
+use crate::runner::http::{self, Clients, PreparedRequest, Timeouts};
+use crate::scenario::Diagnostic;
+use crate::scenario::model::{Capability, Profile};
+
+/// The source-address alias used when a request says no `from:`.
+pub const PRIMARY: &str = "primary";
+
+/// How many `altN` aliases a loopback target gets by default.
+const LOOPBACK_ALT_ADDRESSES: u8 = 8;
+
+/// A fixture account as the target knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+}
+
+/// What the target can do beyond plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// The control clock (`/_tessera/clock`) and reset are available.
+    pub clock_control: bool,
+    /// `/_tessera/users/{name}/password` is available.
+    pub password_control: bool,
+    /// The longest total real wait a scenario may use instead of clock control.
+    pub max_real_wait: Duration,
+    /// Source-address alias to local address. `primary` may be absent: the
+    /// OS then picks the address.
+    pub addresses: BTreeMap<String, IpAddr>,
+}
+
+impl Capabilities {
+    /// Capability names for the report.
+    pub fn names(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.clock_control {
+            v.push(Capability::ClockControl.as_str().to_owned());
+        }
+        if self.addresses.keys().any(|k| k != PRIMARY) {
+            v.push(Capability::AltAddresses.as_str().to_owned());
+        }
+        if self.password_control {
+            v.push(Capability::PasswordControl.as_str().to_owned());
+        }
+        if !self.max_real_wait.is_zero() {
+            v.push(format!("real-waits<={}", humanize(self.max_real_wait)));
+        }
+        v
+    }
+}
+
+/// Which kind of target this is; decides how the runner gets a live server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetKind {
+    /// One in-process reference server per scenario instance.
+    Reference { deviations: Vec<Deviation> },
+    /// A server someone else runs; state on it is shared by all scenarios.
+    Remote,
+}
+
+/// Everything the runner needs to know about a target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `reference`, the URL, or the profile's name.
+    pub name: String,
+    pub kind: TargetKind,
+    /// Without a trailing slash. Empty for the in-process reference (each
+    /// instance has its own address).
+    pub base_url: String,
+    /// Endpoint name to path (the reference paths unless a profile maps them).
+    pub endpoints: BTreeMap<String, String>,
+    pub profiles: BTreeSet<Profile>,
+    /// Effective knob values (declared ones over the reference defaults).
+    pub knobs: Knobs,
+    /// Knob names whose values the target declares; a scenario needing
+    /// another value of one of them, or any undeclared knob, is not
+    /// applicable on a remote target.
+    pub declared_knobs: BTreeSet<String>,
+    pub capabilities: Capabilities,
+    /// Fixture alias (`alice`, `bob`) to account.
+    pub users: BTreeMap<String, User>,
+    /// Allowed distance for time comparisons involving `{{now}}`.
+    pub time_tolerance: Duration,
+}
+
+/// Why a target could not be set up. Each maps to one exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The profile file is malformed (exit 3).
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Profile(Vec<Diagnostic>),
+    /// A `${VAR}` reference names an unset variable (exit 2).
+    #[error(
+        "{file}: the environment variable `{var}` is not set (referenced by the target profile)"
+    )]
+    MissingEnv { file: String, var: String },
+    /// Nothing answers at the target, or the reference cannot start (exit 4).
+    #[error("target {target} is unreachable: {reason}")]
+    Unreachable { target: String, reason: String },
+    /// The target answers, but not as declared (exit 4).
+    #[error("target {target}: {reason}")]
+    Misdeclared { target: String, reason: String },
+}
+
+impl TargetError {
+    /// The exit code of `tessera run` for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TargetError::Profile(_) => crate::exit::LOAD_ERROR,
+            TargetError::MissingEnv { .. } => crate::exit::USAGE,
+            TargetError::Unreachable { .. } | TargetError::Misdeclared { .. } => {
+                crate::exit::INFRASTRUCTURE
+            }
+        }
+    }
+}
+
+fn fixture_users() -> BTreeMap<String, User> {
+    crate::reference::Config::default()
+        .users
+        .into_iter()
+        .map(|u| {
+            (
+                u.name.clone(),
+                User {
+                    name: u.name,
+                    password: u.password,
+                },
+            )
+        })
+        .collect()
+}
+
+fn default_endpoints() -> BTreeMap<String, String> {
+    crate::endpoints::ENDPOINTS
+        .iter()
+        .map(|e| (e.name.to_owned(), e.path.to_owned()))
+        .collect()
+}
+
+/// `primary` = 127.0.0.1, `altN` = 127.0.0.(N+1): every 127/8 address is
+/// local on Linux, so these need no setup.
+pub fn loopback_addresses() -> BTreeMap<String, IpAddr> {
+    let mut m = BTreeMap::new();
+    m.insert(PRIMARY.to_owned(), IpAddr::from([127, 0, 0, 1]));
+    for n in 1..=LOOPBACK_ALT_ADDRESSES {
+        m.insert(format!("alt{n}"), IpAddr::from([127, 0, 0, n + 1]));
+    }
+    m
+}
+
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        _ => false,
+    }
+}
+
+impl Target {
+    /// The in-process reference with its built-in fixture.
+    pub fn reference(deviations: Vec<Deviation>) -> Target {
+        Target {
+            name: "reference".into(),
+            kind: TargetKind::Reference { deviations },
+            base_url: String::new(),
+            endpoints: default_endpoints(),
+            profiles: Profile::ALL.into_iter().collect(),
+            knobs: crate::reference::Config::default().knobs,
+            declared_knobs: Knobs::NAMES.iter().map(|s| s.to_string()).collect(),
+            capabilities: Capabilities {
+                clock_control: true,
+                password_control: true,
+                max_real_wait: Duration::ZERO,
+                addresses: loopback_addresses(),
+            },
+            users: fixture_users(),
+            time_tolerance: Duration::ZERO,
+        }
+    }
+
+    /// Whether scenarios share server state (a remote server).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.kind, TargetKind::Remote)
+    }
+
+    /// The summary that heads a report.
+    pub fn summary(&self) -> TargetSummary {
+        let declared: serde_json::Map<String, serde_json::Value> = self
+            .declared_knobs
+            .iter()
+            .filter_map(|k| Some((k.clone(), self.knobs.get(k).ok()?)))
+            .collect();
+        TargetSummary {
+            name: self.name.clone(),
+            base_url: if self.base_url.is_empty() {
+                "in-process".into()
+            } else {
+                self.base_url.clone()
+            },
+            profiles: self
+                .profiles
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            capabilities: self.capabilities.names(),
+            knobs: serde_json::Value::Object(declared),
+            deviations: match &self.kind {
+                TargetKind::Reference { deviations } => {
+                    deviations.iter().map(|d| d.name().to_owned()).collect()
+                }
+                TargetKind::Remote => Vec::new(),
+            },
+        }
+    }
+
+    /// Resolves `--target`: `reference`, an `http(s)://` URL, or a profile
+    /// file. Remote targets are probed; an unreachable one fails within the
+    /// connect timeout.
+    pub async fn resolve(
+        spec: &str,
+        deviations: Vec<Deviation>,
+        timeouts: Timeouts,
+    ) -> Result<Target, TargetError> {
+        if spec == "reference" {
+            let t = Target::reference(deviations);
+            t.check_reference_starts().await?;
+            Ok(t)
+        } else if spec.starts_with("http://") || spec.starts_with("https://") {
+            Target::probe_url(spec, timeouts).await
+        } else {
+            let mut t = profile::load(Path::new(spec))?;
+            t.check_remote(timeouts).await?;
+            Ok(t)
+        }
+    }
+
+    /// Starts and stops one reference server, so a broken build is reported
+    /// once as an infrastructure error rather than once per scenario.
+    async fn check_reference_starts(&self) -> Result<(), TargetError> {
+        let opts = crate::reference::ServerOptions {
+            config: crate::reference::Config::default(),
+            control: true,
+            deviations: Vec::new(),
+        };
+        match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
+            Ok(h) => {
+                h.shutdown().await;
+                Ok(())
+            }
+            Err(e) => Err(TargetError::Unreachable {
+                target: "reference".into(),
+                reason: format!("the in-process reference server cannot start: {e}"),
+            }),
+        }
+    }
+
+    /// A reference-style server at `url`: every profile, the reference's
+    /// default knobs, clock and password control if `/_tessera/clock` answers.
+    pub async fn probe_url(url: &str, timeouts: Timeouts) -> Result<Target, TargetError> {
+        let parsed = url::Url::parse(url).map_err(|e| TargetError::Unreachable {
+            target: url.into(),
+            reason: format!("not a URL: {e}"),
+        })?;
+        let base = url.trim_end_matches('/').to_owned();
+        let clients = Clients::new(timeouts);
+        let control = probe_clock(&clients, &base).await?;
+        Ok(Target {
+            name: base.clone(),
+            kind: TargetKind::Remote,
+            base_url: base,
+            endpoints: default_endpoints(),
+            profiles: Profile::ALL.into_iter().collect(),
+            knobs: Knobs::default(),
+            declared_knobs: Knobs::NAMES.iter().map(|s| s.to_string()).collect(),
+            capabilities: Capabilities {
+                clock_control: control,
+                password_control: control,
+                max_real_wait: Duration::ZERO,
+                addresses: if is_loopback_host(&parsed) {
+                    loopback_addresses()
+                } else {
+                    BTreeMap::new()
+                },
+            },
+            users: fixture_users(),
+            time_tolerance: if control {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(2)
+            },
+        })
+    }
+
+    /// A profile target must answer at all, and answer the clock if it
+    /// declares clock control.
+    async fn check_remote(&mut self, timeouts: Timeouts) -> Result<(), TargetError> {
+        let clients = Clients::new(timeouts);
+        if self.capabilities.clock_control {
+            if !probe_clock(&clients, &self.base_url).await? {
+                return Err(TargetError::Misdeclared {
+                    target: self.name.clone(),
+                    reason: "the profile declares clock control but GET /_tessera/clock does not answer {\"now_ms\": ...}".into(),
+                });
+            }
+        } else {
+            let c = clients
+                .for_source(None)
+                .map_err(|e| TargetError::Unreachable {
+                    target: self.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            http::send(&c, &PreparedRequest::get(format!("{}/", self.base_url)))
+                .await
+                .map_err(|e| TargetError::Unreachable {
+                    target: self.name.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// `Ok(true)` when `GET {base}/_tessera/clock` answers 200 with `now_ms`;
+/// `Ok(false)` for any other answer; `Err` when nothing answers.
+async fn probe_clock(clients: &Clients, base: &str) -> Result<bool, TargetError> {
+    let unreachable = |reason: String| TargetError::Unreachable {
+        target: base.to_owned(),
+        reason,
+    };
+    let c = clients
+        .for_source(None)
+        .map_err(|e| unreachable(e.to_string()))?;
+    let r = http::send(&c, &PreparedRequest::get(format!("{base}/_tessera/clock")))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok(r.status == 200
+        && r.json()
+            .and_then(|j| j.get("now_ms").and_then(|n| n.as_i64()))
+            .is_some())
+}
+
+/// `2m`, `1h 30m`, `500ms`.
+pub fn humanize(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut parts = Vec::new();
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, ms) = (rest / 1000, rest % 1000);
+    for (v, u) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
+        if v > 0 {
+            parts.push(format!("{v}{u}"));
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanize_durations() {
+        assert_eq!(humanize(Duration::from_secs(120)), "2m");
+        assert_eq!(humanize(Duration::from_millis(3_599_999)), "59m 59s 999ms");
+        assert_eq!(humanize(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn loopback_aliases() {
+        let a = loopback_addresses();
+        assert_eq!(a["primary"], IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(a["alt1"], IpAddr::from([127, 0, 0, 2]));
+        assert_eq!(a["alt2"], IpAddr::from([127, 0, 0, 3]));
+    }
+
+    #[tokio::test]
+    async fn unreachable_url_is_an_infrastructure_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = Target::probe_url(
+            &format!("http://127.0.0.1:{port}"),
+            Timeouts::new(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::INFRASTRUCTURE);
+    }
+
+    #[test]
+    fn reference_summary_names_capabilities() {
+        let s = Target::reference(vec![]).summary();
+        assert!(s.capabilities.contains(&"clock-control".to_string()));
+        assert!(s.capabilities.contains(&"alt-addresses".to_string()));
+        assert_eq!(s.knobs["short_lived_minutes"], 60);
+    }
+}

@@ -1,1 +1,4 @@
+//! Integration tests: one binary, one module per behaviour.
+
+mod run;
 mod validate;

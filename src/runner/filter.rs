@@ -1,0 +1,127 @@
+//! Selecting scenarios: by id glob, area, rule ID and profile.
+//!
+//! Paths are selected earlier (by what is loaded). Within one kind of filter
+//! any value may match; across kinds all must match. This module only
+//! selects; it never runs anything.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::scenario::model::Scenario;
+
+/// A scenario filter; the default selects everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    ids: Option<GlobSet>,
+    areas: Vec<String>,
+    rules: Vec<String>,
+    profiles: Vec<String>,
+}
+
+/// A bad `--filter` glob.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad --filter glob `{glob}`: {reason}")]
+pub struct FilterError {
+    pub glob: String,
+    pub reason: String,
+}
+
+impl Filter {
+    /// `ids` are globs over scenario ids (`lifetimes/*`, `*expired*`); `areas`,
+    /// `rules` (`LT-5`) and `profiles` (`arcgis-token`) compare exactly.
+    pub fn new(
+        ids: &[String],
+        areas: &[String],
+        rules: &[String],
+        profiles: &[String],
+    ) -> Result<Filter, FilterError> {
+        let ids = if ids.is_empty() {
+            None
+        } else {
+            let mut b = GlobSetBuilder::new();
+            for g in ids {
+                b.add(Glob::new(g).map_err(|e| FilterError {
+                    glob: g.clone(),
+                    reason: e.kind().to_string(),
+                })?);
+            }
+            Some(b.build().map_err(|e| FilterError {
+                glob: ids.join(" "),
+                reason: e.to_string(),
+            })?)
+        };
+        Ok(Filter {
+            ids,
+            areas: areas.to_vec(),
+            rules: rules.iter().map(|r| r.to_ascii_uppercase()).collect(),
+            profiles: profiles.to_vec(),
+        })
+    }
+
+    pub fn matches(&self, s: &Scenario) -> bool {
+        self.ids.as_ref().is_none_or(|g| g.is_match(&s.id))
+            && (self.areas.is_empty() || self.areas.contains(&s.area))
+            && (self.rules.is_empty() || s.rules.iter().any(|r| self.rules.contains(r)))
+            && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == s.profile.as_str()))
+    }
+
+    /// The matching scenarios, in their order.
+    pub fn select(&self, all: Vec<Scenario>) -> Vec<Scenario> {
+        all.into_iter().filter(|s| self.matches(s)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::{Case, Profile};
+
+    fn sc(id: &str, rules: &[&str], profile: Profile) -> Scenario {
+        Scenario {
+            file: "x.yaml".into(),
+            id: id.into(),
+            area: id.split('/').next().unwrap().into(),
+            title: String::new(),
+            description: None,
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            profile,
+            requires: vec![],
+            knobs: Default::default(),
+            cases: vec![Case::default()],
+            steps: vec![],
+        }
+    }
+
+    fn ids(f: &Filter) -> Vec<String> {
+        f.select(vec![
+            sc("lifetimes/default", &["LT-1"], Profile::ArcgisToken),
+            sc("lifetimes/expired", &["LT-5"], Profile::ArcgisToken),
+            sc("sessions/start", &["SL-1"], Profile::BasemapSessions),
+        ])
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+    }
+
+    #[test]
+    fn filters_combine() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&Filter::default()).len(), 3);
+        assert_eq!(
+            ids(&Filter::new(&s(&["*expired*"]), &[], &[], &[]).unwrap()),
+            ["lifetimes/expired"]
+        );
+        assert_eq!(
+            ids(&Filter::new(&[], &s(&["sessions"]), &[], &[]).unwrap()),
+            ["sessions/start"]
+        );
+        assert_eq!(
+            ids(&Filter::new(&[], &[], &s(&["lt-1"]), &[]).unwrap()),
+            ["lifetimes/default"]
+        );
+        assert_eq!(
+            ids(&Filter::new(&s(&["lifetimes/*"]), &[], &[], &s(&["basemap-sessions"])).unwrap()),
+            Vec::<String>::new()
+        );
+        assert!(Filter::new(&s(&["a[b"]), &[], &[], &[]).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! Applicability: whether a scenario can be played on a target, and how.
+//!
+//! Decides, before anything is sent:
+//! - a profile the target does not implement, or knobs the target does not
+//!   declare with the same values → **not applicable**;
+//! - `advance:` without clock control → real waits when the total fits the
+//!   target's `max_real_wait`, else **skipped** with the reason;
+//! - source-address aliases, fixture users or password control the target
+//!   lacks → **skipped** with the reason.
+//!
+//! Pure: no I/O, no clock.
+
+use crate::knobs::Knobs;
+use crate::scenario::model::{Capability, RequestStep, Scenario, StepKind};
+use crate::scenario::template::{Template, Var};
+use crate::target::{PRIMARY, Target, TargetKind, humanize};
+use std::collections::BTreeSet;
+
+/// How (and whether) to play one scenario on one target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Play(Plan),
+    Skip(String),
+    NotApplicable(String),
+}
+
+/// The way a playable scenario is played.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `advance:` sleeps in real time (no clock control).
+    pub real_waits: bool,
+    /// Must not overlap other scenarios on a shared target (it moves the
+    /// control clock or changes a password).
+    pub exclusive: bool,
+    /// The knob values the scenario sees (`{{knobs.X}}`), and the in-process
+    /// reference is started with.
+    pub knobs: Knobs,
+}
+
+/// Decides for scenario `s` on target `t`.
+pub fn decide(s: &Scenario, t: &Target) -> Decision {
+    if !t.profiles.contains(&s.profile) {
+        return Decision::NotApplicable(format!(
+            "the target does not implement the `{}` profile",
+            s.profile
+        ));
+    }
+    let mut knobs = t.knobs.clone();
+    for (name, want) in &s.knobs {
+        match &t.kind {
+            TargetKind::Reference { .. } => match knobs.with(name, want) {
+                Ok(k) => knobs = k,
+                Err(e) => return Decision::NotApplicable(e.to_string()),
+            },
+            TargetKind::Remote => {
+                let have = t.knobs.get(name).ok();
+                if !t.declared_knobs.contains(name) {
+                    return Decision::NotApplicable(format!(
+                        "the scenario needs knob `{name}` = {want}; the target does not declare it"
+                    ));
+                }
+                if have.as_ref() != Some(want) {
+                    return Decision::NotApplicable(format!(
+                        "the scenario needs knob `{name}` = {want}; the target declares {}",
+                        have.unwrap_or(serde_json::Value::Null)
+                    ));
+                }
+            }
+        }
+    }
+    let caps = &t.capabilities;
+    let advance = s.total_advance();
+    let moves_clock = s.requires.contains(&Capability::ClockControl) || !advance.is_zero();
+    let mut real_waits = false;
+    if moves_clock && !caps.clock_control {
+        if advance <= caps.max_real_wait {
+            real_waits = true;
+        } else {
+            return Decision::Skip(format!(
+                "needs clock control to advance {}; the target has none and allows real waits up to {}",
+                humanize(advance),
+                humanize(caps.max_real_wait)
+            ));
+        }
+    }
+    let sets_password = s
+        .steps
+        .iter()
+        .any(|st| matches!(st.kind, StepKind::SetPassword(_)));
+    if (sets_password || s.requires.contains(&Capability::PasswordControl))
+        && !caps.password_control
+    {
+        return Decision::Skip(
+            "needs password control (POST /_tessera/users/{name}/password); the target has none"
+                .into(),
+        );
+    }
+    let used = used_names(s);
+    if s.requires.contains(&Capability::AltAddresses)
+        && !caps.addresses.keys().any(|k| k != PRIMARY)
+    {
+        return Decision::Skip("needs alternate source addresses; the target declares none".into());
+    }
+    for a in &used.addresses {
+        if a != PRIMARY && !caps.addresses.contains_key(a) {
+            return Decision::Skip(format!(
+                "needs the source address `{a}`; the target does not declare it"
+            ));
+        }
+    }
+    for u in &used.users {
+        if !t.users.contains_key(u) {
+            return Decision::Skip(format!(
+                "needs the fixture user `{u}`; the target maps no account to it"
+            ));
+        }
+    }
+    Decision::Play(Plan {
+        real_waits,
+        exclusive: t.is_shared() && caps.clock_control && s.mutates_shared_state(),
+        knobs,
+    })
+}
+
+/// Aliases a scenario refers to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct UsedNames {
+    pub addresses: BTreeSet<String>,
+    pub users: BTreeSet<String>,
+}
+
+/// Every source-address alias (`from:`, `{{addr.X}}`) and fixture user
+/// (`{{users.X.*}}`, `set_password`) the scenario uses.
+pub fn used_names(s: &Scenario) -> UsedNames {
+    let mut u = UsedNames::default();
+    let visit = |rs: &RequestStep, u: &mut UsedNames| {
+        if let Some(f) = &rs.request.from {
+            u.addresses.insert(f.value.clone());
+        }
+        for text in request_texts(rs) {
+            if let Ok(t) = Template::parse(text) {
+                for v in t.vars() {
+                    match v {
+                        Var::Addr(a) => {
+                            u.addresses.insert(a.clone());
+                        }
+                        Var::User { alias, .. } => {
+                            u.users.insert(alias.clone());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    };
+    for st in &s.steps {
+        match &st.kind {
+            StepKind::Request(rs) => visit(rs, &mut u),
+            StepKind::Concurrent(v) => v.iter().for_each(|rs| visit(rs, &mut u)),
+            StepKind::SetPassword(sp) => {
+                u.users.insert(sp.user.value.clone());
+            }
+            StepKind::Advance(_) | StepKind::Wait(_) => {}
+        }
+    }
+    u
+}
+
+/// Every template string of a request step (request and expectations).
+fn request_texts(rs: &RequestStep) -> Vec<&str> {
+    let r = &rs.request;
+    let mut v: Vec<&str> = r
+        .query
+        .values()
+        .chain(r.form.values())
+        .chain(r.headers.values())
+        .chain(r.cookies.values())
+        .flatten()
+        .chain(r.raw_query.iter())
+        .chain(r.raw_body.iter())
+        .chain(r.referer.iter())
+        .chain(r.path.iter())
+        .map(|s| s.as_str())
+        .collect();
+    for m in rs
+        .expect
+        .json
+        .values()
+        .chain(rs.expect.headers.values())
+        .chain(rs.expect.body.iter())
+    {
+        for val in [
+            &m.value.equals,
+            &m.value.not_equals,
+            &m.value.at_least,
+            &m.value.at_most,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(m.value.one_of.iter().flatten())
+        {
+            if let Some(s) = val.as_str() {
+                v.push(s);
+            }
+        }
+        if let Some(c) = &m.value.contains {
+            v.push(c);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::{Case, Loc, Profile, Request, Spanned, Step};
+    use crate::target::Target;
+    use std::time::Duration;
+
+    fn scenario(profile: Profile, steps: Vec<StepKind>) -> Scenario {
+        Scenario {
+            file: "x.yaml".into(),
+            id: "a/b".into(),
+            area: "a".into(),
+            title: String::new(),
+            description: None,
+            rules: vec!["LT-5".into()],
+            profile,
+            requires: vec![],
+            knobs: Default::default(),
+            cases: vec![Case::default()],
+            steps: steps
+                .into_iter()
+                .map(|kind| Step {
+                    loc: Loc::default(),
+                    rules: vec![],
+                    note: None,
+                    kind,
+                })
+                .collect(),
+        }
+    }
+
+    fn request_from(alias: &str) -> StepKind {
+        StepKind::Request(Box::new(RequestStep {
+            loc: Loc::default(),
+            request: Request {
+                endpoint: Some(Spanned::new("server_info".into(), Loc::default())),
+                from: Some(Spanned::new(alias.into(), Loc::default())),
+                ..Default::default()
+            },
+            expect: Default::default(),
+            capture: Default::default(),
+        }))
+    }
+
+    fn remote() -> Target {
+        let mut t = Target::reference(vec![]);
+        t.kind = TargetKind::Remote;
+        t.base_url = "http://127.0.0.1:1".into();
+        t
+    }
+
+    #[test]
+    fn profile_not_implemented_is_not_applicable() {
+        let mut t = remote();
+        t.profiles.remove(&Profile::Arcweb2006);
+        let d = decide(&scenario(Profile::Arcweb2006, vec![]), &t);
+        assert!(matches!(d, Decision::NotApplicable(r) if r.contains("arcweb-2006")));
+    }
+
+    #[test]
+    fn knobs_apply_on_the_reference_and_must_match_elsewhere() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.knobs
+            .insert("web_tier_auth".into(), serde_json::json!(true));
+        match decide(&s, &Target::reference(vec![])) {
+            Decision::Play(p) => assert!(p.knobs.web_tier_auth),
+            other => panic!("{other:?}"),
+        }
+        let d = decide(&s, &remote());
+        assert!(
+            matches!(&d, Decision::NotApplicable(r) if r.contains("web_tier_auth")),
+            "{d:?}"
+        );
+        let mut t = remote();
+        t.declared_knobs.remove("web_tier_auth");
+        t.knobs.web_tier_auth = true;
+        assert!(
+            matches!(decide(&s, &t), Decision::NotApplicable(r) if r.contains("does not declare"))
+        );
+        t.declared_knobs.insert("web_tier_auth".into());
+        assert!(matches!(decide(&s, &t), Decision::Play(_)));
+    }
+
+    #[test]
+    fn advance_without_clock_control_waits_or_skips() {
+        let s = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::Advance(Duration::from_secs(61 * 60))],
+        );
+        let mut t = remote();
+        t.capabilities.clock_control = false;
+        t.capabilities.max_real_wait = Duration::from_secs(120);
+        let d = decide(&s, &t);
+        assert!(
+            matches!(&d, Decision::Skip(r) if r.contains("1h 1m") && r.contains("2m")),
+            "{d:?}"
+        );
+        let short = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::Advance(Duration::from_secs(90))],
+        );
+        match decide(&short, &t) {
+            Decision::Play(p) => {
+                assert!(p.real_waits);
+                assert!(!p.exclusive);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn clock_moving_scenarios_are_exclusive_on_shared_targets_only() {
+        let s = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::Advance(Duration::from_secs(1))],
+        );
+        assert!(matches!(decide(&s, &remote()), Decision::Play(p) if p.exclusive && !p.real_waits));
+        assert!(
+            matches!(decide(&s, &Target::reference(vec![])), Decision::Play(p) if !p.exclusive)
+        );
+    }
+
+    #[test]
+    fn missing_addresses_and_password_control_skip() {
+        let s = scenario(Profile::ArcgisToken, vec![request_from("alt1")]);
+        let mut t = remote();
+        t.capabilities.addresses.clear();
+        assert!(matches!(decide(&s, &t), Decision::Skip(r) if r.contains("alt1")));
+        let p = scenario(Profile::ArcgisToken, vec![request_from("primary")]);
+        assert!(matches!(decide(&p, &t), Decision::Play(_)));
+        t.capabilities.password_control = false;
+        let sp = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::SetPassword(crate::scenario::model::SetPassword {
+                user: Spanned::new("alice".into(), Loc::default()),
+                password: "new".into(),
+            })],
+        );
+        assert!(matches!(decide(&sp, &t), Decision::Skip(r) if r.contains("password control")));
+    }
+}

@@ -1,0 +1,367 @@
+//! Target profile files (`--target FILE.yaml`): a real endpoint described as
+//! data.
+//!
+//! ```yaml
+//! version: 1
+//! name: Example vendor
+//! base_url: https://gis.example.com/server
+//! profiles: [arcgis-token]
+//! endpoints:                      # names of src/endpoints.rs -> paths
+//!   generate_token: /server/tokens/generateToken
+//! knobs:                          # values the target documents
+//!   short_lived_minutes: 60
+//! capabilities:
+//!   clock_control: false
+//!   password_control: false
+//!   max_real_wait: 2m
+//!   addresses: {primary: 10.0.0.5, alt1: 10.0.0.6}
+//! time_tolerance: 2s
+//! users:                          # fixture alias -> account
+//!   alice: {name: "${VENDOR_USER}", password: "${VENDOR_PASSWORD}"}
+//! ```
+//!
+//! Passwords must be `${ENV_VAR}` references, resolved from the environment
+//! at load time: a password never lives in a file or on the command line.
+//! Parsing goes through `scenario::load::parse_yaml` (the one YAML door);
+//! a malformed file is a [`Diagnostic`] with file:line:col.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Capabilities, Target, TargetError, TargetKind, User};
+use crate::knobs::Knobs;
+use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
+use crate::scenario::model::{Loc, Profile, Spanned, parse_duration};
+
+/// The only profile format version this build reads.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// A target profile file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    /// Must be 1.
+    pub version: Spanned<u32>,
+    /// Shown in reports; defaults to the file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `https://host[:port][/prefix]`; endpoint paths are appended to it.
+    pub base_url: Spanned<String>,
+    /// The profiles (systems) the target implements.
+    pub profiles: Vec<Profile>,
+    /// Endpoint name to path, for names whose path differs from the reference.
+    #[serde(default)]
+    pub endpoints: IndexMap<String, Spanned<String>>,
+    /// Documented knob values. Undeclared knobs read the reference defaults,
+    /// but scenarios that set them are not applicable.
+    #[serde(default)]
+    pub knobs: IndexMap<String, Spanned<serde_json::Value>>,
+    #[serde(default)]
+    pub capabilities: CapabilitiesFile,
+    /// Allowed clock distance for `{{now}}` comparisons (`2s`); default 2s.
+    #[serde(default)]
+    pub time_tolerance: Option<Spanned<String>>,
+    /// Fixture alias (`alice`, `bob`) to an account on the target. Omitted:
+    /// the reference fixture's accounts.
+    #[serde(default)]
+    pub users: IndexMap<String, Spanned<UserFile>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesFile {
+    /// Serves the control API `/_tessera/clock` and `/_tessera/reset`.
+    #[serde(default)]
+    pub clock_control: bool,
+    /// Serves `/_tessera/users/{name}/password`.
+    #[serde(default)]
+    pub password_control: bool,
+    /// The longest real wait allowed instead of clock control (`2m`).
+    #[serde(default)]
+    pub max_real_wait: Option<Spanned<String>>,
+    /// Source-address alias to a local address of this machine.
+    #[serde(default)]
+    pub addresses: IndexMap<String, IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserFile {
+    /// A user name, literal or `${ENV_VAR}`.
+    pub name: String,
+    /// Must be a `${ENV_VAR}` reference.
+    pub password: String,
+}
+
+/// Reads a profile file and resolves its `${ENV}` references.
+pub fn load(path: &Path) -> Result<Target, TargetError> {
+    load_with_env(path, &|k| std::env::var(k).ok())
+}
+
+/// [`load`] with an injected environment (tests).
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, TargetError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        TargetError::Profile(vec![Diagnostic::new(
+            path,
+            Loc::default(),
+            DiagnosticKind::Io(e.to_string()),
+        )])
+    })?;
+    let file: ProfileFile = crate::scenario::load::parse_yaml(&text, path)
+        .map_err(|d| TargetError::Profile(vec![d]))?;
+    build(file, path, env)
+}
+
+fn build(
+    file: ProfileFile,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, TargetError> {
+    let mut errs = Vec::new();
+    let mut err = |loc: Loc, msg: String| {
+        errs.push(Diagnostic::new(path, loc, DiagnosticKind::Invalid(msg)));
+    };
+    if file.version.value != PROFILE_VERSION {
+        err(
+            file.version.loc,
+            format!(
+                "`version: {PROFILE_VERSION}` (the only profile version this build reads), found {}",
+                file.version.value
+            ),
+        );
+    }
+    let base = file.base_url.value.trim_end_matches('/').to_owned();
+    match url::Url::parse(&base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => err(
+            file.base_url.loc,
+            format!(
+                "an http:// or https:// base URL, found `{}`",
+                file.base_url.value
+            ),
+        ),
+    }
+    let mut endpoints = super::default_endpoints();
+    for (name, p) in &file.endpoints {
+        if crate::endpoints::find(name).is_none() {
+            err(
+                p.loc,
+                format!(
+                    "a known endpoint name ({}), found `{name}`",
+                    crate::endpoints::names().join(", ")
+                ),
+            );
+        } else if !p.value.starts_with('/') {
+            err(
+                p.loc,
+                format!("a path starting with `/`, found `{}`", p.value),
+            );
+        } else {
+            endpoints.insert(name.clone(), p.value.clone());
+        }
+    }
+    let mut knobs = Knobs::default();
+    let mut declared = BTreeSet::new();
+    for (name, v) in &file.knobs {
+        match knobs.with(name, &v.value) {
+            Ok(k) => {
+                knobs = k;
+                declared.insert(name.clone());
+            }
+            Err(e) => err(v.loc, e.to_string()),
+        }
+    }
+    let mut dur = |d: &Option<Spanned<String>>, default: Duration| match d {
+        None => default,
+        Some(s) => parse_duration(&s.value).unwrap_or_else(|e| {
+            err(s.loc, e);
+            default
+        }),
+    };
+    let max_real_wait = dur(&file.capabilities.max_real_wait, Duration::ZERO);
+    let time_tolerance = dur(&file.time_tolerance, Duration::from_secs(2));
+    let mut users = BTreeMap::new();
+    let mut missing: Option<String> = None;
+    for (alias, u) in &file.users {
+        if !is_env_ref(&u.value.password) {
+            err(
+                u.loc,
+                format!(
+                    "a `${{ENV_VAR}}` reference as the password of `{alias}` (passwords never live in profile files)"
+                ),
+            );
+            continue;
+        }
+        let mut resolve = |s: &str| match expand_env(s, env) {
+            Ok(v) => v,
+            Err(var) => {
+                missing.get_or_insert(var);
+                String::new()
+            }
+        };
+        let name = resolve(&u.value.name);
+        let password = resolve(&u.value.password);
+        users.insert(alias.clone(), User { name, password });
+    }
+    if !errs.is_empty() {
+        return Err(TargetError::Profile(errs));
+    }
+    if let Some(var) = missing {
+        return Err(TargetError::MissingEnv {
+            file: path.display().to_string(),
+            var,
+        });
+    }
+    if file.users.is_empty() {
+        users = super::fixture_users();
+    }
+    let name = file.name.unwrap_or_else(|| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string())
+    });
+    Ok(Target {
+        name,
+        kind: TargetKind::Remote,
+        base_url: base,
+        endpoints,
+        profiles: file.profiles.into_iter().collect(),
+        knobs,
+        declared_knobs: declared,
+        capabilities: Capabilities {
+            clock_control: file.capabilities.clock_control,
+            password_control: file.capabilities.password_control,
+            max_real_wait,
+            addresses: file.capabilities.addresses.into_iter().collect(),
+        },
+        users,
+        time_tolerance,
+    })
+}
+
+fn is_env_ref(s: &str) -> bool {
+    let t = s.trim();
+    t.starts_with("${") && t.ends_with('}') && t[2..t.len() - 1].chars().all(is_var_char)
+}
+
+fn is_var_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Replaces every `${VAR}` by its value; `Err(VAR)` for the first unset one.
+pub fn expand_env(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('}') {
+            Some(j) if after[..j].chars().all(is_var_char) && j > 0 => {
+                let var = &after[..j];
+                out.push_str(&env(var).ok_or_else(|| var.to_owned())?);
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "VENDOR_USER" => Some("gisadmin".into()),
+            "VENDOR_PASSWORD" => Some("s3cret!".into()),
+            _ => None,
+        }
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/targets")
+            .join(name)
+    }
+
+    #[test]
+    fn shipped_vendor_example_loads() {
+        let t = load_with_env(&fixture("vendor-example.yaml"), &env).unwrap();
+        assert_eq!(t.users["alice"].name, "gisadmin");
+        assert_eq!(t.users["alice"].password, "s3cret!");
+        assert!(!t.capabilities.clock_control);
+        assert_eq!(t.capabilities.max_real_wait, Duration::from_secs(120));
+        assert_eq!(t.profiles.len(), 1);
+        assert!(t.base_url.starts_with("https://"));
+        assert!(t.declared_knobs.contains("short_lived_minutes"));
+    }
+
+    #[test]
+    fn shipped_reference_remote_loads() {
+        let t = load_with_env(&fixture("reference-remote.yaml"), &env).unwrap();
+        assert!(t.capabilities.clock_control);
+        assert_eq!(t.users["bob"].password, "bob-secret-2");
+        assert_eq!(
+            t.capabilities.addresses["alt1"],
+            IpAddr::from([127, 0, 0, 2])
+        );
+    }
+
+    #[test]
+    fn missing_env_var_is_named() {
+        let err = load_with_env(&fixture("vendor-example.yaml"), &|_| None).unwrap_err();
+        match &err {
+            TargetError::MissingEnv { var, .. } => assert_eq!(var, "VENDOR_USER"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+    }
+
+    #[test]
+    fn literal_passwords_and_unknown_fields_are_located_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.yaml");
+        std::fs::write(
+            &p,
+            "version: 1\nbase_url: https://x.example\nprofiles: [arcgis-token]\nusers:\n  alice: {name: a, password: hunter2}\n",
+        )
+        .unwrap();
+        let err = load_with_env(&p, &env).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(":5:"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(err.exit_code(), crate::exit::LOAD_ERROR);
+
+        std::fs::write(
+            &p,
+            "version: 1\nbase_url: https://x.example\nprofiles: [arcgis-token]\nbogus: 1\n",
+        )
+        .unwrap();
+        let err = load_with_env(&p, &env).unwrap_err();
+        assert!(err.to_string().contains(":4:"), "{err}");
+    }
+
+    #[test]
+    fn expands_env_references() {
+        assert_eq!(
+            expand_env("u-${VENDOR_USER}-x", &env).unwrap(),
+            "u-gisadmin-x"
+        );
+        assert_eq!(expand_env("plain", &env).unwrap(), "plain");
+        assert_eq!(expand_env("${NOPE}", &env).unwrap_err(), "NOPE");
+    }
+}
