@@ -14,4 +14,5 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod selfcheck;
 pub mod target;

@@ -1,1 +1,74 @@
-fn main() {}
+//! `cargo test` runs the conformance suite: every scenario in `specs/` is a
+//! test named `AREA::NAME`, played against the in-process reference server.
+//!
+//! libtest-mimic gives the usual test-binary interface, so
+//! `cargo test --test conformance -- --list`, name filters and `--exact`
+//! work as with any Rust test. A matrix scenario is one test; its cases are
+//! played inside it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tessera::report::console;
+use tessera::runner::{RunOptions, run};
+use tessera::scenario::{Scenario, load_suite, render_all};
+use tessera::target::Target;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let scenarios = match load_suite(&[specs]) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", render_all(&diags, false));
+            return ExitCode::from(tessera::exit::LOAD_ERROR);
+        }
+    };
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime"),
+    );
+    let target = Arc::new(Target::reference(Vec::new()));
+    let trials = scenarios
+        .into_iter()
+        .map(|s| {
+            let name = test_name(&s);
+            let (rt, target) = (runtime.clone(), target.clone());
+            Trial::test(name, move || play(&rt, &target, s))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// `lifetimes/default-expiration` is `lifetimes::default-expiration`.
+fn test_name(s: &Scenario) -> String {
+    match s.id.split_once('/') {
+        Some((area, name)) => format!("{area}::{name}"),
+        None => s.id.clone(),
+    }
+}
+
+fn play(rt: &tokio::runtime::Runtime, target: &Target, s: Scenario) -> Result<(), Failed> {
+    let opts = RunOptions {
+        jobs: 1,
+        ..RunOptions::default()
+    };
+    let report = rt
+        .block_on(run(vec![s], target, &opts, None))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let bad: Vec<String> = report
+        .scenarios
+        .iter()
+        .filter(|r| r.verdict.is_failure())
+        .map(console::scenario_line)
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n").into())
+    }
+}

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod rules;
 mod run;
 mod schema;
+mod selfcheck;
 mod serve;
 mod validate;
 
@@ -28,6 +29,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// List every rule with the scenarios citing it; fail when one is uncovered.
     Rules(rules::RulesArgs),
+    /// Run the suite against the reference with each deviation in turn; fail
+    /// unless every deviation is caught and the clean reference passes.
+    Selfcheck(selfcheck::SelfcheckArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
 }
@@ -41,6 +45,7 @@ impl Cli {
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
             Command::Rules(a) => rules::execute(a),
+            Command::Selfcheck(a) => selfcheck::execute(a),
         }
     }
 }

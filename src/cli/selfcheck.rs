@@ -1,0 +1,131 @@
+//! `tessera selfcheck`: the suite against the clean reference and against each
+//! deviation in turn; prints which scenarios caught each deviation and fails
+//! when one is not caught or the clean reference does not pass.
+
+use std::path::PathBuf;
+
+use tessera::exit;
+use tessera::reference::Deviation;
+use tessera::runner::RunOptions;
+
+#[derive(Debug, clap::Args)]
+pub struct SelfcheckArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "specs")]
+    paths: Vec<PathBuf>,
+    /// Only these deviations (repeatable; default: all).
+    #[arg(long = "deviation", value_name = "NAME")]
+    deviations: Vec<Deviation>,
+    /// Scenarios played at once (default: the number of cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// List every catching scenario, not just the first few.
+    #[arg(long)]
+    verbose: bool,
+}
+
+pub fn execute(args: SelfcheckArgs) -> u8 {
+    let scenarios = match tessera::scenario::load_suite(&args.paths) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", tessera::scenario::render_all(&diags, false));
+            return exit::LOAD_ERROR;
+        }
+    };
+    let deviations = if args.deviations.is_empty() {
+        Deviation::ALL.to_vec()
+    } else {
+        args.deviations
+    };
+    let mut opts = RunOptions::default();
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let total = deviations.len();
+    let mut seen = 0;
+    let result = rt.block_on(tessera::selfcheck::selfcheck(
+        &scenarios,
+        &deviations,
+        &opts,
+        |d| {
+            if let Some(d) = d {
+                seen += 1;
+                eprint!("\rdeviation {seen}/{total}: {:<40}", d.name());
+            }
+        },
+    ));
+    eprintln!();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    println!(
+        "clean reference: {} of {} instances pass",
+        report.clean_instances - report.clean_failures.len(),
+        report.clean_instances
+    );
+    for f in &report.clean_failures {
+        println!("  does not pass on the clean reference: {f}");
+    }
+    println!();
+    println!(
+        "{:<36} {:<18} {:>6} {:>10}  caught by",
+        "deviation", "rules", "caught", "collateral"
+    );
+    for d in &report.deviations {
+        let shown: Vec<&str> = if args.verbose {
+            d.caught_by.iter().map(String::as_str).collect()
+        } else {
+            d.caught_by.iter().take(3).map(String::as_str).collect()
+        };
+        let more = d.caught_by.len() - shown.len();
+        let tail = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        println!(
+            "{:<36} {:<18} {:>6} {:>10}  {}{}",
+            d.deviation.name(),
+            d.deviation.rules().join(","),
+            d.caught_by.len(),
+            d.collateral.len(),
+            if shown.is_empty() {
+                "NOT CAUGHT".to_owned()
+            } else {
+                shown.join(", ")
+            },
+            tail
+        );
+    }
+    let uncaught = report.uncaught();
+    println!();
+    if report.ok() {
+        println!(
+            "selfcheck ok: the clean reference passes and all {} deviations are caught",
+            report.deviations.len()
+        );
+        exit::OK
+    } else {
+        if !uncaught.is_empty() {
+            println!("selfcheck FAILED: not caught: {}", uncaught.join(", "));
+        }
+        if !report.clean_failures.is_empty() {
+            println!(
+                "selfcheck FAILED: {} instances do not pass on the clean reference",
+                report.clean_failures.len()
+            );
+        }
+        exit::FAILURES
+    }
+}
