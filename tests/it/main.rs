@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod remote;
 mod run;
 mod validate;

@@ -1,0 +1,95 @@
+//! The same suite against `tessera serve --control` over HTTP and against the
+//! in-process reference gives the same verdicts (issue "Foundation", done-when).
+//!
+//! The one allowed difference: a scenario that needs non-default knob values
+//! is played on the in-process reference (which is started with them) but is
+//! not applicable on a remote server started with the default fixture.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use tessera::report::model::{Report, Verdict};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve() -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--control"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tessera serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line.trim().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "serve printed {url:?}"
+    );
+    (Server(child), url)
+}
+
+fn run(target: &str, out: &Path) -> Report {
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let status = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("run")
+        .arg(&specs)
+        .args(["--target", target, "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "run against {target}");
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn remote_reference_gives_the_in_process_verdicts() {
+    let (_server, url) = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let remote = run(&url, &dir.path().join("remote"));
+    let local = run("reference", &dir.path().join("local"));
+
+    let verdicts = |r: &Report| -> BTreeMap<String, (Verdict, String)> {
+        r.scenarios
+            .iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    (s.verdict, s.reason.clone().unwrap_or_default()),
+                )
+            })
+            .collect()
+    };
+    let (remote, local) = (verdicts(&remote), verdicts(&local));
+    assert_eq!(
+        remote.keys().collect::<Vec<_>>(),
+        local.keys().collect::<Vec<_>>()
+    );
+    let mut knob_only = 0;
+    for (id, (v, _)) in &local {
+        let (r, reason) = &remote[id];
+        if *r == Verdict::NotApplicable && *v == Verdict::Pass && reason.contains("knob") {
+            knob_only += 1;
+            continue;
+        }
+        assert_eq!(r, v, "{id}: remote {r:?} ({reason}), in-process {v:?}");
+    }
+    // Only the handful of scenarios that set non-default knobs differ.
+    assert!(
+        knob_only < 20,
+        "{knob_only} scenarios not applicable remotely"
+    );
+}
