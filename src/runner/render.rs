@@ -65,11 +65,24 @@ impl Context<'_> {
                 .get(k)
                 .map(|v| value_text(&v))
                 .map_err(|e| e.to_string()),
-            Var::Case(k) => self
-                .case
-                .get(k)
-                .map(value_text)
-                .ok_or_else(|| format!("the case defines no `{k}`")),
+            Var::Case(k) => {
+                let v = self
+                    .case
+                    .get(k)
+                    .ok_or_else(|| format!("the case defines no `{k}`"))?;
+                match v {
+                    // A case value may hold placeholders itself (one level,
+                    // checked at load time): render it here, where it is used.
+                    serde_json::Value::String(inner) if inner.contains("{{") => {
+                        let t = Template::parse(inner)?;
+                        if t.vars().any(|v| matches!(v, Var::Case(_))) {
+                            return Err(format!("case value `{k}` refers to another case value"));
+                        }
+                        t.render(|v| self.lookup(v))
+                    }
+                    other => Ok(value_text(other)),
+                }
+            }
             Var::Addr(a) => self
                 .addresses
                 .get(a)
@@ -229,6 +242,7 @@ pub(crate) mod tests {
             case.insert("name".into(), serde_json::json!("c1"));
             case.insert("client".into(), serde_json::Value::Null);
             case.insert("code".into(), serde_json::json!(498));
+            case.insert("carrier".into(), serde_json::json!("Bearer {{token}}"));
             let mut captures = IndexMap::new();
             captures.insert("token".into(), "TOK123".into());
             Fixture {
@@ -273,6 +287,8 @@ pub(crate) mod tests {
         );
         assert_eq!(c.render("{{knobs.short_lived_minutes}}").unwrap(), "60");
         assert_eq!(c.render("{{case.code}}").unwrap(), "498");
+        // A case value holding a placeholder is rendered where it is used.
+        assert_eq!(c.render("{{case.carrier}}").unwrap(), "Bearer TOK123");
         assert_eq!(c.render("{{addr.alt1}}").unwrap(), "127.0.0.2");
         assert_eq!(
             c.render("{{url.generate_token}}").unwrap(),
