@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod baseline;
+mod report;
 mod rules;
 mod run;
 mod schema;
@@ -30,6 +32,10 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
+    /// Merge or compare JSON reports.
+    Report(report::ReportArgs),
+    /// Draft a baseline of expected failures from a JSON report.
+    Baseline(baseline::BaselineArgs),
 }
 
 impl Cli {
@@ -41,6 +47,8 @@ impl Cli {
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
             Command::Rules(a) => rules::execute(a),
+            Command::Report(a) => report::execute(a),
+            Command::Baseline(a) => baseline::execute(a),
         }
     }
 }
