@@ -175,16 +175,18 @@ pub fn execute(args: RunArgs) -> u8 {
             .iter()
             .filter(|id| !selected.iter().any(|s| &s.id == *id))
         {
-            println!("note: `{id}` failed before but is not among the selected scenarios");
+            say(&format!(
+                "note: `{id}` failed before but is not among the selected scenarios\n"
+            ));
         }
         if ids.is_empty() {
-            println!("note: nothing failed in that report; nothing to rerun");
+            say("note: nothing failed in that report; nothing to rerun\n");
         }
     }
     if let Some(p) = partition {
         selected = tessera::runner::select_partition(selected, p);
         if selected.is_empty() {
-            println!("note: shard {p} has no scenario");
+            say(&format!("note: shard {p} has no scenario\n"));
         }
     }
 
@@ -232,27 +234,36 @@ pub fn execute(args: RunArgs) -> u8 {
     })
 }
 
-/// Prints the summary and the gate, writes the files, picks the exit code.
+/// Writes the files, prints the summary and the gate, picks the exit code.
+/// Files first: a closed stdout (`tessera run | head`) must not cost them.
 fn finish(report: &Report, outcome: &GateOutcome, formats: &[Format], out: &Path) -> u8 {
-    println!();
-    print!("{}", console::summary(report));
-    print!("{}", console::gate_lines(outcome));
-    match output::write_all(report, formats, out) {
-        Ok(paths) => {
-            for p in paths {
-                println!("report: {}", p.display());
-            }
-        }
+    let written = match output::write_all(report, formats, out) {
+        Ok(paths) => paths,
         Err(e) => {
             eprintln!("error: cannot write the reports: {e}");
             return exit::INFRASTRUCTURE;
         }
+    };
+    let mut text = format!(
+        "\n{}{}",
+        console::summary(report),
+        console::gate_lines(outcome)
+    );
+    for p in written {
+        text.push_str(&format!("report: {}\n", p.display()));
     }
+    say(&text);
     if outcome.failed {
         exit::FAILURES
     } else {
         exit::OK
     }
+}
+
+/// Prints to stdout, ignoring a closed pipe (no panic, unlike `print!`).
+pub(crate) fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// The system time zone's civil date: baseline entries expire by the
@@ -304,10 +315,10 @@ async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
                 let line = console::scenario_line(&s);
                 match &bar {
                     Some(b) => {
-                        b.suspend(|| println!("{line}"));
+                        b.suspend(|| say(&format!("{line}\n")));
                         b.inc(1);
                     }
-                    None => println!("{line}"),
+                    None => say(&format!("{line}\n")),
                 }
             }
             RunEvent::RunFinished => {
