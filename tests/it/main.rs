@@ -2,5 +2,6 @@
 
 mod gates;
 mod run;
+mod secrets;
 mod support;
 mod validate;
