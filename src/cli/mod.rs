@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod baseline;
+mod report;
 mod rules;
 mod run;
 mod schema;
@@ -34,6 +36,10 @@ enum Command {
     Selfcheck(selfcheck::SelfcheckArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
+    /// Merge or compare JSON reports.
+    Report(report::ReportArgs),
+    /// Draft a baseline of expected failures from a JSON report.
+    Baseline(baseline::BaselineArgs),
 }
 
 impl Cli {
@@ -46,6 +52,8 @@ impl Cli {
             Command::Schema(a) => schema::execute(a),
             Command::Rules(a) => rules::execute(a),
             Command::Selfcheck(a) => selfcheck::execute(a),
+            Command::Report(a) => report::execute(a),
+            Command::Baseline(a) => baseline::execute(a),
         }
     }
 }

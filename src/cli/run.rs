@@ -1,16 +1,23 @@
-//! `tessera run`: load scenarios, select, resolve the target, play, print
-//! and write reports, map the outcome to an exit code (`tessera::exit`).
+//! `tessera run`: load scenarios, select (filters, `--rerun-failed`,
+//! `--partition`), resolve the target, play (with `--retries`), print and
+//! write reports, and let the CI gate (`--baseline`, `--flaky-fails`) decide
+//! the exit code (`tessera::exit`): an expected failure does not fail the
+//! run, an unexpected pass or an expired baseline entry does.
 //!
 //! Everything decided here is about the command line and the terminal; the
-//! work is `tessera::runner::run`.
+//! work is `tessera::runner::run` and `tessera::report::gate`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tessera::exit;
 use tessera::reference::Deviation;
-use tessera::report::{console, json};
+use tessera::report::gate::{self, Baseline, GateOutcome};
+use tessera::report::merge::read_report;
+use tessera::report::output::{self, Format};
+use tessera::report::partition::Partition;
+use tessera::report::{Report, console};
 use tessera::runner::events::RunEvent;
 use tessera::runner::http::Timeouts;
 use tessera::runner::{Filter, RunOptions};
@@ -32,9 +39,30 @@ pub struct RunArgs {
     /// Timeout of every HTTP request (`10s`, `500ms`).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
-    /// Folder for report.json.
+    /// Folder for the report files.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// Report files to write: json, junit, md, html (comma-separated;
+    /// default: all).
+    #[arg(long = "report", value_name = "LIST", value_delimiter = ',', value_parser = parse_format)]
+    report: Vec<Format>,
+    /// Expected failures (YAML, see `tessera baseline write`): they do not fail
+    /// the run; an unexpected pass or an expired entry does.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Run shard k of n (`2/3`): a stable split by scenario id.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<String>,
+    /// Play a failed or errored scenario up to N more times; one that passes
+    /// on a retry is reported flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// A flaky scenario (passed on a retry) fails the run.
+    #[arg(long)]
+    flaky_fails: bool,
+    /// Run only the scenarios that failed or errored in this JSON report.
+    #[arg(long, value_name = "REPORT.json")]
+    rerun_failed: Option<PathBuf>,
     /// Only scenarios whose id matches this glob (repeatable).
     #[arg(long = "filter", value_name = "GLOB")]
     filters: Vec<String>,
@@ -55,6 +83,10 @@ pub struct RunArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     tessera::scenario::model::parse_duration(s)
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: output::UnknownFormat| e.to_string())
 }
 
 pub fn execute(args: RunArgs) -> u8 {
@@ -84,6 +116,14 @@ pub fn execute(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     }
+    let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("error: --partition: {e}");
+            return exit::USAGE;
+        }
+    };
     let filter = match Filter::new(&args.filters, &args.areas, &args.rules, &args.profiles) {
         Ok(f) => f,
         Err(e) => {
@@ -103,10 +143,51 @@ pub fn execute(args: RunArgs) -> u8 {
             return exit::LOAD_ERROR;
         }
     };
-    let selected = filter.select(all);
+    // Files the gate and the selection need, read before anything runs.
+    let baseline = match &args.baseline {
+        None => None,
+        Some(p) => match load_baseline(p) {
+            Ok(b) => Some(b),
+            Err(code) => return code,
+        },
+    };
+    let rerun = match &args.rerun_failed {
+        None => None,
+        Some(p) => match read_report(p) {
+            Ok(r) => Some(gate::failed_scenarios(&r)),
+            Err(e) => {
+                eprintln!("error: --rerun-failed: {e}");
+                return exit::LOAD_ERROR;
+            }
+        },
+    };
+
+    let mut selected = filter.select(all);
     if selected.is_empty() {
         eprintln!("nothing selected: no scenario matches the paths and filters");
         return exit::NOTHING_SELECTED;
+    }
+    // After the filters, a shard or a rerun may legitimately be empty: the
+    // run then writes an empty report (a merge needs every shard).
+    if let Some(ids) = &rerun {
+        selected.retain(|s| ids.contains(&s.id));
+        for id in ids
+            .iter()
+            .filter(|id| !selected.iter().any(|s| &s.id == *id))
+        {
+            say(&format!(
+                "note: `{id}` failed before but is not among the selected scenarios\n"
+            ));
+        }
+        if ids.is_empty() {
+            say("note: nothing failed in that report; nothing to rerun\n");
+        }
+    }
+    if let Some(p) = partition {
+        selected = tessera::runner::select_partition(selected, p);
+        if selected.is_empty() {
+            say(&format!("note: shard {p} has no scenario\n"));
+        }
     }
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -122,6 +203,7 @@ pub fn execute(args: RunArgs) -> u8 {
     let opts = RunOptions {
         jobs: args.jobs.unwrap_or_else(|| RunOptions::default().jobs),
         timeout: args.timeout,
+        retries: args.retries,
     };
     rt.block_on(async {
         let target =
@@ -136,31 +218,73 @@ pub fn execute(args: RunArgs) -> u8 {
         let printer = tokio::spawn(print_events(rx));
         let result = tessera::runner::run(selected, &target, &opts, Some(tx)).await;
         let _ = printer.await;
-        let report = match result {
+        let mut report = match result {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
                 return exit::INFRASTRUCTURE;
             }
         };
-        println!();
-        print!("{}", console::summary(&report));
-        if let Err(e) = std::fs::create_dir_all(&args.out)
-            .and_then(|_| std::fs::write(args.out.join("report.json"), json::write(&report)))
-        {
-            eprintln!(
-                "error: cannot write {}: {e}",
-                args.out.join("report.json").display()
-            );
+        report.partition = partition.map(|p| p.to_string());
+        let outcome = match &baseline {
+            Some(b) => gate::apply_baseline(&mut report, b, args.flaky_fails, today()),
+            None => gate::gate(&report, args.flaky_fails),
+        };
+        finish(&report, &outcome, &args.report, &args.out)
+    })
+}
+
+/// Writes the files, prints the summary and the gate, picks the exit code.
+/// Files first: a closed stdout (`tessera run | head`) must not cost them.
+fn finish(report: &Report, outcome: &GateOutcome, formats: &[Format], out: &Path) -> u8 {
+    let written = match output::write_all(report, formats, out) {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("error: cannot write the reports: {e}");
             return exit::INFRASTRUCTURE;
         }
-        println!("report: {}", args.out.join("report.json").display());
-        let t = report.totals();
-        if t.fail + t.error > 0 {
-            exit::FAILURES
-        } else {
-            exit::OK
+    };
+    let mut text = format!(
+        "\n{}{}",
+        console::summary(report),
+        console::gate_lines(outcome)
+    );
+    for p in written {
+        text.push_str(&format!("report: {}\n", p.display()));
+    }
+    say(&text);
+    if outcome.failed {
+        exit::FAILURES
+    } else {
+        exit::OK
+    }
+}
+
+/// Prints to stdout, ignoring a closed pipe (no panic, unlike `print!`).
+pub(crate) fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// The system time zone's civil date: baseline entries expire by the
+/// calendar of whoever runs the gate.
+fn today() -> jiff::civil::Date {
+    jiff::ZonedDateTime::now().date()
+}
+
+/// Reads and checks a baseline; a bad file is reported with file:line:col
+/// and exits 3.
+fn load_baseline(path: &Path) -> Result<Baseline, u8> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read the baseline {}: {e}", path.display());
+            return Err(exit::LOAD_ERROR);
         }
+    };
+    Baseline::parse(&text, path).map_err(|d| {
+        eprintln!("{}", d.render(Some(&text)));
+        exit::LOAD_ERROR
     })
 }
 
@@ -191,10 +315,10 @@ async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
                 let line = console::scenario_line(&s);
                 match &bar {
                     Some(b) => {
-                        b.suspend(|| println!("{line}"));
+                        b.suspend(|| say(&format!("{line}\n")));
                         b.inc(1);
                     }
-                    None => println!("{line}"),
+                    None => say(&format!("{line}\n")),
                 }
             }
             RunEvent::RunFinished => {

@@ -1,6 +1,5 @@
-//! `tessera schema [WHICH]`: prints a JSON Schema on stdout. Only the
-//! scenario format for now; the report schema is another variant of
-//! [`Which`] later.
+//! `tessera schema [WHICH]`: prints a JSON Schema on stdout: the scenario
+//! format (default) or the JSON report (`tessera schema report`).
 
 use std::io::Write;
 
@@ -16,11 +15,14 @@ pub struct SchemaArgs {
 pub enum Which {
     /// A scenario file (the default).
     Scenario,
+    /// The JSON report (`report.json`).
+    Report,
 }
 
 pub fn execute(args: SchemaArgs) -> u8 {
     let text = match args.which.unwrap_or(Which::Scenario) {
         Which::Scenario => tessera::scenario::schema::scenario_schema_text(),
+        Which::Report => tessera::report::schema::report_schema_text(),
     };
     // A closed pipe (`tessera schema | head`) is not an error worth a panic.
     match std::io::stdout().lock().write_all(text.as_bytes()) {

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Report, ScenarioReport, Verdict};
+use super::gate::GateOutcome;
+use super::model::{GateMark, Report, ScenarioReport, Verdict};
 
 /// A fixed-width verdict tag.
 pub fn tag(v: Verdict) -> &'static str {
@@ -142,7 +143,29 @@ pub fn summary(r: &Report) -> String {
         count(Verdict::NotApplicable),
         rules.iter().filter(|x| x.verdict.is_none()).count()
     );
-    let ok = totals.fail == 0 && totals.error == 0;
+    let expected = r
+        .scenarios
+        .iter()
+        .filter(|s| matches!(s.gate, Some(GateMark::ExpectedFailure { .. })))
+        .count();
+    let unexpected = r
+        .scenarios
+        .iter()
+        .filter(|s| matches!(s.gate, Some(GateMark::UnexpectedPass { .. })))
+        .count();
+    let flaky = r.scenarios.iter().filter(|s| s.flaky).count();
+    if expected + unexpected + flaky > 0 {
+        let _ = writeln!(
+            out,
+            "gate: {expected} expected failure(s) (baseline), {unexpected} unexpected pass(es), {flaky} flaky (passed on a retry)"
+        );
+    }
+    // An expected failure does not fail the run; an unexpected pass does.
+    // (Whether flaky scenarios fail it is the gate's call: see `gate_lines`.)
+    let ok = unexpected == 0
+        && !r.scenarios.iter().any(|s| {
+            s.verdict.is_failure() && !matches!(s.gate, Some(GateMark::ExpectedFailure { .. }))
+        });
     let _ = writeln!(
         out,
         "result: {} — {} passed, {} failed, {} errors, {} skipped, {} not applicable ({} ms)",
@@ -154,6 +177,22 @@ pub fn summary(r: &Report) -> String {
         totals.not_applicable,
         r.duration_ms
     );
+    out
+}
+
+/// The CI gate's verdict: its notes, each reason the run fails, and the
+/// closing line. Printed after [`summary`].
+pub fn gate_lines(g: &GateOutcome) -> String {
+    let mut out = String::new();
+    for n in &g.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    if g.failed {
+        let _ = writeln!(out, "the run fails:");
+        for r in &g.reasons {
+            let _ = writeln!(out, "  - {r}");
+        }
+    }
     out
 }
 
@@ -191,5 +230,43 @@ mod tests {
     #[test]
     fn summary_lists_failures_areas_and_rules() {
         insta::assert_snapshot!(summary(&sample()));
+    }
+
+    #[test]
+    fn summary_counts_gate_marks_and_expected_failures_do_not_fail() {
+        let mut expected = scenario("lifetimes/expired", &["LT-5"], Verdict::Fail, &["LT-5"]);
+        expected.gate = Some(GateMark::ExpectedFailure {
+            reason: "ticket 1".into(),
+        });
+        let mut flaky = scenario("lifetimes/default", &["LT-1"], Verdict::Pass, &[]);
+        flaky.flaky = true;
+        flaky.attempts = 2;
+        let r = report(vec![expected, flaky]);
+        let text = summary(&r);
+        assert!(
+            text.contains("gate: 1 expected failure(s) (baseline), 0 unexpected pass(es), 1 flaky"),
+            "{text}"
+        );
+        assert!(text.contains("result: ok"), "{text}");
+
+        let mut r = r;
+        r.scenarios[1].gate = Some(GateMark::UnexpectedPass {
+            reason: "ticket 2".into(),
+        });
+        assert!(summary(&r).contains("result: FAILED"));
+    }
+
+    #[test]
+    fn gate_lines_list_notes_and_reasons() {
+        let g = GateOutcome {
+            failed: true,
+            reasons: vec!["a fail".into()],
+            notes: vec!["b is flaky".into()],
+        };
+        assert_eq!(
+            gate_lines(&g),
+            "note: b is flaky\nthe run fails:\n  - a fail\n"
+        );
+        assert_eq!(gate_lines(&GateOutcome::default()), "");
     }
 }

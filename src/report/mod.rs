@@ -11,6 +11,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod model;
+pub mod output;
 pub mod partition;
 pub mod redact;
 pub mod schema;

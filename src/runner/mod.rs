@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::reference::{Config, ServerOptions};
+use crate::report::gate;
 use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
+use crate::report::partition::Partition;
 use crate::report::redact::Redactor;
 use crate::scenario::model::{Case, Scenario};
 use crate::target::{Target, TargetKind};
@@ -52,6 +54,9 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Timeout of every HTTP request.
     pub timeout: Duration,
+    /// Plays of a failed or errored instance beyond the first (`--retries`);
+    /// one that passes on a retry is reported flaky (`gate::settle_attempts`).
+    pub retries: u32,
 }
 
 impl Default for RunOptions {
@@ -61,6 +66,7 @@ impl Default for RunOptions {
                 .map(|n| n.get())
                 .unwrap_or(1),
             timeout: Duration::from_secs(10),
+            retries: 0,
         }
     }
 }
@@ -95,8 +101,16 @@ impl Instance {
     }
 }
 
-/// Every instance of `scenarios`, in order. (Partitioning a suite will cut
-/// this list.)
+/// The scenarios of shard `p` (`--partition k/n`), chosen by the file's
+/// scenario id so that every case of a matrix scenario stays together.
+pub fn select_partition(scenarios: Vec<Scenario>, p: Partition) -> Vec<Scenario> {
+    scenarios
+        .into_iter()
+        .filter(|s| p.contains(&s.id))
+        .collect()
+}
+
+/// Every instance of `scenarios`, in order.
 pub fn instances(scenarios: Vec<Scenario>) -> Vec<Instance> {
     scenarios
         .into_iter()
@@ -161,9 +175,17 @@ pub async fn run(
     }
     emit(&shared.events, RunEvent::RunStarted { total: list.len() });
     let mut set = tokio::task::JoinSet::new();
+    let retries = opts.retries;
     for (i, inst) in list.iter().cloned().enumerate() {
         let shared = shared.clone();
-        set.spawn(async move { (i, run_instance(&inst, &shared).await) });
+        set.spawn(async move {
+            let report = run_with_retries(&inst, &shared, retries).await;
+            emit(
+                &shared.events,
+                RunEvent::ScenarioFinished(Box::new(report.clone())),
+            );
+            (i, report)
+        });
     }
     let mut reports: Vec<Option<ScenarioReport>> = vec![None; list.len()];
     while let Some(joined) = set.join_next().await {
@@ -188,6 +210,26 @@ pub async fn run(
         partition: None,
         scenarios: reports.into_iter().flatten().collect(),
     })
+}
+
+/// Plays one instance, then again while it fails or errors, at most
+/// `retries` more times; the attempts are folded into one report (the last
+/// attempt's, with the count and the flaky mark).
+async fn run_with_retries(inst: &Instance, shared: &Shared, retries: u32) -> ScenarioReport {
+    let first = run_instance(inst, shared).await;
+    if !first.verdict.is_failure() || retries == 0 {
+        return first;
+    }
+    let mut attempts = vec![first];
+    while attempts.len() <= retries as usize
+        && attempts.last().is_some_and(|a| a.verdict.is_failure())
+    {
+        attempts.push(run_instance(inst, shared).await);
+    }
+    // `attempts` is never empty, so `settle_attempts` always answers; the
+    // fallback only keeps this free of a panic path.
+    let fallback = attempts[0].clone();
+    gate::settle_attempts(attempts).unwrap_or(fallback)
 }
 
 /// Decides, plays and masks one instance.
@@ -245,10 +287,6 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     }
     report.duration_ms = start.elapsed().as_millis() as u64;
     redactor.mask_scenario(&mut report);
-    emit(
-        &shared.events,
-        RunEvent::ScenarioFinished(Box::new(report.clone())),
-    );
     report
 }
 

@@ -1,5 +1,8 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod gates;
 mod remote;
 mod run;
+mod secrets;
+mod support;
 mod validate;

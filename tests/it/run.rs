@@ -28,7 +28,11 @@ fn load(rel: &str) -> Vec<tessera::scenario::Scenario> {
 }
 
 fn opts(timeout: Duration) -> RunOptions {
-    RunOptions { jobs: 2, timeout }
+    RunOptions {
+        jobs: 2,
+        timeout,
+        retries: 0,
+    }
 }
 
 /// A stub that answers like a conformant server.

@@ -1,0 +1,128 @@
+//! `tessera report merge|diff`: work on JSON reports written earlier.
+//!
+//! `merge` rebuilds every report format from the shards of a partitioned
+//! run; `diff` compares two runs and exits 1 on a regression. Both read
+//! reports only through `tessera::report::merge::read_report`, and write
+//! files only through `tessera::report::output`.
+
+use std::path::PathBuf;
+
+use tessera::exit;
+use tessera::report::merge::{merge, read_report};
+use tessera::report::output::{self, Format};
+use tessera::report::{Report, console, diff, gate};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    command: ReportCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ReportCommand {
+    /// Merge the JSON reports of a sharded run and write every format.
+    Merge(MergeArgs),
+    /// Compare two JSON reports; exit 1 on a regression.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The shards' report.json files.
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Folder for the merged report files.
+    #[arg(long)]
+    out: PathBuf,
+    /// Report files to write: json, junit, md, html (default: all).
+    #[arg(long = "report", value_name = "LIST", value_delimiter = ',', value_parser = parse_format)]
+    report: Vec<Format>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The earlier run's report.json.
+    old: PathBuf,
+    /// The later run's report.json.
+    new: PathBuf,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: output::UnknownFormat| e.to_string())
+}
+
+pub fn execute(args: ReportArgs) -> u8 {
+    match args.command {
+        ReportCommand::Merge(a) => merge_cmd(a),
+        ReportCommand::Diff(a) => diff_cmd(a),
+    }
+}
+
+/// Reads every report or says which one is unusable (exit 3).
+fn read_all(paths: &[PathBuf]) -> Result<Vec<Report>, u8> {
+    paths
+        .iter()
+        .map(|p| {
+            read_report(p).map_err(|e| {
+                eprintln!("error: {e}");
+                exit::LOAD_ERROR
+            })
+        })
+        .collect()
+}
+
+fn merge_cmd(a: MergeArgs) -> u8 {
+    let reports = match read_all(&a.reports) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let merged = match merge(reports) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: cannot merge: {e}");
+            return exit::LOAD_ERROR;
+        }
+    };
+    print!("{}", console::summary(&merged));
+    match output::write_all(&merged, &a.report, &a.out) {
+        Ok(paths) => {
+            for p in paths {
+                println!("report: {}", p.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the reports: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    }
+    // The merged run passes or fails as an unsharded run would without a
+    // baseline (shards' gate marks travel in the reports but are not
+    // re-decided here).
+    if gate::gate(&merged, false).failed {
+        exit::FAILURES
+    } else {
+        exit::OK
+    }
+}
+
+fn diff_cmd(a: DiffArgs) -> u8 {
+    let (old, new) = match read_all(&[a.old, a.new]) {
+        Ok(mut v) if v.len() == 2 => {
+            let new = v.pop();
+            let old = v.pop();
+            match (old, new) {
+                (Some(o), Some(n)) => (o, n),
+                _ => return exit::INFRASTRUCTURE,
+            }
+        }
+        Ok(_) => return exit::INFRASTRUCTURE,
+        Err(code) => return code,
+    };
+    let d = diff::diff(&old, &new);
+    print!("{}", d.render());
+    if d.is_regression() {
+        exit::FAILURES
+    } else {
+        exit::OK
+    }
+}
