@@ -121,15 +121,15 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     // LT-1..LT-4.
     let minutes = match ctx.param("expiration").map(str::trim) {
         None | Some("") => short as i64,
-        Some(s) => match s.parse::<i64>() {
-            Ok(m) if m > 0 => {
+        Some(s) => match super::params::positive_int(s) {
+            Some(m) => {
                 if m as u64 > max && !st.dev(Deviation::NoExpirationClamp) {
                     max as i64
                 } else {
                     m
                 }
             }
-            _ if st.dev(Deviation::LenientExpiration) => short as i64,
+            None if st.dev(Deviation::LenientExpiration) => short as i64,
             _ => return fail("expiration must be a positive whole number of minutes."),
         },
     };

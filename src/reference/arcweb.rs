@@ -92,8 +92,8 @@ fn credentials(st: &AppState, inner: &Inner, ctx: &Ctx) -> Option<(String, u64)>
 fn get_token(st: &AppState, ctx: &Ctx) -> Response {
     let tout = match ctx.param("tout").map(str::trim) {
         None | Some("") => DEFAULT_TOUT_MINUTES,
-        Some(s) => match s.parse::<i64>() {
-            Ok(m) if m > 0 => {
+        Some(s) => match super::params::positive_int(s) {
+            Some(m) => {
                 if st.dev(Deviation::ToutNotClamped) {
                     m
                 } else {

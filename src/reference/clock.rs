@@ -39,6 +39,8 @@ pub struct VirtualClock {
 pub enum ClockError {
     #[error("the clock never moves backwards (now {now}, asked {asked})")]
     Backwards { now: i64, asked: i64 },
+    #[error("the clock cannot move past the largest instant (now {now})")]
+    Overflow { now: i64 },
 }
 
 impl VirtualClock {
@@ -63,7 +65,13 @@ impl VirtualClock {
                 asked: now.saturating_add(ms),
             });
         }
-        Ok(self.now.fetch_add(ms, Ordering::SeqCst).saturating_add(ms))
+        // checked: an overflowing advance must not wrap the clock backwards.
+        self.now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                cur.checked_add(ms)
+            })
+            .map(|prev| prev + ms)
+            .map_err(|now| ClockError::Overflow { now })
     }
 
     /// Sets now to `ms`, which must not be earlier than now.
@@ -92,6 +100,17 @@ impl Clock for VirtualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overflowing_advance_is_refused_and_moves_nothing() {
+        let c = VirtualClock::at(1_000);
+        assert!(matches!(
+            c.advance(i64::MAX),
+            Err(ClockError::Overflow { now: 1_000 })
+        ));
+        assert_eq!(c.now_ms(), 1_000);
+        assert_eq!(c.advance(5).unwrap(), 1_005);
+    }
 
     #[test]
     fn virtual_clock_moves_only_forward() {

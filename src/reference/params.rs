@@ -119,6 +119,19 @@ impl Ctx {
     }
 }
 
+/// A positive whole number as written in a minutes parameter (`expiration`,
+/// `tout`): digits with an optional `+`. A value too large for `i64` is still
+/// a positive integer, so it saturates (and is then clamped, LT-3 / LT-7)
+/// rather than being refused. Zero, negatives and anything else: `None`.
+pub fn positive_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.parse::<i64>().unwrap_or(i64::MAX);
+    (n > 0).then_some(n)
+}
+
 fn first<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
     list.iter()
         .find(|(k, _)| k == name)
@@ -285,6 +298,16 @@ fn normalize(u: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positive_int_saturates_huge_values_and_refuses_the_rest() {
+        assert_eq!(positive_int("60"), Some(60));
+        assert_eq!(positive_int("+5"), Some(5));
+        assert_eq!(positive_int("99999999999999999999"), Some(i64::MAX));
+        for bad in ["0", "-5", "", "1.5", "6e1", "sixty", " 5", "+"] {
+            assert_eq!(positive_int(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn referer_prefix_rules() {
