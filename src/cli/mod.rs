@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod diff_targets;
+mod fuzz;
 mod rules;
 mod run;
 mod schema;
@@ -30,6 +32,10 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
+    /// Fuzz a target with random token-operation sequences judged by the model.
+    Fuzz(fuzz::FuzzArgs),
+    /// Play the same generated sequences against two targets and list where they differ.
+    DiffTargets(diff_targets::DiffTargetsArgs),
 }
 
 impl Cli {
@@ -41,6 +47,8 @@ impl Cli {
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
             Command::Rules(a) => rules::execute(a),
+            Command::Fuzz(a) => fuzz::execute(a),
+            Command::DiffTargets(a) => diff_targets::execute(a),
         }
     }
 }
