@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod fuzz;
 mod run;
 mod validate;
