@@ -142,6 +142,8 @@ deviation_tests! {
     finds_session_over_12h: "session-over-12h" seed 1;
     finds_session_token_any_service: "session-token-any-service" seed 1;
     finds_location_errors_wrapped: "location-errors-wrapped" seed 1;
+    finds_non_url_safe_tokens: "non-url-safe-tokens" seed 1;
+    finds_session_token_other_family: "session-token-other-family" seed 3;
 }
 
 #[test]
