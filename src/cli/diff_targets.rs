@@ -57,9 +57,19 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
     // The model generates with `a`'s knobs, and only kinds both targets take.
     let knobs = a.knobs.clone();
     let kinds: BTreeSet<OpKind> = a.kinds.intersection(&b.kinds).copied().collect();
-    eprintln!(
-        "playing the same sequences against {} and {} (seed {seed}, {} cases)",
-        args.a, args.b, args.cases
+    let label = |t: &str, devs: &[Deviation]| {
+        if devs.is_empty() {
+            t.to_owned()
+        } else {
+            let names: Vec<&str> = devs.iter().map(|d| d.name()).collect();
+            format!("{t} (deviation {})", names.join(", "))
+        }
+    };
+    println!(
+        "a = {}, b = {}: the same sequences against both (seed {seed}, {} cases)",
+        label(&args.a, &args.a_deviations),
+        label(&args.b, &args.b_deviations),
+        args.cases
     );
     let config = FuzzConfig {
         cases: args.cases,
@@ -82,13 +92,11 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
             );
             for e in &d.divergences {
                 println!(
-                    "case {} step {} ({}): {} = {}, {} = {}  [{}]",
+                    "case {} step {} ({}): a = {}; b = {}  [{}]",
                     e.case,
                     e.step + 1,
                     e.ops[e.step].kind().name(),
-                    args.a,
                     e.a,
-                    args.b,
                     e.b,
                     e.rules.join(", ")
                 );

@@ -229,8 +229,13 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         Ok(()) => println!("regression scenario: {}", path.display()),
         Err(e) => eprintln!("could not write {}: {e}", path.display()),
     }
+    let devs: String = args
+        .deviations
+        .iter()
+        .map(|d| format!(" --deviation {d}"))
+        .collect();
     println!(
-        "replay: tessera fuzz --target {} --seed {} --cases {} --max-steps {}",
+        "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
         args.target, o.seed, args.cases, args.max_steps
     );
     exit::FAILURES
