@@ -6,17 +6,26 @@ use std::collections::BTreeSet;
 
 use tessera::exit;
 use tessera::fuzz::diff;
-use tessera::fuzz::exec::{ExecError, Executor};
 use tessera::fuzz::machine::FuzzConfig;
 use tessera::fuzz::ops::OpKind;
-use tessera::knobs::Knobs;
+use tessera::reference::Deviation;
+
+use super::fuzz;
 
 #[derive(Debug, clap::Args)]
 pub struct DiffTargetsArgs {
+    /// The first target (what `tessera run --target` takes).
     #[arg(long, default_value = "reference")]
     pub a: String,
+    /// The second target.
     #[arg(long)]
     pub b: String,
+    /// Start an in-process reference `--a` with this deviation (repeatable).
+    #[arg(long = "a-deviation", value_name = "NAME")]
+    pub a_deviations: Vec<Deviation>,
+    /// Start an in-process reference `--b` with this deviation (repeatable).
+    #[arg(long = "b-deviation", value_name = "NAME")]
+    pub b_deviations: Vec<Deviation>,
     #[arg(long, default_value_t = 100)]
     pub cases: u32,
     #[arg(long)]
@@ -25,33 +34,51 @@ pub struct DiffTargetsArgs {
     pub max_steps: usize,
 }
 
-/// See `fuzz::executor_for`: waits for the HTTP executor.
-fn executor_for(target: &str) -> Result<(Box<dyn Executor>, Knobs), ExecError> {
-    Err(ExecError::Unsupported(format!(
-        "`{target}` needs the HTTP executor, which is not built in yet"
-    )))
-}
-
 pub fn execute(args: DiffTargetsArgs) -> u8 {
     let seed = args
         .seed
         .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let built = executor_for(&args.a).and_then(|a| Ok((a, executor_for(&args.b)?)));
-    let ((mut a, knobs), (mut b, _)) = match built {
-        Ok(x) => x,
+    let rt = match fuzz::runtime() {
+        Ok(rt) => rt,
         Err(e) => {
             eprintln!("tessera diff-targets: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
+    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations)
+        .and_then(|a| Ok((a, fuzz::prepare(&rt, &args.b, &args.b_deviations)?)));
+    let (mut a, mut b) = match built {
+        Ok(x) => x,
+        Err((code, e)) => {
+            eprintln!("tessera diff-targets: {e}");
+            return code;
+        }
+    };
+    // The model generates with `a`'s knobs, and only kinds both targets take.
+    let knobs = a.knobs.clone();
+    let kinds: BTreeSet<OpKind> = a.kinds.intersection(&b.kinds).copied().collect();
+    let label = |t: &str, devs: &[Deviation]| {
+        if devs.is_empty() {
+            t.to_owned()
+        } else {
+            let names: Vec<&str> = devs.iter().map(|d| d.name()).collect();
+            format!("{t} (deviation {})", names.join(", "))
+        }
+    };
+    println!(
+        "a = {}, b = {}: the same sequences against both (seed {seed}, {} cases)",
+        label(&args.a, &args.a_deviations),
+        label(&args.b, &args.b_deviations),
+        args.cases
+    );
     let config = FuzzConfig {
         cases: args.cases,
         max_steps: args.max_steps,
         knobs,
-        kinds: OpKind::ALL.into_iter().collect::<BTreeSet<_>>(),
+        kinds,
         ..FuzzConfig::new(seed)
     };
-    match diff::diff(&config, a.as_mut(), b.as_mut()) {
+    match diff::diff(&config, a.exec.as_mut(), b.exec.as_mut()) {
         Err(e) => {
             eprintln!("tessera diff-targets: {e}");
             exit::INFRASTRUCTURE
@@ -65,13 +92,11 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
             );
             for e in &d.divergences {
                 println!(
-                    "case {} step {} ({}): {} = {}, {} = {}  [{}]",
+                    "case {} step {} ({}): a = {}; b = {}  [{}]",
                     e.case,
                     e.step + 1,
                     e.ops[e.step].kind().name(),
-                    args.a,
                     e.a,
-                    args.b,
                     e.b,
                     e.rules.join(", ")
                 );

@@ -1,21 +1,26 @@
 //! `tessera fuzz`: random operation sequences against a target, judged by
 //! the model; a failure is shrunk and written as a regression scenario.
 //!
-//! Everything but building the HTTP executor is here; `executor_for` is
-//! the one place that waits for the runner's client (see its comment).
+//! `--target` takes what `tessera run --target` takes (plus `model` and
+//! `model:<fault>`, the fuzzer's own model as a self-test); the work is
+//! `tessera::fuzz`. This module prints and maps outcomes to exit codes.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::exit;
-use tessera::fuzz::exec::{ExecError, Executor};
+use tessera::fuzz::exec::Executor;
+use tessera::fuzz::http::HttpExecutor;
 use tessera::fuzz::machine::{self, FuzzConfig, FuzzOutcome, Progress};
 use tessera::fuzz::ops::OpKind;
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
 use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
+use tessera::runner::http::Timeouts;
+use tessera::target::Target;
 
 #[derive(Debug, clap::Args)]
 pub struct FuzzArgs {
@@ -46,18 +51,32 @@ fn parse_budget(s: &str) -> Result<Duration, String> {
     tessera::scenario::model::parse_duration(s)
 }
 
-/// Builds the executor for `target`.
-///
-/// Pending the merge of the runner: the HTTP executor renders each
-/// `StepCtx::planned` request through the runner's one client (templates
-/// resolved from `StepCtx::captures`, the fixture users and the address
-/// aliases) and drives `/_tessera/clock`, `/_tessera/reset` and
-/// `/_tessera/users/{name}/password` for control steps.
-fn executor_for(
+/// A target ready to fuzz: the executor, the knobs the model predicts
+/// with, and the operation kinds it can take.
+pub struct Prepared {
+    pub exec: Box<dyn Executor>,
+    pub knobs: Knobs,
+    pub kinds: BTreeSet<OpKind>,
+}
+
+/// The runtime every HTTP step blocks on. One worker thread: the loop
+/// drives one request at a time, and the in-process server runs beside it.
+pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map(Arc::new)
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Resolves `--target` (what `tessera run --target` takes) into an
+/// executor. Errors carry the exit code.
+pub fn prepare(
+    rt: &Arc<tokio::runtime::Runtime>,
     target: &str,
     deviations: &[Deviation],
-) -> Result<(Box<dyn Executor>, Knobs), ExecError> {
-    let _ = deviations;
+) -> Result<Prepared, (u8, String)> {
     // `model` and `model:<deviation>`: the fuzzer's own model as the target
     // (no HTTP) — a self-test and a measure of the loop's own cost.
     if let Some(rest) = target.strip_prefix("model") {
@@ -68,30 +87,54 @@ fn executor_for(
             ":no-expiration-clamp" => Some(FakeDeviation::NoExpirationClamp),
             ":ignore-ip-binding" => Some(FakeDeviation::IgnoreIpBinding),
             other => {
-                return Err(ExecError::Unsupported(format!("unknown model variant `{other}`")));
+                return Err((exit::USAGE, format!("unknown model variant `{other}`")));
             }
         };
-        return Ok((Box::new(ModelExecutor::new(Knobs::default(), dev)), Knobs::default()));
+        return Ok(Prepared {
+            exec: Box::new(ModelExecutor::new(Knobs::default(), dev)),
+            knobs: Knobs::default(),
+            kinds: OpKind::ALL.into_iter().collect(),
+        });
     }
-    Err(ExecError::Unsupported(format!(
-        "fuzzing `{target}` needs the HTTP executor, which is not built in yet"
-    )))
-}
-
-/// Operation kinds a target can take. The reference takes all of them.
-fn kinds_for(_target: &str) -> BTreeSet<OpKind> {
-    OpKind::ALL.into_iter().collect()
+    if !deviations.is_empty() && target != "reference" {
+        return Err((
+            exit::USAGE,
+            "--deviation applies to `--target reference` only".into(),
+        ));
+    }
+    let timeouts = Timeouts::new(Duration::from_secs(10));
+    let t = rt
+        .block_on(Target::resolve(target, deviations.to_vec(), timeouts))
+        .map_err(|e| (e.exit_code(), e.to_string()))?;
+    let exec = HttpExecutor::new(rt.clone(), &t, timeouts)
+        .map_err(|e| (exit::INFRASTRUCTURE, e.to_string()))?;
+    Ok(Prepared {
+        knobs: exec.knobs().clone(),
+        kinds: HttpExecutor::kinds(&t),
+        exec: Box::new(exec),
+    })
 }
 
 pub fn execute(args: FuzzArgs) -> u8 {
     let seed = args
         .seed
         .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let (mut exec, knobs) = match executor_for(&args.target, &args.deviations) {
-        Ok(x) => x,
+    let rt = match runtime() {
+        Ok(rt) => rt,
         Err(e) => {
             eprintln!("tessera fuzz: {e}");
             return exit::INFRASTRUCTURE;
+        }
+    };
+    let Prepared {
+        mut exec,
+        knobs,
+        kinds,
+    } = match prepare(&rt, &args.target, &args.deviations) {
+        Ok(p) => p,
+        Err((code, e)) => {
+            eprintln!("tessera fuzz: {e}");
+            return code;
         }
     };
     let config = FuzzConfig {
@@ -99,12 +142,20 @@ pub fn execute(args: FuzzArgs) -> u8 {
         max_steps: args.max_steps,
         time_budget: args.time_budget,
         knobs: knobs.clone(),
-        kinds: kinds_for(&args.target),
+        kinds,
         ..FuzzConfig::new(seed)
     };
+    let devs: Vec<&str> = args.deviations.iter().map(|d| d.name()).collect();
     eprintln!(
-        "fuzzing {} with seed {seed} ({} cases, up to {} steps each)",
-        args.target, config.cases, config.max_steps
+        "fuzzing {}{} with seed {seed} ({} cases, up to {} steps each)",
+        args.target,
+        if devs.is_empty() {
+            String::new()
+        } else {
+            format!(" (deviation {})", devs.join(", "))
+        },
+        config.cases,
+        config.max_steps
     );
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(u64::from(config.cases));
@@ -178,8 +229,13 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         Ok(()) => println!("regression scenario: {}", path.display()),
         Err(e) => eprintln!("could not write {}: {e}", path.display()),
     }
+    let devs: String = args
+        .deviations
+        .iter()
+        .map(|d| format!(" --deviation {d}"))
+        .collect();
     println!(
-        "replay: tessera fuzz --target {} --seed {} --cases {} --max-steps {}",
+        "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
         args.target, o.seed, args.cases, args.max_steps
     );
     exit::FAILURES

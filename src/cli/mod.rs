@@ -5,6 +5,8 @@
 use clap::{Parser, Subcommand};
 
 mod baseline;
+mod diff_targets;
+mod fuzz;
 mod report;
 mod rules;
 mod run;
@@ -40,6 +42,10 @@ enum Command {
     Report(report::ReportArgs),
     /// Draft a baseline of expected failures from a JSON report.
     Baseline(baseline::BaselineArgs),
+    /// Fuzz a target with random token-operation sequences judged by the model.
+    Fuzz(fuzz::FuzzArgs),
+    /// Play the same generated sequences against two targets and list where they differ.
+    DiffTargets(diff_targets::DiffTargetsArgs),
 }
 
 impl Cli {
@@ -54,6 +60,8 @@ impl Cli {
             Command::Selfcheck(a) => selfcheck::execute(a),
             Command::Report(a) => report::execute(a),
             Command::Baseline(a) => baseline::execute(a),
+            Command::Fuzz(a) => fuzz::execute(a),
+            Command::DiffTargets(a) => diff_targets::execute(a),
         }
     }
 }

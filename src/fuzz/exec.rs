@@ -175,7 +175,9 @@ impl Executor for ModelExecutor {
                         Check::JsonInstant { path, at } => {
                             (*path, serde_json::json!(self.epoch0 + at))
                         }
-                        Check::JsonIsString { path } => (*path, serde_json::json!(self.secret())),
+                        Check::JsonIsString { path } | Check::JsonIsToken { path } => {
+                            (*path, serde_json::json!(self.secret()))
+                        }
                         Check::JsonIsBool { path } => (*path, serde_json::json!(false)),
                         Check::JsonEquals { path, value } => (*path, value.clone()),
                         _ => continue,

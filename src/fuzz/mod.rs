@@ -12,11 +12,14 @@
 //! - `diff`: two targets in lockstep;
 //! - `shrink_to_yaml`: a sequence as a version-1 scenario.
 //!
-//! Nothing here opens a socket: the HTTP executor (built on the runner's
-//! client) plugs in through `exec::Executor`.
+//! - `http`: the executor for real targets, built on the runner's client.
+//!
+//! Only `http` opens sockets; everything else is pure and runs against any
+//! `exec::Executor`.
 
 pub mod diff;
 pub mod exec;
+pub mod http;
 pub mod machine;
 pub mod model;
 pub mod ops;

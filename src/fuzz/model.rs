@@ -30,6 +30,17 @@ pub const SESSION_MAX_SECONDS: i64 = 43_200;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// TS-2: the shape of a token, as a regular expression: 64–256 characters,
+/// URL-safe (RFC 3986 unreserved, so no `+ / =`).
+pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9._~-]{64,256}$";
+
+/// Whether `t` has the shape of [`TOKEN_PATTERN`].
+pub fn token_shaped(t: &str) -> bool {
+    (64..=256).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+}
+
 /// Where a token is bound (IP-1, IP-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding {
@@ -128,6 +139,10 @@ pub enum Check {
         at: i64,
     },
     JsonIsString {
+        path: &'static str,
+    },
+    /// TS-2: a token is a string of 64–256 URL-safe characters.
+    JsonIsToken {
         path: &'static str,
     },
     JsonIsBool {
@@ -439,7 +454,7 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                         "IP-1"
                     });
                     let e = Expected::json(200, None, &rules)
-                        .with(Check::JsonIsString { path: "$.token" })
+                        .with(Check::JsonIsToken { path: "$.token" })
                         .with(Check::JsonInstant {
                             path: "$.expires",
                             at: expires,

@@ -114,6 +114,10 @@ fn misfit(
             (Check::JsonIsString { path }, ObservedBody::Json(v)) => (!json_at(v, path)
                 .is_some_and(|x| x.is_string()))
             .then(|| format!("{path} is not a string")),
+            (Check::JsonIsToken { path }, ObservedBody::Json(v)) => (!json_at(v, path)
+                .and_then(|x| x.as_str())
+                .is_some_and(model::token_shaped))
+            .then(|| format!("{path} is not 64-256 URL-safe characters (TS-2)")),
             (Check::JsonIsBool { path }, ObservedBody::Json(v)) => (!json_at(v, path)
                 .is_some_and(|x| x.is_boolean()))
             .then(|| format!("{path} is not a boolean")),

@@ -125,6 +125,10 @@ fn write_expect(out: &mut String, accept: &[Expected], now: i64) {
                     json.push((q(path), format!("{{equals: {}}}", q(&relative(at - now)))))
                 }
                 Check::JsonIsString { path } => json.push((q(path), "{type: string}".into())),
+                Check::JsonIsToken { path } => json.push((
+                    q(path),
+                    format!("{{type: string, matches: {}}}", q(model::TOKEN_PATTERN)),
+                )),
                 Check::JsonIsBool { path } => json.push((q(path), "{type: boolean}".into())),
                 Check::JsonEquals { path, value } => {
                     json.push((q(path), format!("{{equals: {value}}}")))

@@ -26,7 +26,7 @@ use crate::knobs::Knobs;
 use crate::report::model::{Check, Exchange, StepReport, TokenWindow, Verdict};
 use crate::report::redact::Redactor;
 use crate::scenario::model::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
-use crate::target::{PRIMARY, User, humanize};
+use crate::target::{User, humanize};
 
 /// A server as one scenario instance sees it.
 #[derive(Debug, Clone)]
@@ -341,12 +341,7 @@ impl Player<'_> {
     }
 
     fn source(&self, r: &Rendered) -> Result<Option<IpAddr>, String> {
-        let alias = r.from.as_deref().unwrap_or(PRIMARY);
-        match self.live.addresses.get(alias) {
-            Some(ip) => Ok(Some(*ip)),
-            None if alias == PRIMARY => Ok(None),
-            None => Err(format!("the target declares no source address `{alias}`")),
-        }
+        r.source(&self.live.addresses)
     }
 
     fn capture(

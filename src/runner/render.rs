@@ -140,6 +140,19 @@ pub struct Rendered {
     pub from: Option<String>,
 }
 
+impl Rendered {
+    /// The local address to send from: the alias's address, or `None` (the
+    /// OS picks) for an undeclared `primary`.
+    pub fn source(&self, addresses: &BTreeMap<String, IpAddr>) -> Result<Option<IpAddr>, String> {
+        let alias = self.from.as_deref().unwrap_or(crate::target::PRIMARY);
+        match addresses.get(alias) {
+            Some(ip) => Ok(Some(*ip)),
+            None if alias == crate::target::PRIMARY => Ok(None),
+            None => Err(format!("the target declares no source address `{alias}`")),
+        }
+    }
+}
+
 /// Renders `req` in `ctx`. Errors say which placeholder could not be filled.
 pub fn prepare(ctx: &Context, req: &Request) -> Result<Rendered, String> {
     let path = match (&req.endpoint, &req.path) {
