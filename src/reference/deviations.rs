@@ -45,7 +45,7 @@ deviations! {
     CaseInsensitiveUsernames "case-insensitive-usernames" ["TS-3"] "usernames are compared case-insensitively";
     MissingBindingValueUnbound "missing-binding-value-unbound" ["TS-5"] "client=ip without ip (or referer without referer) issues an unbound token";
     ExchangeOutlivesSource "exchange-outlives-source" ["TS-8"] "token exchange ignores the source token's expiry when computing the new one";
-    IgnoreIpBinding "ignore-ip-binding" ["IP-1", "IP-2"] "IP-bound tokens work from any address";
+    IgnoreIpBinding "ignore-ip-binding" ["IP-1", "IP-2", "IP-5", "IP-6"] "IP-bound tokens (and ArcWeb tokens) work from any address";
     IgnoreRefererBinding "ignore-referer-binding" ["IP-1", "IP-3"] "referer-bound tokens work with any or no Referer";
     TrustAnyForwardedFor "trust-any-forwarded-for" ["IP-2"] "X-Forwarded-For is believed from any peer, not only trusted proxies";
     MalformedIpAccepted "malformed-ip-accepted" ["IP-7"] "a malformed ip parameter issues an unbound token instead of 400";
