@@ -211,13 +211,13 @@ fn request_texts(rs: &RequestStep) -> Vec<&str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenario::model::{Case, Loc, Profile, Request, Spanned, Step};
     use crate::target::Target;
     use std::time::Duration;
 
-    fn scenario(profile: Profile, steps: Vec<StepKind>) -> Scenario {
+    pub(crate) fn scenario(profile: Profile, steps: Vec<StepKind>) -> Scenario {
         Scenario {
             file: "x.yaml".into(),
             id: "a/b".into(),
