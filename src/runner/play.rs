@@ -398,11 +398,19 @@ impl Player<'_> {
     }
 
     /// Tokens in the answer become secrets: JSON `token`/`sessionToken`
-    /// (TS-2, SL-2) and ArcWeb's plain-text tokens and user IDs (LT-7a).
+    /// (TS-2, SL-2), the same fields in HTML or other text (TS-1's default
+    /// `f=html` page), `Set-Cookie` values and `Location` token parameters,
+    /// and ArcWeb's plain-text tokens and user IDs (LT-7a).
     fn learn_response(&mut self, req: &http::PreparedRequest, resp: &Response) {
+        for (name, value) in &resp.headers {
+            self.redactor.add_response_header(name, value);
+        }
         if let Some(j) = resp.json() {
             self.redactor.add_json(&j);
-        } else if resp.status == 200 {
+            return;
+        }
+        self.redactor.add_text(&resp.body);
+        if resp.status == 200 {
             let q = req.url.split_once('?').map(|(_, q)| q).unwrap_or("");
             let params = format!("{q}&{}", req.body.as_deref().unwrap_or(""));
             let issuing = url::form_urlencoded::parse(params.as_bytes()).any(|(k, v)| {
