@@ -210,7 +210,7 @@ pub fn execute(args: RunArgs) -> u8 {
             match Target::resolve(&args.target, deviations, Timeouts::new(args.timeout)).await {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("{}", e.render(false));
                     return e.exit_code();
                 }
             };

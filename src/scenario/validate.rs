@@ -287,8 +287,9 @@ fn check_matrix(
     out
 }
 
-/// Whether `alias` names a source address: `primary` or `altN` (N ≥ 1).
-fn is_address_alias(alias: &str) -> bool {
+/// Whether `alias` names a source address: `primary` or `altN` (N ≥ 1), the
+/// aliases scenarios and target profiles may name.
+pub fn is_address_alias(alias: &str) -> bool {
     alias == "primary"
         || alias
             .strip_prefix("alt")
