@@ -28,6 +28,37 @@ pub const SECRET_HEADERS: &[&str] = &["authorization", "x-esri-authorization", "
 /// JSON fields whose string values are tokens (TS-2, SL-2).
 pub const SECRET_JSON_FIELDS: &[&str] = &["token", "sessionToken"];
 
+/// Captured strings at least this long are treated as secrets whatever their
+/// source: tokens are 64+ characters (TS-2), ArcWeb tokens and user IDs are
+/// long too, while ordinary captured text (`false`, a status word) is short.
+pub const MIN_CAPTURED_SECRET_LEN: usize = 16;
+
+/// Whether a captured value should be masked in reports. Numbers, booleans
+/// and `null` never are (an `$.expires` instant is evidence, not a secret);
+/// strings are when they are long ([`MIN_CAPTURED_SECRET_LEN`]) or come from
+/// a token-bearing place: a [`SECRET_JSON_FIELDS`] field (`$.token`), a
+/// [`SECRET_HEADERS`] header or `Set-Cookie`. Passwords are registered
+/// separately and always masked.
+pub fn captured_is_secret(value: &serde_json::Value, source: &str) -> bool {
+    let serde_json::Value::String(s) = value else {
+        return false;
+    };
+    if s.chars().count() >= MIN_CAPTURED_SECRET_LEN {
+        return true;
+    }
+    let src = source.to_ascii_lowercase();
+    if let Some(h) = src.strip_prefix("header:") {
+        return SECRET_HEADERS.contains(&h) || h == "set-cookie";
+    }
+    let last = source
+        .rsplit(['.', '[', '\''])
+        .find(|seg| !seg.is_empty() && *seg != "]")
+        .unwrap_or("")
+        .trim_end_matches([']', '\'', '"']);
+    SECRET_JSON_FIELDS.contains(&last)
+        || SECRET_PARAMS.contains(&last.to_ascii_lowercase().as_str())
+}
+
 /// Secret strings and the labels that replace them.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -461,6 +492,28 @@ mod tests {
         }
         assert_eq!(r.mask("text/html"), "text/html");
         assert_eq!(r.mask("json"), "json");
+    }
+
+    #[test]
+    fn only_secret_looking_captures_are_secrets() {
+        use serde_json::json;
+        assert!(!captured_is_secret(
+            &json!(1_700_000_000_000i64),
+            "$.expires"
+        ));
+        assert!(!captured_is_secret(&json!(false), "$.ssl"));
+        assert!(!captured_is_secret(&json!("arcgis"), "$.styleFamily"));
+        assert!(captured_is_secret(&json!("short"), "$.token"));
+        assert!(captured_is_secret(
+            &json!("short"),
+            "$.data['sessionToken']"
+        ));
+        assert!(captured_is_secret(&json!("0123456789abcdefXYZ"), "body"));
+        assert!(captured_is_secret(&json!("abc"), "header:Set-Cookie"));
+        assert!(!captured_is_secret(
+            &json!("text/html"),
+            "header:Content-Type"
+        ));
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //!
 //! Scheduling (`--jobs`): on the in-process reference every instance gets its
 //! own server (own clock, own state), so everything runs in parallel. On a
-//! remote target with clock control, instances that move the clock or change
-//! a password run alone (a write lock; others hold read locks), and the
-//! target is reset (`POST /_tessera/reset`) at the start of the run and
-//! before and after each of those. Ordinary instances are not reset before
+//! remote (shared) target, instances that change a password, or move the
+//! clock through clock control, run alone (a write lock; others hold read
+//! locks); with the control API the target is also reset
+//! (`POST /_tessera/reset`) at the start of the run and before and after
+//! each of those. Ordinary instances are not reset before
 //! each run: a reset forgets every token on the server, so it would break
 //! instances running beside them; they do not depend on a clean server,
 //! only on a clock nobody moves while they run.
@@ -269,7 +270,7 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     let mut report = blank_report(inst);
     let _permit = shared.jobs.acquire().await;
     let start = Instant::now();
-    match plan::decide(s, &shared.target) {
+    match plan::decide_case(s, Some(inst.case()), &shared.target) {
         Decision::NotApplicable(r) => {
             report.verdict = Verdict::NotApplicable;
             report.reason = Some(r);
@@ -397,12 +398,16 @@ async fn play_remote(
     let live = live(target, plan, target.base_url.clone());
     if plan.exclusive {
         let _w = shared.state.write().await;
-        if let Err(e) = control.reset().await {
+        // Resets need the control API; without it the instance still runs
+        // alone, so nobody sees the password change half-way.
+        let resets = target.capabilities.clock_control;
+        if resets && let Err(e) = control.reset().await {
             return error_played(e);
         }
         let mut played =
             play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await;
-        if let Err(e) = control.reset().await
+        if resets
+            && let Err(e) = control.reset().await
             && played.verdict != Verdict::Error
         {
             played.verdict = Verdict::Error;
