@@ -81,8 +81,12 @@ pub struct RunArgs {
     deviations: Vec<String>,
 }
 
+/// `--timeout`: a duration above zero (a zero timeout fails every request).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    tessera::scenario::model::parse_duration(s)
+    match tessera::scenario::model::parse_duration(s)? {
+        d if d.is_zero() => Err(format!("a timeout above zero, found `{s}`")),
+        d => Ok(d),
+    }
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -180,7 +184,8 @@ pub fn execute(args: RunArgs) -> u8 {
             ));
         }
         if ids.is_empty() {
-            say("note: nothing failed in that report; nothing to rerun\n");
+            eprintln!("nothing to rerun: nothing failed or errored in that report");
+            return exit::NOTHING_SELECTED;
         }
     }
     if let Some(p) = partition {
@@ -210,7 +215,7 @@ pub fn execute(args: RunArgs) -> u8 {
             match Target::resolve(&args.target, deviations, Timeouts::new(args.timeout)).await {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("{}", e.render(false));
                     return e.exit_code();
                 }
             };

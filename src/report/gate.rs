@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{GateMark, Report, ScenarioReport, Verdict};
 use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
-use crate::scenario::model::Loc;
+use crate::scenario::model::{Loc, Spanned};
 
 /// The only baseline format version.
 pub const BASELINE_VERSION: u32 = 1;
@@ -48,6 +48,20 @@ pub struct Baseline {
     pub version: u32,
     #[serde(default)]
     pub expected_failures: Vec<ExpectedFailure>,
+}
+
+/// The places of a baseline's fields (other fields ignored: [`Baseline`]
+/// already checked them).
+#[derive(Deserialize)]
+struct LocatedBaseline {
+    version: Spanned<u32>,
+    #[serde(default)]
+    expected_failures: Vec<LocatedEntry>,
+}
+
+#[derive(Deserialize)]
+struct LocatedEntry {
+    id: Spanned<String>,
 }
 
 /// One scenario expected to fail.
@@ -68,27 +82,41 @@ impl Baseline {
     /// ids, no empty reason.
     pub fn parse(text: &str, file: &Path) -> Result<Baseline, Diagnostic> {
         let b: Baseline = parse_yaml(text, file)?;
+        // The same text again, for the places of the problems found below
+        // (the model itself stays plain so it can be written back).
+        let located: LocatedBaseline = parse_yaml(text, file)?;
         let invalid =
-            |msg: String| Diagnostic::new(file, Loc::default(), DiagnosticKind::Invalid(msg));
+            |loc: Loc, msg: String| Diagnostic::new(file, loc, DiagnosticKind::Invalid(msg));
         if b.version != BASELINE_VERSION {
-            return Err(invalid(format!(
-                "baseline `version: {BASELINE_VERSION}`, found `version: {}`",
-                b.version
-            )));
+            return Err(invalid(
+                located.version.loc,
+                format!(
+                    "baseline `version: {BASELINE_VERSION}`, found `version: {}`",
+                    b.version
+                ),
+            ));
         }
         let mut seen = BTreeSet::new();
-        for e in &b.expected_failures {
+        for (i, e) in b.expected_failures.iter().enumerate() {
+            let loc = located
+                .expected_failures
+                .get(i)
+                .map(|l| l.id.loc)
+                .unwrap_or_default();
             if !seen.insert(e.id.as_str()) {
-                return Err(invalid(format!(
-                    "each scenario id once in a baseline, `{}` is listed twice",
-                    e.id
-                )));
+                return Err(invalid(
+                    loc,
+                    format!(
+                        "each scenario id once in a baseline, `{}` is listed twice",
+                        e.id
+                    ),
+                ));
             }
             if e.reason.trim().is_empty() {
-                return Err(invalid(format!(
-                    "a reason for every expected failure, `{}` has none",
-                    e.id
-                )));
+                return Err(invalid(
+                    loc,
+                    format!("a reason for every expected failure, `{}` has none", e.id),
+                ));
             }
         }
         Ok(b)
@@ -439,10 +467,12 @@ mod tests {
             )
             .is_err()
         );
-        assert!(
-            bad("version: 1\nexpected_failures:\n  - {id: a, reason: r}\n  - {id: a, reason: s}\n")
-                .contains("listed twice")
-        );
+        let dup =
+            bad("version: 1\nexpected_failures:\n  - {id: a, reason: r}\n  - {id: a, reason: s}\n");
+        assert!(dup.contains("listed twice"), "{dup}");
+        // Located at the second entry's id.
+        assert!(dup.starts_with("baseline.yaml:4:10: error:"), "{dup}");
+        assert!(bad("version: 2\n").starts_with("baseline.yaml:1:10:"));
         assert!(
             bad("version: 1\nexpected_failures:\n  - {id: a, reason: ' '}\n").contains("has none")
         );

@@ -90,6 +90,8 @@ pub enum MergeError {
     MixedPartitions { index: usize },
     #[error("shard counts differ: {a} and {b}")]
     ShardCount { a: u32, b: u32 },
+    #[error("report #{index} is report #{first} again (the same run given twice)")]
+    RepeatedReport { index: usize, first: usize },
     #[error("shard {0} is given twice")]
     RepeatedShard(Partition),
     #[error("shards missing: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))]
@@ -140,6 +142,13 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
         }
     }
     check_shards(&reports)?;
+    // The same file twice is a mistake in the command line (shards
+    // given twice are reported as such above).
+    for (index, r) in reports.iter().enumerate() {
+        if let Some(first) = reports[..index].iter().position(|o| o == r) {
+            return Err(MergeError::RepeatedReport { index, first });
+        }
+    }
 
     let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut scenarios: Vec<ScenarioReport> = Vec::new();
@@ -327,9 +336,16 @@ mod tests {
             Err(MergeError::MissingShards(m)) => assert_eq!(m.len(), 20),
             other => panic!("{other:?}"),
         }
-        // Identical duplicates are fine.
+        // The same report twice is refused...
+        assert!(matches!(
+            merge(vec![full.clone(), full.clone()]),
+            Err(MergeError::RepeatedReport { index: 1, first: 0 })
+        ));
+        // ...while identical results from two runs are fine.
+        let mut later = full.clone();
+        later.started_at = "2099-01-01T00:00:00Z".into();
         assert_eq!(
-            merge(vec![full.clone(), full.clone()]).unwrap().scenarios,
+            merge(vec![full.clone(), later]).unwrap().scenarios,
             full.scenarios
         );
     }

@@ -28,6 +28,37 @@ pub const SECRET_HEADERS: &[&str] = &["authorization", "x-esri-authorization", "
 /// JSON fields whose string values are tokens (TS-2, SL-2).
 pub const SECRET_JSON_FIELDS: &[&str] = &["token", "sessionToken"];
 
+/// Captured strings at least this long are treated as secrets whatever their
+/// source: tokens are 64+ characters (TS-2), ArcWeb tokens and user IDs are
+/// long too, while ordinary captured text (`false`, a status word) is short.
+pub const MIN_CAPTURED_SECRET_LEN: usize = 16;
+
+/// Whether a captured value should be masked in reports. Numbers, booleans
+/// and `null` never are (an `$.expires` instant is evidence, not a secret);
+/// strings are when they are long ([`MIN_CAPTURED_SECRET_LEN`]) or come from
+/// a token-bearing place: a [`SECRET_JSON_FIELDS`] field (`$.token`), a
+/// [`SECRET_HEADERS`] header or `Set-Cookie`. Passwords are registered
+/// separately and always masked.
+pub fn captured_is_secret(value: &serde_json::Value, source: &str) -> bool {
+    let serde_json::Value::String(s) = value else {
+        return false;
+    };
+    if s.chars().count() >= MIN_CAPTURED_SECRET_LEN {
+        return true;
+    }
+    let src = source.to_ascii_lowercase();
+    if let Some(h) = src.strip_prefix("header:") {
+        return SECRET_HEADERS.contains(&h) || h == "set-cookie";
+    }
+    let last = source
+        .rsplit(['.', '[', '\''])
+        .find(|seg| !seg.is_empty() && *seg != "]")
+        .unwrap_or("")
+        .trim_end_matches([']', '\'', '"']);
+    SECRET_JSON_FIELDS.contains(&last)
+        || SECRET_PARAMS.contains(&last.to_ascii_lowercase().as_str())
+}
+
 /// Secret strings and the labels that replace them.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -84,7 +115,8 @@ impl Redactor {
         let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
         let json = serde_json::to_string(value).unwrap_or_default();
         let json = json.trim_matches('"').to_owned();
-        for s in [form, json] {
+        let html = html_escape(value);
+        for s in [form, json, html] {
             if !spellings.contains(&s) && s.chars().count() >= min {
                 spellings.push(s);
             }
@@ -136,6 +168,69 @@ impl Redactor {
                 }
                 None => {
                     self.add(v, "token");
+                }
+            }
+        }
+    }
+
+    /// Registers the credentials in a *response* header: the value of every
+    /// `Set-Cookie` (an `agstoken` cookie is a token carrier, HP-1) and the
+    /// [`SECRET_PARAMS`] of a `Location` URL (a redirect may hand a token
+    /// over in its query).
+    pub fn add_response_header(&mut self, name: &str, value: &str) {
+        match name.to_ascii_lowercase().as_str() {
+            "set-cookie" => {
+                let first = value.split(';').next().unwrap_or("");
+                if let Some((_, v)) = first.split_once('=') {
+                    self.add(v.trim().trim_matches('"'), "cookie");
+                }
+            }
+            "location" => {
+                let query = value.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let query = query.split('#').next().unwrap_or("");
+                self.add_params(query);
+            }
+            _ => {}
+        }
+    }
+
+    /// Registers the tokens in a body that is not JSON: the `token` and
+    /// `sessionToken` string fields of JSON embedded in text, such as the
+    /// HTML-escaped JSON of the `f=html` pages (`<pre>{&quot;token&quot;:
+    /// &quot;...&quot;}</pre>`, TS-1's default format).
+    pub fn add_text(&mut self, text: &str) {
+        let plain = html_unescape(text);
+        for field in SECRET_JSON_FIELDS {
+            let key = format!("\"{field}\"");
+            let mut rest = plain.as_str();
+            while let Some(at) = rest.find(&key) {
+                rest = &rest[at + key.len()..];
+                let after = rest.trim_start();
+                let Some(after) = after.strip_prefix(':') else {
+                    continue;
+                };
+                let after = after.trim_start();
+                if !after.starts_with('"') {
+                    continue;
+                }
+                // The JSON string literal: up to the first unescaped quote.
+                let bytes = after.as_bytes();
+                let mut end = None;
+                let mut i = 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                if let Some(end) = end
+                    && let Ok(v) = serde_json::from_str::<String>(&after[..=end])
+                {
+                    self.add(&v, "token");
                 }
             }
         }
@@ -244,6 +339,61 @@ impl Redactor {
     }
 }
 
+/// The escapes of an HTML text node or attribute (what the reference's
+/// `f=html` pages and most servers use).
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Undoes the common HTML character references (named quotes and brackets,
+/// decimal and hex numeric references); anything else is kept as written.
+fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..semi];
+        let c = match name {
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => {
+                if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+                } else if let Some(dec) = name.strip_prefix('#') {
+                    dec.parse::<u32>().ok().and_then(char::from_u32)
+                } else {
+                    None
+                }
+            }
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
@@ -310,6 +460,68 @@ mod tests {
             assert!(!masked.contains(s), "{s} leaked in {masked}");
         }
         assert!(masked.ends_with("alice json"));
+    }
+
+    #[test]
+    fn learns_tokens_from_html_bodies() {
+        let mut r = Redactor::new();
+        let page = "<html><body><pre>{\n  &quot;token&quot;: &quot;HtmlTok_0123456789abcdef&quot;,\n  \
+                    &quot;expires&quot;: 1,\n  &quot;sessionToken&quot; : &quot;AASTsess&amp;ion-42&quot;\n}</pre></body></html>";
+        r.add_text(page);
+        let masked = r.mask(page);
+        assert!(!masked.contains("HtmlTok_0123456789abcdef"), "{masked}");
+        // The HTML-escaped spelling of a token is masked too.
+        assert!(!masked.contains("AASTsess&amp;ion-42"), "{masked}");
+        assert!(!r.mask("AASTsess&ion-42").contains("AASTsess"));
+        // Plain JSON-looking text works the same; other fields are not secrets.
+        let mut r = Redactor::new();
+        r.add_text(r#"oops {"token":"PlainTok\"quoted","expires":1700000000000}"#);
+        assert_eq!(r.mask("PlainTok\"quoted"), "«token»");
+        assert_eq!(r.mask("1700000000000"), "1700000000000");
+    }
+
+    #[test]
+    fn learns_tokens_from_response_headers() {
+        let mut r = Redactor::new();
+        r.add_response_header("Set-Cookie", "agstoken=CookieTok123456; Path=/; HttpOnly");
+        r.add_response_header("location", "/x?f=json&token=LocTok987654#frag");
+        r.add_response_header("Location", "/y?tkn=ArcTkn555&usrid=User777");
+        r.add_response_header("Content-Type", "text/html");
+        for s in ["CookieTok123456", "LocTok987654", "ArcTkn555", "User777"] {
+            assert!(r.mask(s).starts_with('«'), "{s} not masked");
+        }
+        assert_eq!(r.mask("text/html"), "text/html");
+        assert_eq!(r.mask("json"), "json");
+    }
+
+    #[test]
+    fn only_secret_looking_captures_are_secrets() {
+        use serde_json::json;
+        assert!(!captured_is_secret(
+            &json!(1_700_000_000_000i64),
+            "$.expires"
+        ));
+        assert!(!captured_is_secret(&json!(false), "$.ssl"));
+        assert!(!captured_is_secret(&json!("arcgis"), "$.styleFamily"));
+        assert!(captured_is_secret(&json!("short"), "$.token"));
+        assert!(captured_is_secret(
+            &json!("short"),
+            "$.data['sessionToken']"
+        ));
+        assert!(captured_is_secret(&json!("0123456789abcdefXYZ"), "body"));
+        assert!(captured_is_secret(&json!("abc"), "header:Set-Cookie"));
+        assert!(!captured_is_secret(
+            &json!("text/html"),
+            "header:Content-Type"
+        ));
+    }
+
+    #[test]
+    fn unescapes_html() {
+        assert_eq!(
+            html_unescape("&quot;a&amp;b&#34;&#x27;&lt;&unknown;&"),
+            "\"a&b\"'<&unknown;&"
+        );
     }
 
     #[test]

@@ -314,21 +314,50 @@ fn operand_number(v: &Value) -> Option<i128> {
     }
 }
 
+/// The outcome of comparing two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Same,
+    Different,
+    /// Numbers too far apart to subtract (i128 overflow): the check fails.
+    OutOfRange,
+}
+
+impl Cmp {
+    fn of(b: bool) -> Cmp {
+        if b { Cmp::Same } else { Cmp::Different }
+    }
+}
+
+/// The `actual` text of a comparison that overflowed.
+fn out_of_range(actual: &str) -> String {
+    format!("{actual} (out of range for this comparison)")
+}
+
 /// Whether `actual` equals `expected` (rendered), numbers within `tol` ms.
-fn equal(actual: &Value, expected: &Value, tol: i128) -> bool {
+///
+/// YAML 1.1 habits: a scenario may write `"true"` or `"498"` for a JSON
+/// boolean or number, or `true`/`498` for a JSON string holding that text.
+/// Both directions compare the same: a string and a boolean or number are
+/// equal when the string is the other's JSON text.
+fn equal(actual: &Value, expected: &Value, tol: i128) -> Cmp {
     match (actual, expected) {
         (Value::Number(_), _) => match (as_i128(actual), operand_number(expected)) {
-            (Some(a), Some(e)) => (a - e).abs() <= tol,
-            _ => match expected {
+            (Some(a), Some(e)) => match a.checked_sub(e).and_then(|d| d.checked_abs()) {
+                Some(d) => Cmp::of(d <= tol),
+                None => Cmp::OutOfRange,
+            },
+            _ => Cmp::of(match expected {
                 Value::String(s) => s.as_str() == actual.to_string().as_str(),
                 _ => actual == expected,
-            },
+            }),
         },
-        (Value::String(a), Value::String(e)) => a == e,
+        (Value::String(a), Value::String(e)) => Cmp::of(a == e),
         (Value::String(a), Value::Number(_) | Value::Bool(_)) => {
-            a.as_str() == expected.to_string().as_str()
+            Cmp::of(a.as_str() == expected.to_string().as_str())
         }
-        _ => actual == expected,
+        (Value::Bool(_), Value::String(e)) => Cmp::of(e.trim() == actual.to_string().as_str()),
+        _ => Cmp::of(actual == expected),
     }
 }
 
@@ -408,27 +437,28 @@ pub fn matcher(
             Err(e) => push(op, e, false, actual_shown.clone()),
             Ok(o) => {
                 let tol = if negate { 0 } else { tol_for(&o) };
-                let passed = match actual {
-                    Some(a) => equal(a, &o.value, tol) != negate,
-                    None => negate,
+                let (passed, shown) = match actual.map(|a| equal(a, &o.value, tol)) {
+                    None => (negate, actual_shown.clone()),
+                    Some(Cmp::OutOfRange) => (false, out_of_range(&actual_shown)),
+                    Some(c) => ((c == Cmp::Same) != negate, actual_shown.clone()),
                 };
-                push(
-                    op,
-                    expected_text(&o, raw, tol),
-                    passed,
-                    actual_shown.clone(),
-                );
+                push(op, expected_text(&o, raw, tol), passed, shown);
             }
         }
     }
     if let Some(list) = &m.one_of {
         let mut shown = Vec::new();
         let mut passed = false;
+        let mut overflow = false;
         for raw in list {
             match simple(raw) {
                 Ok(o) => {
                     let tol = tol_for(&o);
-                    passed |= actual.is_some_and(|a| equal(a, &o.value, tol));
+                    match actual.map(|a| equal(a, &o.value, tol)) {
+                        Some(Cmp::Same) => passed = true,
+                        Some(Cmp::OutOfRange) => overflow = true,
+                        _ => {}
+                    }
                     shown.push(expected_text(&o, raw, tol));
                 }
                 Err(e) => shown.push(e),
@@ -438,7 +468,11 @@ pub fn matcher(
             "one_of",
             format!("one of [{}]", shown.join(", ")),
             passed,
-            actual_shown.clone(),
+            if overflow && !passed {
+                out_of_range(&actual_shown)
+            } else {
+                actual_shown.clone()
+            },
         );
     }
     if let Some(re) = &m.matches {
@@ -496,17 +530,20 @@ pub fn matcher(
             Ok(o) => {
                 let tol = tol_for(&o);
                 let bound = operand_number(&o.value);
-                let passed = match (actual.and_then(as_i128), bound) {
-                    (Some(a), Some(b)) if at_least => a >= b - tol,
-                    (Some(a), Some(b)) => a <= b + tol,
-                    _ => false,
+                let limit = bound.map(|b| {
+                    if at_least {
+                        b.checked_sub(tol)
+                    } else {
+                        b.checked_add(tol)
+                    }
+                });
+                let (passed, shown) = match (actual.and_then(as_i128), limit) {
+                    (Some(_), Some(None)) => (false, out_of_range(&actual_shown)),
+                    (Some(a), Some(Some(l))) if at_least => (a >= l, actual_shown.clone()),
+                    (Some(a), Some(Some(l))) => (a <= l, actual_shown.clone()),
+                    _ => (false, actual_shown.clone()),
                 };
-                push(
-                    op,
-                    expected_text(&o, raw, tol),
-                    passed,
-                    actual_shown.clone(),
-                );
+                push(op, expected_text(&o, raw, tol), passed, shown);
             }
         }
     }
@@ -777,6 +814,46 @@ mod tests {
             Duration::ZERO,
         );
         assert!(ev.passed());
+    }
+
+    #[test]
+    fn overflowing_comparisons_fail_instead_of_panicking() {
+        let min = i128::MIN.to_string();
+        let c = run(json!({"equals": min}), Some(json!(1_700_000_000_000i64)), 0);
+        assert!(!c[0].passed);
+        assert!(c[0].actual.contains("out of range"), "{c:?}");
+        let c = run(
+            json!({"at_least": i128::MIN.to_string(), "tolerance": "1ms"}),
+            Some(json!(5)),
+            0,
+        );
+        assert!(!c[0].passed);
+        assert!(c[0].actual.contains("out of range"), "{c:?}");
+        let c = run(
+            json!({"at_most": i128::MAX.to_string(), "tolerance": "1ms"}),
+            Some(json!(5)),
+            0,
+        );
+        assert!(!c[0].passed && c[0].actual.contains("out of range"));
+        let c = run(json!({"one_of": [min]}), Some(json!(5)), 0);
+        assert!(!c[0].passed && c[0].actual.contains("out of range"));
+        // A sum that overflows is an error in the expected text, not a panic.
+        let max = i128::MAX.to_string();
+        let c = run(
+            json!({"equals": format!("{max} + {max}")}),
+            Some(json!(5)),
+            0,
+        );
+        assert!(!c[0].passed);
+    }
+
+    #[test]
+    fn yaml_booleans_compare_the_same_both_ways() {
+        assert!(ok(json!({"equals": "true"}), Some(json!(true))));
+        assert!(ok(json!({"equals": true}), Some(json!("true"))));
+        assert!(!ok(json!({"equals": "false"}), Some(json!(true))));
+        assert!(!ok(json!({"equals": "yes"}), Some(json!(true))));
+        assert!(ok(json!({"one_of": ["true", "x"]}), Some(json!(true))));
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //!
 //! Scheduling (`--jobs`): on the in-process reference every instance gets its
 //! own server (own clock, own state), so everything runs in parallel. On a
-//! remote target with clock control, instances that move the clock or change
-//! a password run alone (a write lock; others hold read locks), and the
-//! target is reset (`POST /_tessera/reset`) at the start of the run and
-//! before and after each of those. Ordinary instances are not reset before
+//! remote (shared) target, instances that change a password, or move the
+//! clock through clock control, run alone (a write lock; others hold read
+//! locks); with the control API the target is also reset
+//! (`POST /_tessera/reset`) at the start of the run and before and after
+//! each of those. Ordinary instances are not reset before
 //! each run: a reset forgets every token on the server, so it would break
 //! instances running beside them; they do not depend on a clean server,
 //! only on a clock nobody moves while they run.
@@ -174,32 +175,19 @@ pub async fn run(
         })?;
     }
     emit(&shared.events, RunEvent::RunStarted { total: list.len() });
-    let mut set = tokio::task::JoinSet::new();
     let retries = opts.retries;
-    for (i, inst) in list.iter().cloned().enumerate() {
+    let reports = play_all(&list, &shared.events, |inst| {
         let shared = shared.clone();
-        set.spawn(async move {
+        async move {
             let report = run_with_retries(&inst, &shared, retries).await;
             emit(
                 &shared.events,
                 RunEvent::ScenarioFinished(Box::new(report.clone())),
             );
-            (i, report)
-        });
-    }
-    let mut reports: Vec<Option<ScenarioReport>> = vec![None; list.len()];
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, r)) => reports[i] = Some(r),
-            // A panicking instance is a bug; report it rather than lose it.
-            Err(e) => {
-                return Err(RunError::Target {
-                    target: target.name.clone(),
-                    reason: format!("a scenario task failed: {e}"),
-                });
-            }
+            report
         }
-    }
+    })
+    .await;
     emit(&shared.events, RunEvent::RunFinished);
     Ok(Report {
         format_version: REPORT_FORMAT_VERSION,
@@ -208,8 +196,51 @@ pub async fn run(
         duration_ms: started.elapsed().as_millis() as u64,
         target: target.summary(),
         partition: None,
-        scenarios: reports.into_iter().flatten().collect(),
+        scenarios: reports,
     })
+}
+
+/// Plays every instance concurrently (each in its own task) and returns
+/// their reports in `list` order. A task that panics or is cancelled is a
+/// bug in tessera, not in the target: it becomes an *error* verdict for
+/// that instance alone (with the reason), and the rest of the run goes on.
+async fn play_all<F, Fut>(list: &[Instance], events: &EventSender, play: F) -> Vec<ScenarioReport>
+where
+    F: Fn(Instance) -> Fut,
+    Fut: std::future::Future<Output = ScenarioReport> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut index = std::collections::HashMap::new();
+    for (i, inst) in list.iter().cloned().enumerate() {
+        let handle = set.spawn(play(inst));
+        index.insert(handle.id(), i);
+    }
+    let mut reports: Vec<Option<ScenarioReport>> = vec![None; list.len()];
+    while let Some(joined) = set.join_next_with_id().await {
+        match joined {
+            Ok((id, r)) => {
+                if let Some(&i) = index.get(&id) {
+                    reports[i] = Some(r);
+                }
+            }
+            Err(e) => {
+                let Some(&i) = index.get(&e.id()) else {
+                    continue;
+                };
+                let mut r = blank_report(&list[i]);
+                r.verdict = Verdict::Error;
+                r.reason = Some(if e.is_panic() {
+                    "internal error: the scenario task panicked (a bug in tessera; please report it)"
+                        .to_string()
+                } else {
+                    format!("internal error: the scenario task failed: {e}")
+                });
+                emit(events, RunEvent::ScenarioFinished(Box::new(r.clone())));
+                reports[i] = Some(r);
+            }
+        }
+    }
+    reports.into_iter().flatten().collect()
 }
 
 /// Plays one instance, then again while it fails or errors, at most
@@ -236,28 +267,10 @@ async fn run_with_retries(inst: &Instance, shared: &Shared, retries: u32) -> Sce
 async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     let s = &inst.scenario;
     let mut redactor = shared.redactor.clone();
-    let mut report = ScenarioReport {
-        id: inst.id(),
-        scenario: s.id.clone(),
-        case: Some(inst.case().name.clone()).filter(|n| !n.is_empty()),
-        area: s.area.clone(),
-        title: s.title.clone(),
-        file: s.file.display().to_string(),
-        rules: s.rules.clone(),
-        profile: s.profile.as_str().to_owned(),
-        vars: inst.case().vars.clone(),
-        verdict: Verdict::Pass,
-        reason: None,
-        duration_ms: 0,
-        attempts: 1,
-        flaky: false,
-        steps: Vec::new(),
-        tokens: Vec::new(),
-        gate: None,
-    };
+    let mut report = blank_report(inst);
     let _permit = shared.jobs.acquire().await;
     let start = Instant::now();
-    match plan::decide(s, &shared.target) {
+    match plan::decide_case(s, Some(inst.case()), &shared.target) {
         Decision::NotApplicable(r) => {
             report.verdict = Verdict::NotApplicable;
             report.reason = Some(r);
@@ -288,6 +301,30 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     report.duration_ms = start.elapsed().as_millis() as u64;
     redactor.mask_scenario(&mut report);
     report
+}
+
+/// The report of an instance before it is played: a pass with no steps.
+fn blank_report(inst: &Instance) -> ScenarioReport {
+    let s = &inst.scenario;
+    ScenarioReport {
+        id: inst.id(),
+        scenario: s.id.clone(),
+        case: Some(inst.case().name.clone()).filter(|n| !n.is_empty()),
+        area: s.area.clone(),
+        title: s.title.clone(),
+        file: s.file.display().to_string(),
+        rules: s.rules.clone(),
+        profile: s.profile.as_str().to_owned(),
+        vars: inst.case().vars.clone(),
+        verdict: Verdict::Pass,
+        reason: None,
+        duration_ms: 0,
+        attempts: 1,
+        flaky: false,
+        steps: Vec::new(),
+        tokens: Vec::new(),
+        gate: None,
+    }
 }
 
 fn live(target: &Target, plan: &Plan, base_url: String) -> Live {
@@ -361,12 +398,16 @@ async fn play_remote(
     let live = live(target, plan, target.base_url.clone());
     if plan.exclusive {
         let _w = shared.state.write().await;
-        if let Err(e) = control.reset().await {
+        // Resets need the control API; without it the instance still runs
+        // alone, so nobody sees the password change half-way.
+        let resets = target.capabilities.clock_control;
+        if resets && let Err(e) = control.reset().await {
             return error_played(e);
         }
         let mut played =
             play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await;
-        if let Err(e) = control.reset().await
+        if resets
+            && let Err(e) = control.reset().await
             && played.verdict != Verdict::Error
         {
             played.verdict = Verdict::Error;
@@ -376,5 +417,37 @@ async fn play_remote(
     } else {
         let _r = shared.state.read().await;
         play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::Profile;
+
+    #[tokio::test]
+    async fn a_panicking_instance_is_an_error_for_that_instance_only() {
+        let mut a = plan::tests::scenario(Profile::ArcgisToken, vec![]);
+        a.id = "a/ok".into();
+        let mut b = a.clone();
+        b.id = "a/boom".into();
+        let list = instances(vec![a, b]);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let reports = play_all(&list, &Some(tx), |inst| async move {
+            if inst.scenario.id == "a/boom" {
+                panic!("boom");
+            }
+            blank_report(&inst)
+        })
+        .await;
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].id, "a/ok");
+        assert_eq!(reports[0].verdict, Verdict::Pass);
+        assert_eq!(reports[1].id, "a/boom");
+        assert_eq!(reports[1].verdict, Verdict::Error);
+        assert!(reports[1].reason.as_deref().unwrap().contains("panicked"));
+        // Observers hear about it too.
+        let ev = rx.try_recv().unwrap();
+        assert!(matches!(ev, RunEvent::ScenarioFinished(r) if r.id == "a/boom"));
     }
 }

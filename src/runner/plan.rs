@@ -11,7 +11,7 @@
 //! Pure: no I/O, no clock.
 
 use crate::knobs::Knobs;
-use crate::scenario::model::{Capability, RequestStep, Scenario, StepKind};
+use crate::scenario::model::{Capability, Case, RequestStep, Scenario, StepKind};
 use crate::scenario::template::{Template, Var};
 use crate::target::{PRIMARY, Target, TargetKind, humanize};
 use std::collections::BTreeSet;
@@ -37,8 +37,14 @@ pub struct Plan {
     pub knobs: Knobs,
 }
 
-/// Decides for scenario `s` on target `t`.
+/// Decides for scenario `s` (whatever its cases hold) on target `t`.
 pub fn decide(s: &Scenario, t: &Target) -> Decision {
+    decide_case(s, None, t)
+}
+
+/// Decides for one instance: scenario `s` with matrix case `case` (its
+/// values may name fixture users and addresses too) on target `t`.
+pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
     if !t.profiles.contains(&s.profile) {
         return Decision::NotApplicable(format!(
             "the target does not implement the `{}` profile",
@@ -95,7 +101,16 @@ pub fn decide(s: &Scenario, t: &Target) -> Decision {
                 .into(),
         );
     }
-    let used = used_names(s);
+    let mut used = used_names(s);
+    let cases: Vec<&Case> = match case {
+        Some(c) => vec![c],
+        None => s.cases.iter().collect(),
+    };
+    for c in cases {
+        let more = case_names(c);
+        used.users.extend(more.users);
+        used.addresses.extend(more.addresses);
+    }
     if s.requires.contains(&Capability::AltAddresses)
         && !caps.addresses.keys().any(|k| k != PRIMARY)
     {
@@ -117,7 +132,10 @@ pub fn decide(s: &Scenario, t: &Target) -> Decision {
     }
     Decision::Play(Plan {
         real_waits,
-        exclusive: t.is_shared() && caps.clock_control && s.mutates_shared_state(),
+        // A password change is seen by every scenario on a shared target,
+        // with or without clock control; a clock move only when the clock
+        // really moves (real waits leave the target's clock alone).
+        exclusive: t.is_shared() && (sets_password || (moves_clock && caps.clock_control)),
         knobs,
     })
 }
@@ -129,6 +147,35 @@ pub struct UsedNames {
     pub users: BTreeSet<String>,
 }
 
+/// The aliases named by placeholders inside a matrix case's string values
+/// (`who: "{{users.bob.name}}"`): a case value may hold placeholders, one
+/// level deep, which the step using `{{case.who}}` then renders.
+pub fn case_names(case: &Case) -> UsedNames {
+    let mut u = UsedNames::default();
+    for v in case.vars.values() {
+        if let Some(text) = v.as_str() {
+            add_template_names(text, &mut u);
+        }
+    }
+    u
+}
+
+fn add_template_names(text: &str, u: &mut UsedNames) {
+    if let Ok(t) = Template::parse(text) {
+        for v in t.vars() {
+            match v {
+                Var::Addr(a) => {
+                    u.addresses.insert(a.clone());
+                }
+                Var::User { alias, .. } => {
+                    u.users.insert(alias.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Every source-address alias (`from:`, `{{addr.X}}`) and fixture user
 /// (`{{users.X.*}}`, `set_password`) the scenario uses.
 pub fn used_names(s: &Scenario) -> UsedNames {
@@ -138,19 +185,7 @@ pub fn used_names(s: &Scenario) -> UsedNames {
             u.addresses.insert(f.value.clone());
         }
         for text in request_texts(rs) {
-            if let Ok(t) = Template::parse(text) {
-                for v in t.vars() {
-                    match v {
-                        Var::Addr(a) => {
-                            u.addresses.insert(a.clone());
-                        }
-                        Var::User { alias, .. } => {
-                            u.users.insert(alias.clone());
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            add_template_names(text, u);
         }
     };
     for st in &s.steps {
@@ -211,13 +246,13 @@ fn request_texts(rs: &RequestStep) -> Vec<&str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::scenario::model::{Case, Loc, Profile, Request, Spanned, Step};
+    use crate::scenario::model::{Loc, Profile, Request, Spanned, Step};
     use crate::target::Target;
     use std::time::Duration;
 
-    fn scenario(profile: Profile, steps: Vec<StepKind>) -> Scenario {
+    pub(crate) fn scenario(profile: Profile, steps: Vec<StepKind>) -> Scenario {
         Scenario {
             file: "x.yaml".into(),
             id: "a/b".into(),
@@ -330,6 +365,62 @@ mod tests {
         assert!(
             matches!(decide(&s, &Target::reference(vec![])), Decision::Play(p) if !p.exclusive)
         );
+    }
+
+    #[test]
+    fn password_changes_are_exclusive_on_shared_targets_even_without_clock_control() {
+        let sp = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::SetPassword(crate::scenario::model::SetPassword {
+                user: Spanned::new("alice".into(), Loc::default()),
+                password: "new".into(),
+            })],
+        );
+        let mut t = remote();
+        t.capabilities.clock_control = false;
+        t.capabilities.password_control = true;
+        assert!(matches!(decide(&sp, &t), Decision::Play(p) if p.exclusive));
+        assert!(
+            matches!(decide(&sp, &Target::reference(vec![])), Decision::Play(p) if !p.exclusive)
+        );
+        // An ordinary scenario is not.
+        let plain = scenario(Profile::ArcgisToken, vec![request_from("primary")]);
+        assert!(matches!(decide(&plain, &t), Decision::Play(p) if !p.exclusive));
+    }
+
+    #[test]
+    fn users_and_addresses_named_in_case_values_skip_when_missing() {
+        let mut s = scenario(Profile::ArcgisToken, vec![request_from("primary")]);
+        let case = |name: &str, v: &str| Case {
+            name: name.into(),
+            vars: [("who".to_string(), serde_json::json!(v))]
+                .into_iter()
+                .collect(),
+        };
+        s.cases = vec![
+            case("bob", "{{users.bob.name}}"),
+            case("alt", "{{addr.alt1}}"),
+            case("plain", "alice"),
+        ];
+        let mut t = remote();
+        t.users.remove("bob");
+        t.capabilities.addresses.retain(|k, _| k == PRIMARY);
+        let d = decide_case(&s, Some(&s.cases[0]), &t);
+        assert!(
+            matches!(&d, Decision::Skip(r) if r.contains("fixture user `bob`")),
+            "{d:?}"
+        );
+        let d = decide_case(&s, Some(&s.cases[1]), &t);
+        assert!(
+            matches!(&d, Decision::Skip(r) if r.contains("`alt1`")),
+            "{d:?}"
+        );
+        assert!(matches!(
+            decide_case(&s, Some(&s.cases[2]), &t),
+            Decision::Play(_)
+        ));
+        // The scenario as a whole needs all of them.
+        assert!(matches!(decide(&s, &t), Decision::Skip(_)));
     }
 
     #[test]

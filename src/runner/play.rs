@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
+use serde_json::Value;
 
 use super::control::Control;
 use super::expect::{self, Evaluation};
@@ -24,7 +25,7 @@ use super::http::{self, Clients, Response, TransportError};
 use super::render::{self, Context, Rendered};
 use crate::knobs::Knobs;
 use crate::report::model::{Check, Exchange, StepReport, TokenWindow, Verdict};
-use crate::report::redact::Redactor;
+use crate::report::redact::{self, Redactor};
 use crate::scenario::model::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
 use crate::target::{User, humanize};
 
@@ -354,22 +355,29 @@ impl Player<'_> {
         let mut checks = Vec::new();
         let json = resp.json();
         for (name, src) in &rs.capture {
+            // The value as text, and as JSON to judge whether it is a secret.
             let (value, from) = match src {
-                CaptureSource::Body => (Some(resp.body.trim().to_owned()), "body".to_string()),
-                CaptureSource::Header(h) => {
-                    (resp.header(h).map(str::to_owned), format!("header:{h}"))
-                }
+                CaptureSource::Body => (
+                    Some(Value::String(resp.body.trim().to_owned())),
+                    "body".to_string(),
+                ),
+                CaptureSource::Header(h) => (
+                    resp.header(h).map(|v| Value::String(v.to_owned())),
+                    format!("header:{h}"),
+                ),
                 CaptureSource::JsonPath(p) => (
                     json.as_ref()
                         .and_then(|j| expect::json_path(j, p))
-                        .filter(|v| !v.is_null())
-                        .map(|v| render::value_text(&v)),
+                        .filter(|v| !v.is_null()),
                     p.clone(),
                 ),
             };
             match value {
-                Some(v) => {
-                    self.redactor.add(&v, name);
+                Some(j) => {
+                    let v = render::value_text(&j);
+                    if redact::captured_is_secret(&j, &from) {
+                        self.redactor.add(&v, name);
+                    }
                     caps.insert(name.clone(), v);
                 }
                 None => checks.push(Check {
@@ -398,11 +406,19 @@ impl Player<'_> {
     }
 
     /// Tokens in the answer become secrets: JSON `token`/`sessionToken`
-    /// (TS-2, SL-2) and ArcWeb's plain-text tokens and user IDs (LT-7a).
+    /// (TS-2, SL-2), the same fields in HTML or other text (TS-1's default
+    /// `f=html` page), `Set-Cookie` values and `Location` token parameters,
+    /// and ArcWeb's plain-text tokens and user IDs (LT-7a).
     fn learn_response(&mut self, req: &http::PreparedRequest, resp: &Response) {
+        for (name, value) in &resp.headers {
+            self.redactor.add_response_header(name, value);
+        }
         if let Some(j) = resp.json() {
             self.redactor.add_json(&j);
-        } else if resp.status == 200 {
+            return;
+        }
+        self.redactor.add_text(&resp.body);
+        if resp.status == 200 {
             let q = req.url.split_once('?').map(|(_, q)| q).unwrap_or("");
             let params = format!("{q}&{}", req.body.as_deref().unwrap_or(""));
             let issuing = url::form_urlencoded::parse(params.as_bytes()).any(|(k, v)| {

@@ -489,7 +489,11 @@ impl CaptureSource {
     }
 }
 
+/// The longest duration a scenario may write: 100 years of 365.25 days.
+pub const MAX_DURATION: jiff::SignedDuration = jiff::SignedDuration::from_secs(36_525 * 86_400);
+
 /// Parses a human duration: `61m`, `12h`, `1h 30m`, `59m 59s 999ms`.
+/// At most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
@@ -500,6 +504,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("a duration such as `61m`, `12h` or `59m 59s 999ms`, found `{t}`"))?;
     if sd.is_negative() {
         return Err(format!("a duration that is not negative, found `{t}`"));
+    }
+    // A cap keeps `advance:`/`wait:` and time arithmetic far from overflow
+    // (and a run from sleeping for ever).
+    if sd > MAX_DURATION {
+        return Err(format!("a duration up to 100 years, found `{t}`"));
     }
     Ok(sd.unsigned_abs())
 }
@@ -520,6 +529,14 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn durations_are_capped_at_100_years() {
+        assert!(parse_duration("876000h").is_ok());
+        let e = parse_duration("1000000h").unwrap_err();
+        assert!(e.contains("up to 100 years"), "{e}");
+        assert!(parse_duration("876700h").is_err());
     }
 
     #[test]

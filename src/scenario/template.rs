@@ -198,7 +198,11 @@ pub fn eval_int_expr(expr: &str) -> Result<i128, String> {
                 .map_err(|_| format!("an integer or a duration, found `{t}` in `{expr}`"))?;
             d.as_millis() as i128
         };
-        *total += sign * v;
+        // Huge literals must not panic: overflow is a bad value, not a crash.
+        *total = v
+            .checked_mul(sign)
+            .and_then(|sv| total.checked_add(sv))
+            .ok_or_else(|| format!("a number in range, found `{expr}`"))?;
         term.clear();
         Ok(())
     };
@@ -287,5 +291,15 @@ mod tests {
         assert_eq!(eval_int_expr("0 + 1h 30m").unwrap(), 5_400_000);
         assert!(eval_int_expr("1000 +").is_err());
         assert!(eval_int_expr("abc").is_err());
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_panic() {
+        let max = i128::MAX.to_string();
+        let e = eval_int_expr(&format!("{max} + {max}")).unwrap_err();
+        assert!(e.contains("a number in range"), "{e}");
+        assert!(eval_int_expr(&format!("{max} + 1")).is_err());
+        assert!(eval_int_expr(&format!("0 - {}", i128::MIN)).is_err());
+        assert_eq!(eval_int_expr(&i128::MIN.to_string()).unwrap(), i128::MIN);
     }
 }

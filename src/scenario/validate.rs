@@ -146,6 +146,13 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
     if file.title.trim().is_empty() {
         let at = c.find(Loc { line: 1, column: 1 }, "title:");
         c.err(at, K::Empty("a non-empty `title`"));
+    } else if file.title.trim().contains(['\n', '\r']) {
+        // Reports show the title on one line (console, JUnit names).
+        let at = c.find(Loc { line: 1, column: 1 }, "title:");
+        c.err(
+            at,
+            K::Invalid("a one-line `title` (put details in `description`)".into()),
+        );
     }
     let rules = check_rules(&mut c, &file.rules);
     if file.rules.is_empty() {
@@ -171,6 +178,19 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
                 c.err(v.loc, K::BadKnobValue(format!("{e}, found `{found}`")))
             }
         }
+    }
+    if file.matrix.is_empty()
+        && let Some(src) = source
+        && let Some(i) = src.lines().position(|l| l.starts_with("matrix:"))
+    {
+        // `matrix: []` would silently mean "no cases" = one plain run.
+        c.err(
+            Loc {
+                line: i as u32 + 1,
+                column: 1,
+            },
+            K::Empty("at least one case in `matrix` (or no `matrix` at all)"),
+        );
     }
     let cases = check_matrix(&mut c, &file.matrix);
     let mut captured: BTreeSet<String> = BTreeSet::new();
@@ -287,8 +307,9 @@ fn check_matrix(
     out
 }
 
-/// Whether `alias` names a source address: `primary` or `altN` (N ≥ 1).
-fn is_address_alias(alias: &str) -> bool {
+/// Whether `alias` names a source address: `primary` or `altN` (N ≥ 1), the
+/// aliases scenarios and target profiles may name.
+pub fn is_address_alias(alias: &str) -> bool {
     alias == "primary"
         || alias
             .strip_prefix("alt")
@@ -579,6 +600,7 @@ fn check_request_step(
     for t in texts {
         check_template(c, loc, t, cases, captured);
     }
+    check_header_literals(c, loc, req);
     let expect = raw.expect.clone().unwrap_or_default();
     for m in expect
         .json
@@ -588,6 +610,16 @@ fn check_request_step(
     {
         if let Some(t) = &m.value.tolerance {
             check_duration(c, t);
+        }
+        if matcher_is_empty(&m.value) {
+            c.err(
+                m.loc,
+                K::Empty("at least one matcher (`equals`, `exists`, `type`, ...) in `{}`"),
+            );
+        }
+        if m.value.one_of.as_ref().is_some_and(|l| l.is_empty()) {
+            let at = c.find(m.loc, "one_of");
+            c.err(at, K::Empty("at least one value in `one_of`"));
         }
         if let Some(re) = &m.value.matches
             && let Err(e) = regex::Regex::new(re)
@@ -623,7 +655,18 @@ fn check_request_step(
     ] {
         let Some(n) = n else { continue };
         let text = n.value.0.trim();
-        if text.parse::<i64>().is_ok() || (field == "arcgis_error" && text == "none") {
+        if let Ok(code) = text.parse::<i64>() {
+            if field == "status" && !(100..=599).contains(&code) {
+                c.err(
+                    n.loc,
+                    K::Invalid(format!(
+                        "an HTTP status from 100 to 599 in `status`, found `{code}`"
+                    )),
+                );
+            }
+            continue;
+        }
+        if field == "arcgis_error" && text == "none" {
             continue;
         }
         // A string is only a template: literal text can never be a number.
@@ -646,6 +689,10 @@ fn check_request_step(
     }
     let mut capture = indexmap::IndexMap::new();
     for (name, src) in &raw.capture {
+        if let Some(why) = bad_capture_name(name) {
+            let at = key_before(c.source, src.loc, name);
+            c.err(at, K::Invalid(why));
+        }
         match CaptureSource::parse(&src.value) {
             Ok(cs) => {
                 if let CaptureSource::JsonPath(p) = &cs
@@ -664,6 +711,89 @@ fn check_request_step(
         request: req.clone(),
         expect,
         capture,
+    }
+}
+
+/// Placeholder names a capture may not take: `{{NAME}}` would mean the
+/// built-in, not the capture.
+const RESERVED_NAMES: &[&str] = &[
+    "now", "base_url", "user", "users", "knobs", "case", "addr", "url",
+];
+
+/// Why `name` cannot be a capture name (`{{NAME}}` must reach it), if so.
+fn bad_capture_name(name: &str) -> Option<String> {
+    let ident = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ident {
+        Some(format!(
+            "a capture name of letters, digits, `_` and `-` (no dots or spaces), found `{name}`"
+        ))
+    } else if RESERVED_NAMES.contains(&name) {
+        Some(format!(
+            "a capture name other than a placeholder namespace ({}), found `{name}`",
+            RESERVED_NAMES.join(", ")
+        ))
+    } else {
+        None
+    }
+}
+
+fn matcher_is_empty(m: &crate::scenario::model::Matcher) -> bool {
+    m.equals.is_none()
+        && m.not_equals.is_none()
+        && m.one_of.is_none()
+        && m.matches.is_none()
+        && m.contains.is_none()
+        && m.type_.is_none()
+        && m.length.is_none()
+        && m.min_length.is_none()
+        && m.max_length.is_none()
+        && m.exists.is_none()
+        && m.at_least.is_none()
+        && m.at_most.is_none()
+}
+
+/// Header names and the literal parts of header values must be valid HTTP
+/// (RFC 9110 field syntax): a bad one would only fail when sent, as an
+/// error verdict blamed on the run. Placeholders are checked when rendered.
+fn check_header_literals(c: &mut Checker, loc: Loc, req: &Request) {
+    use reqwest::header::{HeaderName, HeaderValue};
+    for (name, value) in &req.headers {
+        if !name.contains("{{") && HeaderName::from_bytes(name.as_bytes()).is_err() {
+            let at = c.find(loc, name);
+            c.err(
+                at,
+                K::Invalid(format!(
+                    "an HTTP header name (letters, digits and `-`, no spaces), found `{}`",
+                    one_line(name)
+                )),
+            );
+        }
+        let Some(v) = value else { continue };
+        let literal: String = match Template::parse(v) {
+            Ok(t) => t
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    crate::scenario::template::Part::Lit(s) => Some(s.as_str()),
+                    crate::scenario::template::Part::Var(_) => None,
+                })
+                .collect(),
+            Err(_) => continue, // reported by check_template
+        };
+        if HeaderValue::from_str(&literal).is_err() {
+            let at = c.find(loc, name);
+            c.err(
+                at,
+                K::Invalid(format!(
+                    "a header value without control characters or line breaks for `{name}`, \
+                     found `{}`",
+                    one_line(v).escape_default()
+                )),
+            );
+        }
     }
 }
 
@@ -737,6 +867,80 @@ steps:
         // No case placeholders inside case values.
         let nested = good.replace("Bearer {{tok}}", "{{case.name}}");
         assert!(load(&nested).is_err());
+    }
+
+    fn one_error(src: &str) -> String {
+        let errs = load(src).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        errs[0].clone()
+    }
+
+    #[test]
+    fn header_literals_must_be_valid_http() {
+        let e = one_error(&format!(
+            "{HEAD}steps:\n  - request: {{endpoint: server_info, headers: {{\"bad name\": x}}}}\n"
+        ));
+        assert!(
+            e.contains(":7:") && e.contains("an HTTP header name"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{HEAD}steps:\n  - request: {{endpoint: server_info, headers: {{X-A: \"a\\u0001{{{{now}}}}\"}}}}\n"
+        ));
+        assert!(e.contains("without control characters"), "{e}");
+        // Placeholders are judged when rendered, not here.
+        load(&format!(
+            "{HEAD}steps:\n  - request: {{endpoint: server_info, headers: {{X-A: \"Bearer {{{{now}}}}\"}}}}\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn status_literals_are_http_statuses() {
+        for bad in ["1000", "-1", "99"] {
+            let e = one_error(&format!(
+                "{HEAD}steps:\n  - request: {{endpoint: server_info}}\n    expect: {{status: {bad}}}\n"
+            ));
+            assert!(e.contains("from 100 to 599") && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn empty_matchers_matrices_and_multiline_titles_are_refused() {
+        let step = "steps:\n  - request: {endpoint: server_info}\n";
+        let e = one_error(&format!(
+            "{HEAD}{step}    expect: {{json: {{$.a: {{}}}}}}\n"
+        ));
+        assert!(e.contains("at least one matcher"), "{e}");
+        let e = one_error(&format!(
+            "{HEAD}{step}    expect: {{json: {{$.a: {{one_of: []}}}}}}\n"
+        ));
+        assert!(e.contains("at least one value in `one_of`"), "{e}");
+        let e = one_error(&format!("{HEAD}matrix: []\n{step}"));
+        assert!(
+            e.starts_with("t.yaml:6:1:") && e.contains("at least one case"),
+            "{e}"
+        );
+        let e = one_error(&format!(
+            "{}{step}",
+            HEAD.replace("title: t", "title: \"two\\nlines\"")
+        ));
+        assert!(e.contains("a one-line `title`"), "{e}");
+    }
+
+    #[test]
+    fn capture_names_are_identifiers_that_shadow_nothing() {
+        let step = "steps:\n  - request: {endpoint: server_info}\n";
+        for (name, want) in [
+            ("now", "placeholder namespace"),
+            ("base_url", "placeholder namespace"),
+            ("user.name", "no dots"),
+            ("\"a b\"", "no dots or spaces"),
+        ] {
+            let e = one_error(&format!("{HEAD}{step}    capture: {{{name}: body}}\n"));
+            assert!(e.contains(want), "{name}: {e}");
+        }
+        load(&format!("{HEAD}{step}    capture: {{my_tok-2: body}}\n")).unwrap();
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub enum TargetError {
     /// The profile file is malformed (exit 3).
     #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
     Profile(Vec<Diagnostic>),
+    /// `--target` is not usable as written (exit 2). The text never repeats
+    /// the argument when it may hold a credential.
+    #[error("--target expects {0}")]
+    Usage(String),
     /// A `${VAR}` reference names an unset variable (exit 2).
     #[error(
         "{file}: the environment variable `{var}` is not set (referenced by the target profile)"
@@ -132,12 +136,81 @@ impl TargetError {
     pub fn exit_code(&self) -> u8 {
         match self {
             TargetError::Profile(_) => crate::exit::LOAD_ERROR,
-            TargetError::MissingEnv { .. } => crate::exit::USAGE,
+            TargetError::MissingEnv { .. } | TargetError::Usage(_) => crate::exit::USAGE,
             TargetError::Unreachable { .. } | TargetError::Misdeclared { .. } => {
                 crate::exit::INFRASTRUCTURE
             }
         }
     }
+}
+
+impl TargetError {
+    /// The error as the CLI prints it: profile problems like scenario
+    /// diagnostics (`file:line:col: error: ...` and a snippet, whose URL
+    /// passwords are starred out), anything else as `error: ...`.
+    pub fn render(&self, color: bool) -> String {
+        match self {
+            TargetError::Profile(diags) => {
+                let mut out = Vec::new();
+                for d in diags {
+                    let src = if d.loc.line > 0 {
+                        std::fs::read_to_string(&d.file)
+                            .ok()
+                            .map(|t| star_url_passwords(&t))
+                    } else {
+                        None
+                    };
+                    out.push(d.render_styled(src.as_deref(), color));
+                }
+                out.join("\n\n")
+            }
+            other => format!("error: {other}"),
+        }
+    }
+}
+
+/// `text` with the password of every `scheme://user:password@` replaced by
+/// as many `*` (so carets still line up under the line).
+pub fn star_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("://") {
+            out.push_str(&rest[..at + 3]);
+            rest = &rest[at + 3..];
+            // The authority ends at the first `/`, `?`, `#`, quote or space.
+            let end = rest
+                .find(['/', '?', '#', '"', '\'', ' ', ',', '}'])
+                .unwrap_or(rest.len());
+            let authority = &rest[..end];
+            match authority.rfind('@') {
+                Some(atsign) => {
+                    let userinfo = &authority[..atsign];
+                    match userinfo.split_once(':') {
+                        Some((user, pw)) => {
+                            out.push_str(user);
+                            out.push(':');
+                            out.push_str(&"*".repeat(pw.chars().count()));
+                        }
+                        None => out.push_str(&"*".repeat(userinfo.chars().count())),
+                    }
+                    out.push_str(&authority[atsign..]);
+                }
+                None => out.push_str(authority),
+            }
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+/// Whether a URL carries credentials (`user@` or `user:password@`).
+pub fn has_userinfo(u: &url::Url) -> bool {
+    !u.username().is_empty() || u.password().is_some()
 }
 
 fn fixture_users() -> BTreeMap<String, User> {
@@ -252,7 +325,22 @@ impl Target {
             t.check_reference_starts().await?;
             Ok(t)
         } else if spec.starts_with("http://") || spec.starts_with("https://") {
-            Target::probe_url(spec, timeouts).await
+            // Credentials on the command line end up in shell histories,
+            // CI logs and reports; accounts belong in a profile's `users:`
+            // with `${ENV_VAR}` passwords.
+            match url::Url::parse(spec) {
+                Err(e) => Err(TargetError::Usage(format!("a valid http(s) URL ({e})"))),
+                Ok(u) if has_userinfo(&u) => Err(TargetError::Usage(
+                    "a URL without credentials (`user:password@`); declare accounts in a \
+                     target profile file under `users:` with `${ENV_VAR}` passwords"
+                        .into(),
+                )),
+                Ok(_) => Target::probe_url(spec, timeouts).await,
+            }
+        } else if spec.contains("://") && !Path::new(spec).exists() {
+            Err(TargetError::Usage(
+                "`reference`, an http(s) URL or a profile file".into(),
+            ))
         } else {
             let mut t = profile::load(Path::new(spec))?;
             t.check_remote(timeouts).await?;

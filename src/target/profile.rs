@@ -54,7 +54,7 @@ pub struct ProfileFile {
     /// `https://host[:port][/prefix]`; endpoint paths are appended to it.
     pub base_url: Spanned<String>,
     /// The profiles (systems) the target implements.
-    pub profiles: Vec<Profile>,
+    pub profiles: Spanned<Vec<Profile>>,
     /// Endpoint name to path, for names whose path differs from the reference.
     #[serde(default)]
     pub endpoints: IndexMap<String, Spanned<String>>,
@@ -87,7 +87,9 @@ pub struct CapabilitiesFile {
     pub max_real_wait: Option<Spanned<String>>,
     /// Source-address alias to a local address of this machine.
     #[serde(default)]
-    pub addresses: IndexMap<String, IpAddr>,
+    /// Parsed by `build`, so a bad address is a located error saying what
+    /// was expected.
+    pub addresses: IndexMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -141,14 +143,51 @@ fn build(
     }
     let base = file.base_url.value.trim_end_matches('/').to_owned();
     match url::Url::parse(&base) {
+        // Never echo the value here: it holds a password.
+        Ok(u) if super::has_userinfo(&u) => err(
+            file.base_url.loc,
+            "a base URL without credentials (`user:password@`); declare accounts under \
+             `users:` with `${ENV_VAR}` passwords"
+                .into(),
+        ),
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => err(
             file.base_url.loc,
             format!(
                 "an http:// or https:// base URL, found `{}`",
-                file.base_url.value
+                super::star_url_passwords(&file.base_url.value)
             ),
         ),
+    }
+    if file.profiles.value.is_empty() {
+        err(
+            file.profiles.loc,
+            format!(
+                "at least one profile ({})",
+                Profile::ALL.map(|p| p.as_str()).join(", ")
+            ),
+        );
+    }
+    let mut addresses = BTreeMap::new();
+    for (alias, a) in &file.capabilities.addresses {
+        if !crate::scenario::validate::is_address_alias(alias) {
+            err(
+                a.loc,
+                format!("a source-address alias (`primary`, `alt1`, `alt2`, ...), found `{alias}`"),
+            );
+        }
+        match a.value.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                addresses.insert(alias.clone(), ip);
+            }
+            Err(_) => err(
+                a.loc,
+                format!(
+                    "an IP address such as `127.0.0.2` or `::1` for `{alias}`, found `{}`",
+                    a.value
+                ),
+            ),
+        }
     }
     let mut endpoints = super::default_endpoints();
     for (name, p) in &file.endpoints {
@@ -192,6 +231,20 @@ fn build(
     let mut users = BTreeMap::new();
     let mut missing: Option<String> = None;
     for (alias, u) in &file.users {
+        if !crate::scenario::validate::FIXTURE_USERS.contains(&alias.as_str()) {
+            err(
+                u.loc,
+                format!(
+                    "a fixture user alias ({}), found `{alias}`",
+                    crate::scenario::validate::FIXTURE_USERS
+                        .iter()
+                        .map(|u| format!("`{u}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            continue;
+        }
         if !is_env_ref(&u.value.password) {
             err(
                 u.loc,
@@ -234,14 +287,14 @@ fn build(
         kind: TargetKind::Remote,
         base_url: base,
         endpoints,
-        profiles: file.profiles.into_iter().collect(),
+        profiles: file.profiles.value.into_iter().collect(),
         knobs,
         declared_knobs: declared,
         capabilities: Capabilities {
             clock_control: file.capabilities.clock_control,
             password_control: file.capabilities.password_control,
             max_real_wait,
-            addresses: file.capabilities.addresses.into_iter().collect(),
+            addresses,
         },
         users,
         time_tolerance,
@@ -250,7 +303,10 @@ fn build(
 
 fn is_env_ref(s: &str) -> bool {
     let t = s.trim();
-    t.starts_with("${") && t.ends_with('}') && t[2..t.len() - 1].chars().all(is_var_char)
+    t.len() > 3
+        && t.starts_with("${")
+        && t.ends_with('}')
+        && t[2..t.len() - 1].chars().all(is_var_char)
 }
 
 fn is_var_char(c: char) -> bool {
@@ -353,6 +409,96 @@ mod tests {
         .unwrap();
         let err = load_with_env(&p, &env).unwrap_err();
         assert!(err.to_string().contains(":4:"), "{err}");
+    }
+
+    /// Loads a profile written from `text`; the error rendered as the CLI does.
+    fn load_text(text: &str) -> Result<Target, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.yaml");
+        std::fs::write(&p, text).unwrap();
+        load_with_env(&p, &|k| (k == "PW").then(|| "pw-value".to_string())).map_err(|e| {
+            assert_eq!(e.exit_code(), crate::exit::LOAD_ERROR, "{e}");
+            e.render(false)
+        })
+    }
+
+    const HEAD: &str = "version: 1\nbase_url: http://127.0.0.1:9\nprofiles: [arcgis-token]\n";
+
+    #[test]
+    fn credentials_in_the_base_url_are_refused_without_echoing_them() {
+        let e = load_text(
+            "version: 1\nbase_url: http://admin:s3cr3t@127.0.0.1:9\nprofiles: [arcgis-token]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("") && e.contains("t.yaml:2:11: error: a base URL without credentials"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cr3t"), "{e}");
+        // The snippet is there, with the password starred out.
+        assert!(e.contains("admin:******@127.0.0.1"), "{e}");
+        let e = load_text("version: 1\nbase_url: ftp://u:s3cr3t@x\nprofiles: [arcgis-token]\n")
+            .unwrap_err();
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+
+    #[test]
+    fn profile_errors_render_like_scenario_diagnostics() {
+        let e = load_text(&format!(
+            "{HEAD}capabilities: {{addresses: {{primary: 999.1.1.1}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains(":4:")
+                && e.contains("an IP address such as `127.0.0.2`")
+                && e.contains("found `999.1.1.1`"),
+            "{e}"
+        );
+        assert_eq!(e.matches("error:").count(), 1, "{e}");
+        assert!(e.contains("4 | capabilities"), "a snippet: {e}");
+    }
+
+    #[test]
+    fn typos_in_profiles_are_load_errors() {
+        let e = load_text(&format!(
+            "{HEAD}capabilities: {{addresses: {{bogus: 127.0.0.1}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("found `bogus`"), "{e}");
+        let e = load_text(&format!(
+            "{HEAD}users:\n  carol: {{name: c, password: \"${{PW}}\"}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("a fixture user alias (`alice`, `bob`), found `carol`"),
+            "{e}"
+        );
+        let e = load_text("version: 1\nbase_url: http://127.0.0.1:9\nprofiles: []\n").unwrap_err();
+        assert!(
+            e.contains(":3:") && e.contains("at least one profile"),
+            "{e}"
+        );
+        let e = load_text(&format!(
+            "{HEAD}users:\n  alice: {{name: a, password: \"${{}}\"}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("`${ENV_VAR}` reference"), "{e}");
+        // And the good spellings load.
+        let t = load_text(&format!(
+            "{HEAD}capabilities: {{addresses: {{primary: 127.0.0.1, alt2: \"::1\"}}}}\nusers:\n  bob: {{name: b, password: \"${{PW}}\"}}\n"
+        ))
+        .unwrap();
+        assert_eq!(t.users["bob"].password, "pw-value");
+        assert_eq!(t.capabilities.addresses.len(), 2);
+    }
+
+    #[test]
+    fn url_passwords_are_starred() {
+        assert_eq!(
+            crate::target::star_url_passwords("a: http://u:pw@h/x, b: https://tok@h2?q"),
+            "a: http://u:**@h/x, b: https://***@h2?q"
+        );
+        assert_eq!(crate::target::star_url_passwords("no urls"), "no urls");
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn rerun_failed_runs_only_the_failed_scenarios() {
     let ids: Vec<String> = report(&again).scenarios.into_iter().map(|s| s.id).collect();
     assert_eq!(ids, [FAILING]);
 
-    // Nothing failed: nothing reruns, an empty report, exit 0.
+    // Nothing failed: nothing to rerun, exit 5 (nothing selected).
     let clean = dir.path().join("clean");
     assert_eq!(code(&run(&[&repo(SAMPLES)], &clean, &[])), 0);
     let none = dir.path().join("none");
@@ -325,9 +325,13 @@ fn rerun_failed_runs_only_the_failed_scenarios() {
         &none,
         &["--rerun-failed", &arg(&clean, "report.json")],
     );
-    assert_eq!(code(&o), 0, "{}", both(&o));
-    assert!(stdout(&o).contains("nothing to rerun"));
-    assert!(report(&none).scenarios.is_empty());
+    assert_eq!(code(&o), 5, "{}", both(&o));
+    assert!(crate::support::stderr(&o).contains("nothing to rerun"));
+
+    // A zero timeout is refused as a usage error.
+    let o = run(&[&repo(SAMPLES)], &none, &["--timeout", "0s"]);
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(both(&o).contains("a timeout above zero"), "{}", both(&o));
 }
 
 #[test]

@@ -310,3 +310,43 @@ async fn the_binary_writes_a_masked_report_and_exits_0() {
         assert!(!text.contains("alice-secret-1"));
     }
 }
+
+#[tokio::test]
+async fn tokens_in_set_cookie_and_location_are_masked() {
+    const COOKIE_TOKEN: &str = "CookieTOKENq1w2e3r4t5y6u7i8";
+    const LOCATION_TOKEN: &str = "LocationTOKENa1s2d3f4g5h6j7";
+    let server = good_server().await;
+    Mock::given(method("GET"))
+        .and(path("/arcgis/login"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header(
+                    "Set-Cookie",
+                    format!("agstoken={COOKIE_TOKEN}; Path=/; HttpOnly").as_str(),
+                )
+                .insert_header(
+                    "Location",
+                    format!("/arcgis/home?f=json&token={LOCATION_TOKEN}").as_str(),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let target = Target::probe_url(&server.uri(), Timeouts::new(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let report = run(
+        load("secrets/response-headers.yaml"),
+        &target,
+        &opts(Duration::from_secs(5)),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.scenarios[0].verdict, Verdict::Fail);
+    let json_text = json::write(&report);
+    assert!(!json_text.contains(COOKIE_TOKEN), "{json_text}");
+    assert!(!json_text.contains(LOCATION_TOKEN), "{json_text}");
+    // The evidence is there, masked.
+    assert!(json_text.contains("agstoken=«cookie»"), "{json_text}");
+    assert!(json_text.contains("token=«token»"), "{json_text}");
+}

@@ -279,6 +279,7 @@ async fn no_output_contains_a_password_or_a_token() {
         "secrets/planted-carriers",
         "secrets/planted-arcweb",
         "secrets/issued-token-evidence",
+        "secrets/html-token-evidence",
     ] {
         assert!(text.contains(&format!("FAIL  {id}")), "{}", both(&o));
     }
@@ -334,4 +335,41 @@ async fn no_output_contains_a_password_or_a_token() {
     assert!(json.contains("Bearer «token"), "carriers masked by label");
     let n = assert_credentials_masked(&r);
     assert!(n > 50, "only {n} credentials checked");
+}
+
+/// Credentials in a target URL are refused and never echoed: on the command
+/// line (exit 2) and as a profile's `base_url` (a load error, exit 3).
+#[test]
+fn credentials_in_target_urls_are_refused_and_never_printed() {
+    let scenario = repo("specs/issuance/wrong-password.yaml");
+    let o = crate::support::tessera(&[
+        "run",
+        &scenario,
+        "--target",
+        "http://admin:s3cr3tPW@127.0.0.1:1/",
+    ]);
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(both(&o).contains("without credentials"), "{}", both(&o));
+    assert!(!both(&o).contains("s3cr3tPW"), "{}", both(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("target.yaml");
+    std::fs::write(
+        &p,
+        "version: 1\nbase_url: http://admin:s3cr3tPW@127.0.0.1:1\nprofiles: [arcgis-token]\n",
+    )
+    .unwrap();
+    let o = crate::support::tessera(&["run", &scenario, "--target", &p.display().to_string()]);
+    assert_eq!(code(&o), 3, "{}", both(&o));
+    let text = both(&o);
+    assert!(
+        text.contains("target.yaml:2:11: error: a base URL without credentials"),
+        "{text}"
+    );
+    assert_eq!(text.matches("error:").count(), 1, "{text}");
+    assert!(!text.contains("s3cr3tPW"), "{text}");
+
+    let o = crate::support::tessera(&["run", &scenario, "--target", "ftp://x"]);
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(both(&o).contains("`reference`, an http(s) URL or a profile file"));
 }
