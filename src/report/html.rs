@@ -338,14 +338,18 @@ fn matrices(r: &Report) -> Vec<Matrix> {
     by_area
         .into_iter()
         .map(|(area, list)| {
+            // The case's `name` is already the row label; the outcome a case
+            // predicts (`winner`, `code`, `outcome`) reads best first.
+            const FIRST: [&str; 3] = ["winner", "code", "outcome"];
             let mut columns: Vec<String> = Vec::new();
             for s in &list {
                 for k in s.vars.keys() {
-                    if !columns.contains(k) {
+                    if k != "name" && !columns.contains(k) {
                         columns.push(k.clone());
                     }
                 }
             }
+            columns.sort_by_key(|c| FIRST.iter().position(|f| f == c).unwrap_or(FIRST.len()));
             let rows = list
                 .iter()
                 .map(|s| {
@@ -353,7 +357,12 @@ fn matrices(r: &Report) -> Vec<Matrix> {
                     MatrixRow {
                         id: s.id.clone(),
                         anchor: anchor(&s.id),
-                        case: s.case.clone().unwrap_or_else(|| s.id.clone()),
+                        // `pair-query-over-body[valid-expired]`: the scenario, then the case.
+                        case: s
+                            .id
+                            .split_once('/')
+                            .map_or(s.id.as_str(), |(_, n)| n)
+                            .to_owned(),
                         values: columns
                             .iter()
                             .map(|c| s.vars.get(c).map_or_else(|| "—".into(), plain))
