@@ -31,14 +31,14 @@ pub fn execute(args: BaselineArgs) -> u8 {
     let r = match read_report(&report) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::LOAD_ERROR;
         }
     };
     let text = match draft_baseline(&r).to_yaml() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot write the baseline: {e}");
+            errln!("error: cannot write the baseline: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -53,7 +53,7 @@ pub fn execute(args: BaselineArgs) -> u8 {
         Ok(()) => exit::OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            errln!("error: cannot write to stdout: {e}");
             exit::INFRASTRUCTURE
         }
     }

@@ -41,7 +41,7 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
     let rt = match fuzz::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tessera diff-targets: {e}");
+            errln!("tessera diff-targets: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -50,7 +50,7 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
     let (mut a, mut b) = match built {
         Ok(x) => x,
         Err((code, e)) => {
-            eprintln!("tessera diff-targets: {e}");
+            errln!("tessera diff-targets: {e}");
             return code;
         }
     };
@@ -65,7 +65,7 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
             format!("{t} (deviation {})", names.join(", "))
         }
     };
-    println!(
+    outln!(
         "a = {}, b = {}: the same sequences against both (seed {seed}, {} cases)",
         label(&args.a, &args.a_deviations),
         label(&args.b, &args.b_deviations),
@@ -80,18 +80,18 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
     };
     match diff::diff(&config, a.exec.as_mut(), b.exec.as_mut()) {
         Err(e) => {
-            eprintln!("tessera diff-targets: {e}");
+            errln!("tessera diff-targets: {e}");
             exit::INFRASTRUCTURE
         }
         Ok(d) => {
-            println!(
+            outln!(
                 "{} sequences, {} operations, {} divergences (seed {seed})",
                 d.cases_run,
                 d.ops_run,
                 d.divergences.len()
             );
             for e in &d.divergences {
-                println!(
+                outln!(
                     "case {} step {} ({}): a = {}; b = {}  [{}]",
                     e.case,
                     e.step + 1,

@@ -122,7 +122,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tessera fuzz: {e}");
+            errln!("tessera fuzz: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -133,7 +133,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
     } = match prepare(&rt, &args.target, &args.deviations) {
         Ok(p) => p,
         Err((code, e)) => {
-            eprintln!("tessera fuzz: {e}");
+            errln!("tessera fuzz: {e}");
             return code;
         }
     };
@@ -146,7 +146,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
         ..FuzzConfig::new(seed)
     };
     let devs: Vec<&str> = args.deviations.iter().map(|d| d.name()).collect();
-    eprintln!(
+    errln!(
         "fuzzing {}{} with seed {seed} ({} cases, up to {} steps each)",
         args.target,
         if devs.is_empty() {
@@ -181,7 +181,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
     }
     match outcome {
         Err(e) => {
-            eprintln!("tessera fuzz: {e}");
+            errln!("tessera fuzz: {e}");
             exit::INFRASTRUCTURE
         }
         Ok(o) => report(&args, &knobs, &o),
@@ -190,7 +190,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
 
 fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
     let secs = o.elapsed.as_secs_f64().max(1e-9);
-    println!(
+    outln!(
         "{} cases, {} operations in {:.1}s ({:.0} ops/s){}",
         o.cases_run,
         o.ops_run,
@@ -203,14 +203,14 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         }
     );
     for (kind, n) in &o.ops_per_kind {
-        println!("  {:<20} {n}", kind.name());
+        outln!("  {:<20} {n}", kind.name());
     }
     let Some(f) = &o.failure else {
-        println!("no divergence from the model (seed {})", o.seed);
+        outln!("no divergence from the model (seed {})", o.seed);
         return exit::OK;
     };
     let m = &f.divergence.mismatch;
-    println!(
+    outln!(
         "DIVERGENCE at step {} of a {}-step sequence (shrunk from {}): {m}",
         f.divergence.step + 1,
         f.ops.len(),
@@ -226,17 +226,20 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
     let path = args.out.join(&name);
     let written = std::fs::create_dir_all(&args.out).and_then(|_| std::fs::write(&path, text));
     match written {
-        Ok(()) => println!("regression scenario: {}", path.display()),
-        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+        Ok(()) => outln!("regression scenario: {}", path.display()),
+        Err(e) => errln!("could not write {}: {e}", path.display()),
     }
     let devs: String = args
         .deviations
         .iter()
         .map(|d| format!(" --deviation {d}"))
         .collect();
-    println!(
+    outln!(
         "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
-        args.target, o.seed, args.cases, args.max_steps
+        args.target,
+        o.seed,
+        args.cases,
+        args.max_steps
     );
     exit::FAILURES
 }

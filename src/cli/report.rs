@@ -64,7 +64,7 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<Report>, u8> {
         .iter()
         .map(|p| {
             read_report(p).map_err(|e| {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 exit::LOAD_ERROR
             })
         })
@@ -79,19 +79,19 @@ fn merge_cmd(a: MergeArgs) -> u8 {
     let merged = match merge(reports) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: cannot merge: {e}");
+            errln!("error: cannot merge: {e}");
             return exit::LOAD_ERROR;
         }
     };
-    print!("{}", console::summary(&merged));
+    out!("{}", console::summary(&merged));
     match output::write_all(&merged, &a.report, &a.out) {
         Ok(paths) => {
             for p in paths {
-                println!("report: {}", p.display());
+                outln!("report: {}", p.display());
             }
         }
         Err(e) => {
-            eprintln!("error: cannot write the reports: {e}");
+            errln!("error: cannot write the reports: {e}");
             return exit::INFRASTRUCTURE;
         }
     }
@@ -119,7 +119,7 @@ fn diff_cmd(a: DiffArgs) -> u8 {
         Err(code) => return code,
     };
     let d = diff::diff(&old, &new);
-    print!("{}", d.render());
+    out!("{}", d.render());
     if d.is_regression() {
         exit::FAILURES
     } else {

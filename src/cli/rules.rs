@@ -16,7 +16,7 @@ pub fn execute(args: RulesArgs) -> u8 {
     let scenarios = match tessera::scenario::load_suite(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
-            eprint!("{}", tessera::scenario::render_all(&diags, false));
+            err!("{}", tessera::scenario::render_all(&diags, false));
             return exit::LOAD_ERROR;
         }
     };
@@ -29,9 +29,9 @@ pub fn execute(args: RulesArgs) -> u8 {
     for (rule, ids) in &cov {
         if ids.is_empty() {
             uncovered.push(rule.id);
-            println!("{:<6} UNCOVERED  {}", rule.id, rule.summary);
+            outln!("{:<6} UNCOVERED  {}", rule.id, rule.summary);
         } else {
-            println!(
+            outln!(
                 "{:<6} {:>3} scenarios  {}",
                 rule.id,
                 ids.len(),
@@ -40,7 +40,7 @@ pub fn execute(args: RulesArgs) -> u8 {
         }
     }
     let covered = cov.len() - uncovered.len();
-    println!(
+    outln!(
         "\n{covered}/{} rules covered ({}%) by {} scenarios",
         cov.len(),
         covered * 100 / cov.len(),
@@ -49,7 +49,7 @@ pub fn execute(args: RulesArgs) -> u8 {
     if uncovered.is_empty() {
         exit::OK
     } else {
-        eprintln!("uncovered rules: {}", uncovered.join(", "));
+        errln!("uncovered rules: {}", uncovered.join(", "));
         exit::FAILURES
     }
 }

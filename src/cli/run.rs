@@ -101,19 +101,19 @@ pub fn execute(args: RunArgs) -> u8 {
             Ok(d) => deviations.push(d),
             Err(e) => {
                 let known: Vec<&str> = Deviation::ALL.iter().map(|d| d.name()).collect();
-                eprintln!("error: {e}; known deviations: {}", known.join(", "));
+                errln!("error: {e}; known deviations: {}", known.join(", "));
                 return exit::USAGE;
             }
         }
     }
     if !deviations.is_empty() && args.target != "reference" {
-        eprintln!("error: --deviation applies to `--target reference` only");
+        errln!("error: --deviation applies to `--target reference` only");
         return exit::USAGE;
     }
     for p in &args.profiles {
         if !Profile::ALL.iter().any(|x| x.as_str() == p) {
             let known: Vec<&str> = Profile::ALL.iter().map(|x| x.as_str()).collect();
-            eprintln!(
+            errln!(
                 "error: unknown profile `{p}`; expected one of {}",
                 known.join(", ")
             );
@@ -124,14 +124,14 @@ pub fn execute(args: RunArgs) -> u8 {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
-            eprintln!("error: --partition: {e}");
+            errln!("error: --partition: {e}");
             return exit::USAGE;
         }
     };
     let filter = match Filter::new(&args.filters, &args.areas, &args.rules, &args.profiles) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::USAGE;
         }
     };
@@ -141,9 +141,9 @@ pub fn execute(args: RunArgs) -> u8 {
         Err(diags) => {
             for d in &diags {
                 let src = std::fs::read_to_string(&d.file).ok();
-                eprintln!("{}", d.render(src.as_deref()));
+                errln!("{}", d.render(src.as_deref()));
             }
-            eprintln!("{} problem(s); nothing was run", diags.len());
+            errln!("{} problem(s); nothing was run", diags.len());
             return exit::LOAD_ERROR;
         }
     };
@@ -160,7 +160,7 @@ pub fn execute(args: RunArgs) -> u8 {
         Some(p) => match read_report(p) {
             Ok(r) => Some(gate::failed_scenarios(&r)),
             Err(e) => {
-                eprintln!("error: --rerun-failed: {e}");
+                errln!("error: --rerun-failed: {e}");
                 return exit::LOAD_ERROR;
             }
         },
@@ -168,7 +168,7 @@ pub fn execute(args: RunArgs) -> u8 {
 
     let mut selected = filter.select(all);
     if selected.is_empty() {
-        eprintln!("nothing selected: no scenario matches the paths and filters");
+        errln!("nothing selected: no scenario matches the paths and filters");
         return exit::NOTHING_SELECTED;
     }
     // After the filters, a shard or a rerun may legitimately be empty: the
@@ -184,7 +184,7 @@ pub fn execute(args: RunArgs) -> u8 {
             ));
         }
         if ids.is_empty() {
-            eprintln!("nothing to rerun: nothing failed or errored in that report");
+            errln!("nothing to rerun: nothing failed or errored in that report");
             return exit::NOTHING_SELECTED;
         }
     }
@@ -201,7 +201,7 @@ pub fn execute(args: RunArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -215,7 +215,7 @@ pub fn execute(args: RunArgs) -> u8 {
             match Target::resolve(&args.target, deviations, Timeouts::new(args.timeout)).await {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("{}", e.render(false));
+                    errln!("{}", e.render(false));
                     return e.exit_code();
                 }
             };
@@ -226,7 +226,7 @@ pub fn execute(args: RunArgs) -> u8 {
         let mut report = match result {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return exit::INFRASTRUCTURE;
             }
         };
@@ -245,7 +245,7 @@ fn finish(report: &Report, outcome: &GateOutcome, formats: &[Format], out: &Path
     let written = match output::write_all(report, formats, out) {
         Ok(paths) => paths,
         Err(e) => {
-            eprintln!("error: cannot write the reports: {e}");
+            errln!("error: cannot write the reports: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -283,12 +283,12 @@ fn load_baseline(path: &Path) -> Result<Baseline, u8> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read the baseline {}: {e}", path.display());
+            errln!("error: cannot read the baseline {}: {e}", path.display());
             return Err(exit::LOAD_ERROR);
         }
     };
     Baseline::parse(&text, path).map_err(|d| {
-        eprintln!("{}", d.render(Some(&text)));
+        errln!("{}", d.render(Some(&text)));
         exit::LOAD_ERROR
     })
 }

@@ -29,7 +29,7 @@ pub fn execute(args: SchemaArgs) -> u8 {
         Ok(()) => tessera::exit::OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => tessera::exit::OK,
         Err(e) => {
-            eprintln!("tessera schema: cannot write to stdout: {e}");
+            errln!("tessera schema: cannot write to stdout: {e}");
             tessera::exit::INFRASTRUCTURE
         }
     }

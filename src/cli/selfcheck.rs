@@ -28,7 +28,7 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     let scenarios = match tessera::scenario::load_suite(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
-            eprint!("{}", tessera::scenario::render_all(&diags, false));
+            err!("{}", tessera::scenario::render_all(&diags, false));
             return exit::LOAD_ERROR;
         }
     };
@@ -44,7 +44,7 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
@@ -57,30 +57,33 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
         |d| {
             if let Some(d) = d {
                 seen += 1;
-                eprint!("\rdeviation {seen}/{total}: {:<40}", d.name());
+                err!("\rdeviation {seen}/{total}: {:<40}", d.name());
             }
         },
     ));
-    eprintln!();
+    errln!();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INFRASTRUCTURE;
         }
     };
-    println!(
+    outln!(
         "clean reference: {} of {} instances pass",
         report.clean_instances - report.clean_failures.len(),
         report.clean_instances
     );
     for f in &report.clean_failures {
-        println!("  does not pass on the clean reference: {f}");
+        outln!("  does not pass on the clean reference: {f}");
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<36} {:<18} {:>6} {:>10}  caught by",
-        "deviation", "rules", "caught", "collateral"
+        "deviation",
+        "rules",
+        "caught",
+        "collateral"
     );
     for d in &report.deviations {
         let shown: Vec<&str> = if args.verbose {
@@ -94,7 +97,7 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "{:<36} {:<18} {:>6} {:>10}  {}{}",
             d.deviation.name(),
             d.deviation.rules().join(","),
@@ -109,19 +112,19 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
         );
     }
     let uncaught = report.uncaught();
-    println!();
+    outln!();
     if report.ok() {
-        println!(
+        outln!(
             "selfcheck ok: the clean reference passes and all {} deviations are caught",
             report.deviations.len()
         );
         exit::OK
     } else {
         if !uncaught.is_empty() {
-            println!("selfcheck FAILED: not caught: {}", uncaught.join(", "));
+            outln!("selfcheck FAILED: not caught: {}", uncaught.join(", "));
         }
         if !report.clean_failures.is_empty() {
-            println!(
+            outln!(
                 "selfcheck FAILED: {} instances do not pass on the clean reference",
                 report.clean_failures.len()
             );

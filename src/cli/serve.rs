@@ -43,7 +43,7 @@ pub fn execute(args: ServeArgs) -> u8 {
             Ok(c) => c,
             Err(d) => {
                 let src = std::fs::read_to_string(p).ok();
-                eprintln!("{}", d.render(src.as_deref()));
+                errln!("{}", d.render(src.as_deref()));
                 return tessera::exit::LOAD_ERROR;
             }
         },
@@ -60,7 +60,7 @@ pub fn execute(args: ServeArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tessera serve: cannot start the runtime: {e}");
+            errln!("tessera serve: cannot start the runtime: {e}");
             return tessera::exit::INFRASTRUCTURE;
         }
     };
@@ -70,16 +70,16 @@ pub fn execute(args: ServeArgs) -> u8 {
         let handle = match tessera::reference::spawn(opts, args.listen).await {
             Ok(h) => h,
             Err(e) => {
-                eprintln!("tessera serve: cannot listen on {}: {e}", args.listen);
+                errln!("tessera serve: cannot listen on {}: {e}", args.listen);
                 return tessera::exit::INFRASTRUCTURE;
             }
         };
-        println!("http://{}", handle.addr);
+        outln!("http://{}", handle.addr);
         if control {
-            eprintln!("control API on: /_tessera/ (virtual clock)");
+            errln!("control API on: /_tessera/ (virtual clock)");
         }
         if !devs.is_empty() {
-            eprintln!("deviations on: {}", devs.join(", "));
+            errln!("deviations on: {}", devs.join(", "));
         }
         let _ = tokio::signal::ctrl_c().await;
         handle.shutdown().await;

@@ -20,15 +20,15 @@ pub struct ValidateArgs {
 pub fn execute(args: ValidateArgs) -> u8 {
     match tessera::scenario::load_suite(&args.paths) {
         Ok(scenarios) => {
-            println!("{} scenario files OK", scenarios.len());
+            outln!("{} scenario files OK", scenarios.len());
             tessera::exit::OK
         }
         Err(diags) => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprintln!("{}", tessera::scenario::render_all(&diags, color));
+            errln!("{}", tessera::scenario::render_all(&diags, color));
             let files: BTreeSet<&PathBuf> = diags.iter().map(|d| &d.file).collect();
             let (n, m) = (diags.len(), files.len());
-            println!(
+            outln!(
                 "{n} error{} in {m} file{}",
                 if n == 1 { "" } else { "s" },
                 if m == 1 { "" } else { "s" }

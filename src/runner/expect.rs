@@ -207,16 +207,34 @@ pub fn evaluate(
     }
     if let Some(m) = &expect.body {
         let actual = Value::String(resp.body.clone());
-        ev.checks.extend(matcher(
-            "body",
-            &m.value,
-            Some(&actual),
-            ctx,
-            rules,
-            tolerance,
-        ));
+        let mut checks = matcher("body", &m.value, Some(&actual), ctx, rules, tolerance);
+        // A binary answer (ArcWeb's map image) is evidence by its size, not
+        // by a screenful of mangled bytes.
+        if looks_binary(&resp.body) {
+            for c in &mut checks {
+                c.actual = format!(
+                    "a binary body of {} bytes ({})",
+                    resp.body.len(),
+                    resp.header("content-type").unwrap_or("no content type")
+                );
+            }
+        }
+        ev.checks.extend(checks);
     }
     ev
+}
+
+/// Whether a (lossily decoded) body is binary rather than text: a NUL, a
+/// replacement character, or mostly control characters in its first 512.
+fn looks_binary(body: &str) -> bool {
+    let head: Vec<char> = body.chars().take(512).collect();
+    let control = head
+        .iter()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .count();
+    head.iter()
+        .any(|&c| c == '\0' || c == char::REPLACEMENT_CHARACTER)
+        || control * 10 > head.len()
 }
 
 /// The value at a JSON path: the node if exactly one, an array if several,
@@ -740,6 +758,13 @@ mod tests {
             json!({"exists": true, "type": "null"}),
             Some(json!(null))
         ));
+    }
+
+    #[test]
+    fn binary_bodies_are_shown_by_size() {
+        assert!(looks_binary("\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR"));
+        assert!(!looks_binary("1021: Token has expired.\n"));
+        assert!(!looks_binary(""));
     }
 
     fn resp(status: u16, body: &str) -> Response {
