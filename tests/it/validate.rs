@@ -140,3 +140,22 @@ fn schema_prints_the_committed_schema() {
     let (code, named, _) = tessera(&["schema", "scenario"]);
     assert_eq!((code, named), (0, stdout));
 }
+
+/// `tessera validate ... | head -c 1` closes the pipe early: the command
+/// must still finish with its own exit code instead of panicking (101).
+#[test]
+fn a_closed_pipe_does_not_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(MANIFEST)
+        .args(["validate", "fixtures/invalid"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close both read ends before the command writes anything.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{status:?}");
+}
