@@ -74,6 +74,7 @@ pub fn execute(args: ServeArgs) -> u8 {
                 return tessera::exit::INFRASTRUCTURE;
             }
         };
+        let stop = stop_signal();
         outln!("http://{}", handle.addr);
         if control {
             errln!("control API on: /_tessera/ (virtual clock)");
@@ -81,8 +82,37 @@ pub fn execute(args: ServeArgs) -> u8 {
         if !devs.is_empty() {
             errln!("deviations on: {}", devs.join(", "));
         }
-        let _ = tokio::signal::ctrl_c().await;
+        stop.await;
         handle.shutdown().await;
         tessera::exit::OK
     })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and `kill` send): either stops
+/// the server cleanly. The handlers are installed when this is called (not
+/// when first awaited), so a signal right after the URL is printed counts.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -93,3 +93,15 @@ fn remote_reference_gives_the_in_process_verdicts() {
         "{knob_only} scenarios not applicable remotely"
     );
 }
+
+/// `tessera serve` stops cleanly (exit 0) on SIGTERM, as on Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let (mut server, _url) = serve();
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = server.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
