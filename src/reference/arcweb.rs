@@ -108,6 +108,9 @@ fn get_token(st: &AppState, ctx: &Ctx) -> Response {
         None => ctx.client_ip,
         Some(s) => match s.trim().parse::<IpAddr>() {
             Ok(ip) => ip.to_canonical(),
+            // IP-7 (ArcWeb's refusal is its 403): the deviation binds to the
+            // requester instead of refusing.
+            Err(_) if st.dev(Deviation::MalformedIpAccepted) => ctx.client_ip,
             Err(_) => return refuse("Invalid ip address"),
         },
     };

@@ -340,7 +340,7 @@ pub struct Matcher {
     pub contains: Option<String>,
     #[serde(default, rename = "type")]
     pub type_: Option<JsonType>,
-    /// Exact length of a string or array.
+    /// Exact length of a string or array, or the number of keys of an object.
     #[serde(default)]
     pub length: Option<u64>,
     #[serde(default)]

@@ -181,6 +181,13 @@ async fn malformed_ip_accepted() {
     for on in both() {
         let k = Kit::maybe(D::MalformedIpAccepted, on);
         assert_eq!(k.generate(ALICE, "&client=ip&ip=999.0.0.1").await.ok(), on);
+        // ArcWeb too: refused (403) when conformant, a token when deviant.
+        let r = k
+            .send(Req::get(&format!(
+                "{ARCWEB}?actn=getToken&usr=alice&pswd=alice-secret-1&ip=999.0.0.1"
+            )))
+            .await;
+        assert_eq!(r.status.is_success(), on, "{:?}", r.status);
     }
 }
 
