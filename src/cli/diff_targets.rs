@@ -26,10 +26,13 @@ pub struct DiffTargetsArgs {
     /// Start an in-process reference `--b` with this deviation (repeatable).
     #[arg(long = "b-deviation", value_name = "NAME")]
     pub b_deviations: Vec<Deviation>,
+    /// Sequences to play against both targets.
     #[arg(long, default_value_t = 100)]
     pub cases: u32,
+    /// The seed; the same seed gives the same sequences.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Operations per sequence (at most).
     #[arg(long, default_value_t = 30)]
     pub max_steps: usize,
 }

@@ -204,19 +204,7 @@ pub fn used_names(s: &Scenario) -> UsedNames {
 /// Every template string of a request step (request and expectations).
 fn request_texts(rs: &RequestStep) -> Vec<&str> {
     let r = &rs.request;
-    let mut v: Vec<&str> = r
-        .query
-        .values()
-        .chain(r.form.values())
-        .chain(r.headers.values())
-        .chain(r.cookies.values())
-        .flatten()
-        .chain(r.raw_query.iter())
-        .chain(r.raw_body.iter())
-        .chain(r.referer.iter())
-        .chain(r.path.iter())
-        .map(|s| s.as_str())
-        .collect();
+    let mut v: Vec<&str> = r.texts().map(|s| s.as_str()).collect();
     for m in rs
         .expect
         .json

@@ -233,6 +233,24 @@ pub struct Request {
     pub referer: Option<String>,
 }
 
+impl Request {
+    /// Every template string the request holds (values of query, form,
+    /// headers and cookies, raw query and body, referer, path), for the
+    /// checks that look at placeholders.
+    pub fn texts(&self) -> impl Iterator<Item = &String> {
+        self.query
+            .values()
+            .chain(self.form.values())
+            .chain(self.headers.values())
+            .chain(self.cookies.values())
+            .flatten()
+            .chain(self.raw_query.iter())
+            .chain(self.raw_body.iter())
+            .chain(self.referer.iter())
+            .chain(self.path.iter())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Method {
     GET,

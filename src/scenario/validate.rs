@@ -585,19 +585,7 @@ fn check_request_step(
             );
         }
     }
-    let texts: Vec<&String> = req
-        .query
-        .values()
-        .chain(req.form.values())
-        .chain(req.headers.values())
-        .chain(req.cookies.values())
-        .flatten()
-        .chain(req.raw_query.iter())
-        .chain(req.raw_body.iter())
-        .chain(req.referer.iter())
-        .chain(req.path.iter())
-        .collect();
-    for t in texts {
+    for t in req.texts() {
         check_template(c, loc, t, cases, captured);
     }
     check_header_literals(c, loc, req);
