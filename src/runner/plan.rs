@@ -212,16 +212,7 @@ fn request_texts(rs: &RequestStep) -> Vec<&str> {
         .chain(rs.expect.headers.values())
         .chain(rs.expect.body.iter())
     {
-        for val in [
-            &m.value.equals,
-            &m.value.not_equals,
-            &m.value.at_least,
-            &m.value.at_most,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(m.value.one_of.iter().flatten())
-        {
+        for val in m.value.operands() {
             if let Some(s) = val.as_str() {
                 v.push(s);
             }

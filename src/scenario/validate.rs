@@ -615,16 +615,7 @@ fn check_request_step(
             let at = c.find(m.loc, re);
             c.err(at, K::BadRegex(one_line(&e.to_string())));
         }
-        for v in [
-            &m.value.equals,
-            &m.value.not_equals,
-            &m.value.at_least,
-            &m.value.at_most,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(m.value.one_of.iter().flatten())
-        {
+        for v in m.value.operands() {
             if let serde_json::Value::String(s) = v {
                 check_template(c, m.loc, s, cases, captured);
             }
