@@ -191,6 +191,14 @@ impl Kit {
     pub async fn arcweb(&self, q: &str) -> Resp {
         self.send(Req::get(&format!("{ARCWEB}?{q}"))).await
     }
+    /// An ArcWeb token for alice (`extra` appends parameters: `&tout=5`).
+    pub async fn arcweb_token(&self, extra: &str) -> String {
+        self.arcweb(&format!(
+            "actn=getToken&usr=alice&pswd=alice-secret-1{extra}"
+        ))
+        .await
+        .text
+    }
     pub async fn set_password(&self, user: &str, pw: &str) {
         let r = self
             .send(Req::post_json(

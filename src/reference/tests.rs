@@ -391,18 +391,10 @@ async fn lt_9_password_change_retires_tokens_not_sessions() {
 
 // ---------------------------------------------------------------- RN
 
-async fn arcweb_token(k: &Kit, extra: &str) -> String {
-    k.arcweb(&format!(
-        "actn=getToken&usr=alice&pswd=alice-secret-1{extra}"
-    ))
-    .await
-    .text
-}
-
 #[tokio::test]
 async fn rn_1_renew_extends_same_token_same_binding() {
     let k = Kit::new();
-    let t = arcweb_token(&k, "").await;
+    let t = k.arcweb_token("").await;
     k.advance(30 * MIN);
     let r = k.arcweb(&format!("actn=renewToken&tkn={t}")).await;
     assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, t.as_str()));
@@ -425,7 +417,7 @@ async fn rn_1_renew_extends_same_token_same_binding() {
 #[tokio::test]
 async fn rn_2_renewing_expired_or_unknown_fails() {
     let k = Kit::new();
-    let t = arcweb_token(&k, "&tout=1").await;
+    let t = k.arcweb_token("&tout=1").await;
     k.advance(MIN);
     let r = k.arcweb(&format!("actn=renewToken&tkn={t}")).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -450,7 +442,7 @@ async fn rn_2_renewing_expired_or_unknown_fails() {
 #[tokio::test]
 async fn rn_3_renewal_never_shortens() {
     let k = Kit::new();
-    let t = arcweb_token(&k, "&tout=600").await;
+    let t = k.arcweb_token("&tout=600").await;
     assert_eq!(
         k.arcweb(&format!("actn=renewToken&tkn={t}")).await.status,
         StatusCode::OK
@@ -739,12 +731,12 @@ async fn ip_4_no_client_means_unbound() {
 #[tokio::test]
 async fn ip_5_arcweb_binds_to_requester_or_ip() {
     let k = Kit::new();
-    let t = arcweb_token(&k, "").await;
+    let t = k.arcweb_token("").await;
     let r = k
         .send(Req::get(&format!("{ARCWEB}?actn=getMap&tkn={t}")).peer("10.0.0.3"))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let t = arcweb_token(&k, "&ip=10.0.0.3").await;
+    let t = k.arcweb_token("&ip=10.0.0.3").await;
     let r = k
         .send(Req::get(&format!("{ARCWEB}?actn=getMap&tkn={t}")).peer("10.0.0.3"))
         .await;
@@ -758,7 +750,7 @@ async fn ip_5_arcweb_binds_to_requester_or_ip() {
 #[tokio::test]
 async fn ip_6_renew_keeps_binding_refuses_other_address() {
     let k = Kit::new();
-    let t = arcweb_token(&k, "").await;
+    let t = k.arcweb_token("").await;
     let r = k
         .send(Req::get(&format!("{ARCWEB}?actn=renewToken&tkn={t}")).peer("10.0.0.4"))
         .await;

@@ -309,19 +309,11 @@ async fn http_status_errors() {
     }
 }
 
-async fn arcweb_token(k: &Kit, extra: &str) -> String {
-    k.arcweb(&format!(
-        "actn=getToken&usr=alice&pswd=alice-secret-1{extra}"
-    ))
-    .await
-    .text
-}
-
 #[tokio::test]
 async fn renew_expired_token() {
     for on in both() {
         let k = Kit::maybe(D::RenewExpiredToken, on);
-        let t = arcweb_token(&k, "&tout=1").await;
+        let t = k.arcweb_token("&tout=1").await;
         k.advance(2 * MIN);
         let r = k.arcweb(&format!("actn=renewToken&tkn={t}")).await;
         assert_eq!(r.status == StatusCode::OK, on);
@@ -332,7 +324,7 @@ async fn renew_expired_token() {
 async fn renewal_shortens_token() {
     for on in both() {
         let k = Kit::maybe(D::RenewalShortensToken, on);
-        let t = arcweb_token(&k, "&tout=600").await;
+        let t = k.arcweb_token("&tout=600").await;
         k.arcweb(&format!("actn=renewToken&tkn={t}")).await;
         k.advance(120 * MIN);
         let r = k.arcweb(&format!("actn=getMap&tkn={t}")).await;
@@ -344,7 +336,7 @@ async fn renewal_shortens_token() {
 async fn renewal_drops_binding() {
     for on in both() {
         let k = Kit::maybe(D::RenewalDropsBinding, on);
-        let t = arcweb_token(&k, "").await;
+        let t = k.arcweb_token("").await;
         let r = k
             .send(Req::get(&format!("{ARCWEB}?actn=renewToken&tkn={t}")).peer("10.0.0.8"))
             .await;
@@ -370,7 +362,7 @@ async fn regenerate_revokes_old() {
 async fn tout_not_clamped() {
     for on in both() {
         let k = Kit::maybe(D::ToutNotClamped, on);
-        let t = arcweb_token(&k, "&tout=3000").await;
+        let t = k.arcweb_token("&tout=3000").await;
         k.advance(2000 * MIN);
         let r = k.arcweb(&format!("actn=getMap&tkn={t}")).await;
         assert_eq!(r.status == StatusCode::OK, on);
@@ -381,7 +373,7 @@ async fn tout_not_clamped() {
 async fn arcweb_expired_as_403() {
     for on in both() {
         let k = Kit::maybe(D::ArcwebExpiredAs403, on);
-        let t = arcweb_token(&k, "&tout=1").await;
+        let t = k.arcweb_token("&tout=1").await;
         k.advance(MIN);
         let r = k.arcweb(&format!("actn=getMap&tkn={t}")).await;
         let want = if on {
@@ -412,7 +404,7 @@ async fn password_change_keeps_tokens() {
     for on in both() {
         let k = Kit::maybe(D::PasswordChangeKeepsTokens, on);
         let t = k.token(ALICE).await;
-        let a = arcweb_token(&k, "").await;
+        let a = k.arcweb_token("").await;
         k.set_password("alice", "other").await;
         assert_eq!(k.use_token(&t).await.ok(), on);
         let r = k.arcweb(&format!("actn=getMap&tkn={a}")).await;
