@@ -29,6 +29,20 @@ pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, YamlWriteError>
     serde_saphyr::to_string(value).map_err(|e| YamlWriteError(e.to_string()))
 }
 
+/// Writes a scenario file as YAML that [`parse_yaml`] reads back to an
+/// equal [`ScenarioFile`] (locations aside). Each line of `comment` heads
+/// the file as a `# ` comment (what wrote it, how to replay it).
+pub fn write_scenario(file: &ScenarioFile, comment: &[&str]) -> Result<String, YamlWriteError> {
+    let mut out = String::new();
+    for line in comment.iter().flat_map(|c| c.lines()) {
+        out.push_str(if line.is_empty() { "#" } else { "# " });
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&to_yaml(file)?);
+    Ok(out)
+}
+
 /// A value could not be written as YAML.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write YAML: {0}")]
@@ -371,5 +385,110 @@ steps:
             None
         );
         assert_eq!(f.rules[1].loc.line, 4);
+    }
+
+    /// Reads `path` as a scenario file, writes it, reads the text back and
+    /// checks the two files are equal (locations aside); returns the text.
+    fn round_trip(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap();
+        let first: ScenarioFile = parse_yaml(&text, path).unwrap_or_else(|d| panic!("{d}"));
+        let written = write_scenario(&first, &["written by a test"]).unwrap();
+        let again: ScenarioFile = parse_yaml(&written, Path::new("written.yaml"))
+            .unwrap_or_else(|d| panic!("{}\n{written}", d.render(Some(&written))));
+        assert!(
+            first == again,
+            "{} changed in a write-then-read:\n{first:#?}\n---\n{again:#?}\n---\n{written}",
+            path.display()
+        );
+        written
+    }
+
+    fn manifest(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+
+    /// Every property name the schema gives any type of the format.
+    fn schema_fields(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+            out.extend(props.keys().cloned());
+        }
+        if let Some(defs) = v.get("$defs").and_then(|d| d.as_object()) {
+            defs.values().for_each(|d| schema_fields(d, out));
+        }
+    }
+
+    /// Every mapping key anywhere in a written file.
+    fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.insert(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_format_survives_a_write_and_a_read() {
+        let path = manifest("fixtures/roundtrip/every-field.yaml");
+        let written = round_trip(&path);
+        assert!(written.starts_with("# written by a test\n"), "{written}");
+        // The fixture is a real scenario, and uses every field the schema
+        // names: a field added to the format without a round trip fails here.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file: ScenarioFile = parse_yaml(&text, &path).unwrap();
+        super::super::validate::check(file, &path).unwrap_or_else(|ds| {
+            panic!(
+                "{}",
+                ds.iter()
+                    .map(|d| d.render(Some(&text)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        let mut wanted = std::collections::BTreeSet::new();
+        schema_fields(&super::super::schema::scenario_schema(), &mut wanted);
+        let mut used = std::collections::BTreeSet::new();
+        keys(
+            &parse_yaml::<serde_json::Value>(&written, &path).unwrap(),
+            &mut used,
+        );
+        let missing: Vec<&String> = wanted.difference(&used).collect();
+        assert!(
+            missing.is_empty(),
+            "every-field.yaml does not use {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_spec_and_runner_fixture_survives_a_write_and_a_read() {
+        let mut files = Vec::new();
+        collect(&manifest("specs"), &mut files).unwrap();
+        let specs = files.len();
+        collect(&manifest("fixtures/runner"), &mut files).unwrap();
+        assert!(
+            specs > 100 && files.len() > specs,
+            "{specs} {}",
+            files.len()
+        );
+        for f in files {
+            round_trip(&f);
+        }
+    }
+
+    #[test]
+    fn int_exprs_write_as_integers_or_templates() {
+        use super::super::model::IntExpr;
+        assert_eq!(to_yaml(&IntExpr("498".into())).unwrap().trim(), "498");
+        assert_eq!(to_yaml(&IntExpr("-1".into())).unwrap().trim(), "-1");
+        // Not an integer as written: stays a string (`007` would read as 7).
+        for s in ["007", "{{case.code}}", "none"] {
+            let back: IntExpr =
+                parse_yaml(&to_yaml(&IntExpr(s.into())).unwrap(), Path::new("x")).unwrap();
+            assert_eq!(back.0, s);
+        }
     }
 }

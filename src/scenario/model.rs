@@ -3,7 +3,12 @@
 //! Two layers live here:
 //! - the *file* types (`ScenarioFile`, `RawStep`, ...) mirror the YAML exactly:
 //!   serde with `deny_unknown_fields`, no `flatten`, no `untagged`, and
-//!   [`Spanned`] wherever a later semantic check needs a location;
+//!   [`Spanned`] wherever a later semantic check needs a location. They
+//!   also serialize (`load::write_scenario`), to the same field names, with
+//!   absent optional fields left out. `#[schemars(!skip_serializing_if)]`
+//!   keeps that writing detail out of the schema (its `default`s describe
+//!   reading) where there was one; fields holding a [`Spanned`] or a
+//!   nested file type never showed a default there;
 //! - the *checked* types (`Scenario`, `Step`, ...) are what `validate` produces
 //!   and what the runner plays: every invariant the runner relies on (one action
 //!   per step, known endpoint names, parsed durations) holds by construction.
@@ -44,6 +49,29 @@ impl<T> Spanned<T> {
     }
 }
 
+/// A value built in code (a fuzz regression, a test) has no place in a file.
+impl<T> From<T> for Spanned<T> {
+    fn from(value: T) -> Self {
+        Self::new(value, Loc::default())
+    }
+}
+
+/// Two spanned values are equal when their values are: where a value was
+/// written is not part of what the scenario says (a written-then-read file
+/// compares equal to the one it came from).
+impl<T: PartialEq> PartialEq for Spanned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+/// Written as the bare value, as it was read.
+impl<T: Serialize> Serialize for Spanned<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
 impl<T: JsonSchema> JsonSchema for Spanned<T> {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         T::schema_name()
@@ -61,7 +89,7 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
 // ---------------------------------------------------------------------------
 
 /// One scenario file.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Format version; must be 1.
@@ -71,25 +99,26 @@ pub struct ScenarioFile {
     /// One line a vendor understands.
     pub title: String,
     /// Longer explanation, shown in reports.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub description: Option<String>,
     /// Rule IDs of semantics.md this scenario checks (e.g. `LT-5`).
     pub rules: Vec<Spanned<String>>,
     /// The profile (system) the scenario exercises.
     pub profile: Profile,
     /// Capabilities the target must offer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Spanned<Capability>>,
     /// Knob values the scenario assumes. On the in-process reference these are
     /// applied; on other targets the scenario is not applicable unless the
     /// target declares the same values.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub knobs: IndexMap<String, Spanned<serde_json::Value>>,
     /// A table of cases: the steps run once per case, with `{{case.KEY}}`
     /// bound to the case's values. Every case has a `name`. A string case
     /// value may itself hold placeholders (one level, no `{{case.*}}`), rendered
     /// where it is used.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrix: Vec<Spanned<IndexMap<String, serde_json::Value>>>,
     /// What to do, in order.
     pub steps: Vec<Spanned<RawStep>>,
@@ -160,76 +189,86 @@ impl Capability {
 /// One step as written. Exactly one of `request`, `advance`, `wait`,
 /// `concurrent`, `set_password` must be present; `expect` and `capture` go
 /// with `request` only. `validate` turns it into a [`Step`].
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     /// Send one HTTP request.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
     /// What the answer to `request` must look like.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
     /// Values to keep from the answer, usable later as `{{NAME}}`:
     /// `$.json.path`, `body` (the whole text body) or `header:NAME`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub capture: IndexMap<String, Spanned<String>>,
     /// Move the target's clock forward (`61m`, `12h`, `59m 59s 999ms`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<Spanned<String>>,
     /// Wait in real time, whatever the target (`2s`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<Spanned<String>>,
     /// Send several requests at once; each item is a request step.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrent: Option<Vec<Spanned<RawStep>>>,
     /// Change a user's password through the control API (LT-9).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_password: Option<SetPassword>,
     /// The rules a failure of this step's expectations breaks; defaults to
     /// the scenario's rules.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Spanned<String>>,
     /// A note shown in reports next to the step.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub note: Option<String>,
 }
 
 /// An HTTP request. String values are templates (`{{...}}`); a value that is
 /// `null` (or a lone `{{case.KEY}}` whose case value is `null`) is not sent.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// An endpoint name the target resolves (`generate_token`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Spanned<String>>,
     /// A raw path on the target, when no endpoint name fits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub path: Option<String>,
     /// Defaults to POST when a body is given, else GET.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub method: Option<Method>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(!skip_serializing_if)]
     pub query: IndexMap<String, Option<String>>,
     /// Appended verbatim to the query string (after templating), for
     /// duplicate parameters and other shapes a map cannot state.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub raw_query: Option<String>,
     /// Form-encoded body fields.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(!skip_serializing_if)]
     pub form: IndexMap<String, Option<String>>,
     /// A form-encoded body sent verbatim (after templating).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub raw_body: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(!skip_serializing_if)]
     pub headers: IndexMap<String, Option<String>>,
     /// Sent as one `Cookie` header.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(!skip_serializing_if)]
     pub cookies: IndexMap<String, Option<String>>,
     /// A source-address alias (`primary`, `alt1`, `alt2`, ...).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Spanned<String>>,
     /// Sets the `Referer` header.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub referer: Option<String>,
 }
 
@@ -275,27 +314,28 @@ impl Method {
 }
 
 /// Expectations on an answer. All given expectations must hold.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The HTTP status (an integer, or a template rendering to one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Spanned<IntExpr>>,
     /// The ArcGIS error code in the JSON body (`error.code`), or `none` for
     /// "the body holds no error".
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arcgis_error: Option<Spanned<IntExpr>>,
     /// The body holds no `error` object.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub no_error: Option<bool>,
     /// Header name (case-insensitive) to matcher.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub headers: IndexMap<String, Spanned<Matcher>>,
     /// JSON path (`$.a.b[0]`) to matcher.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub json: IndexMap<String, Spanned<Matcher>>,
     /// The whole body as text.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Spanned<Matcher>>,
 }
 
@@ -312,6 +352,17 @@ impl JsonSchema for IntExpr {
             "description": "an integer, or a string template rendering to one",
             "type": ["integer", "string"]
         })
+    }
+}
+
+/// Written as an integer when it is one, else as the template string, so
+/// that it reads back as the same expression.
+impl Serialize for IntExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.parse::<i64>() {
+            Ok(n) if n.to_string() == self.0 => s.serialize_i64(n),
+            _ => s.serialize_str(&self.0),
+        }
     }
 }
 
@@ -341,39 +392,51 @@ impl<'de> Deserialize<'de> for IntExpr {
 /// templates. `equals`, `at_least` and `at_most` on a number accept time
 /// arithmetic: `"{{now}} + {{knobs.short_lived_minutes}}m"`, compared within
 /// `tolerance` (default: the target's declared tolerance).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Matcher {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub equals: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub not_equals: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub one_of: Option<Vec<serde_json::Value>>,
     /// A regular expression the value (as text) must match.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub matches: Option<String>,
     /// Text the value (as text) must contain.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub contains: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub type_: Option<JsonType>,
     /// Exact length of a string or array, or the number of keys of an object.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub length: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub min_length: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub max_length: Option<u64>,
     /// Whether the value is present at all.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub exists: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub at_least: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
     pub at_most: Option<serde_json::Value>,
     /// Allowed distance for numeric comparisons, as a duration (`1s`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Spanned<String>>,
 }
 
@@ -406,7 +469,7 @@ pub enum JsonType {
 }
 
 /// Change a user's password through the control API.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     /// A fixture user name (`alice`, `bob`).
