@@ -222,7 +222,13 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         seed: o.seed,
         summary: format!("{} ({})", m.observed, m.rules.join(", ")),
     };
-    let text = shrink_to_yaml::to_yaml(knobs, &f.ops, &origin);
+    let text = match shrink_to_yaml::to_yaml(knobs, &f.ops, &origin) {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("tessera fuzz: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
     let path = args.out.join(&name);
     let written = std::fs::create_dir_all(&args.out).and_then(|_| std::fs::write(&path, text));
     match written {

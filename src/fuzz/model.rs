@@ -30,6 +30,17 @@ pub const SESSION_MAX_SECONDS: i64 = 43_200;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// The knobs [`predict`] reads: a regression scenario states their values,
+/// because its expectations hold where they do.
+pub const KNOBS_READ: &[&str] = &[
+    "short_lived_minutes",
+    "max_expiration_minutes",
+    "portal_short_lived_minutes",
+    "portal_max_expiration_minutes",
+    "web_tier_auth",
+    "max_concurrent_sessions",
+];
+
 /// TS-2: the shape of a token, as a regular expression: 64–256 characters,
 /// URL-safe (RFC 3986 unreserved, so no `+ / =`).
 pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9._~-]{64,256}$";

@@ -4,15 +4,19 @@
 //!
 //! Requests come from `plan` (what the fuzzer sent, as templates);
 //! expectations are the model's predictions, with instants written as
-//! `{{now}}`-relative arithmetic. The text is produced by hand, with every
-//! scalar a JSON string (valid YAML), because `scenario::load` is the only
-//! module allowed to touch the YAML crate; the tests read the output back
-//! through `load::parse_yaml` and `validate::check`.
+//! `{{now}}`-relative arithmetic. The sequence becomes a [`ScenarioFile`]
+//! value, written by `scenario::load::write_scenario` (the one module that
+//! knows YAML); nothing here spells a field name or an indentation.
 
-use std::fmt::Write as _;
+use indexmap::IndexMap;
+use serde_json::Value;
 
 use crate::knobs::Knobs;
-use crate::scenario::model::{Capability, Profile};
+use crate::scenario::load::{self, YamlWriteError};
+use crate::scenario::model::{
+    Capability, Expect, FORMAT_VERSION, IntExpr, JsonType, Matcher, Profile, RawStep, ScenarioFile,
+    SetPassword, Spanned,
+};
 
 use super::model::{self, BodyKind, CaptureFrom, Check, Expected, State};
 use super::ops::{Addr, Op, OpKind};
@@ -26,10 +30,6 @@ pub struct Origin {
     pub seed: u64,
     /// One line: what diverged.
     pub summary: String,
-}
-
-fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
 }
 
 /// `3723004` → `1h 2m 3s 4ms`.
@@ -76,219 +76,231 @@ pub fn profile_of(ops: &[Op]) -> Profile {
         .unwrap_or(Profile::ArcgisToken)
 }
 
-fn write_map(out: &mut String, indent: &str, key: &str, items: &[(&'static str, String)]) {
-    if items.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "{indent}{key}:");
-    for (k, v) in items {
-        let _ = writeln!(out, "{indent}  {}: {}", q(k), q(v));
-    }
+fn matcher(m: Matcher) -> Spanned<Matcher> {
+    m.into()
 }
 
-fn write_expect(out: &mut String, accept: &[Expected], now: i64) {
-    let Some(first) = accept.first() else {
-        return;
-    };
-    let _ = writeln!(out, "    expect:");
-    if accept.iter().all(|e| e.status == first.status) {
-        let _ = writeln!(out, "      status: {}", first.status);
+fn text(s: impl Into<String>) -> Option<Value> {
+    Some(Value::String(s.into()))
+}
+
+/// The expectations for a request whose acceptable answers are `accept`,
+/// with instants relative to `now` (model time).
+fn expect(accept: &[Expected], now: i64) -> Option<Expect> {
+    let first = accept.first()?;
+    let mut e = Expect::default();
+    if accept.iter().all(|x| x.status == first.status) {
+        e.status = Some(IntExpr(first.status.to_string()).into());
     }
-    let mut json: Vec<(String, String)> = Vec::new();
-    let mut body: Option<String> = None;
     if first.body == BodyKind::Json {
-        if accept.iter().all(|e| e.error == first.error) {
+        if accept.iter().all(|x| x.error == first.error) {
             match first.error {
-                Some(c) => {
-                    let _ = writeln!(out, "      arcgis_error: {c}");
-                }
-                None => {
-                    let _ = writeln!(out, "      no_error: true");
-                }
+                Some(c) => e.arcgis_error = Some(IntExpr(c.to_string()).into()),
+                None => e.no_error = Some(true),
             }
         } else {
-            let codes: Vec<String> = accept
-                .iter()
-                .filter_map(|e| e.error.map(|c| c.to_string()))
-                .collect();
-            json.push((
-                q("$.error.code"),
-                format!("{{one_of: [{}]}}", codes.join(", ")),
-            ));
+            let codes = accept.iter().filter_map(|x| x.error).map(Value::from);
+            e.json.insert(
+                "$.error.code".into(),
+                matcher(Matcher {
+                    one_of: Some(codes.collect()),
+                    ..Matcher::default()
+                }),
+            );
         }
     }
     // Field checks only when one answer is acceptable.
     if accept.len() == 1 {
         for c in &first.checks {
+            let json = |path: &str, m: Matcher| (path.to_owned(), matcher(m));
             match c {
-                Check::JsonInstant { path, at } => {
-                    json.push((q(path), format!("{{equals: {}}}", q(&relative(at - now)))))
+                Check::JsonInstant { path, at } => e.json.extend([json(
+                    path,
+                    Matcher {
+                        equals: text(relative(at - now)),
+                        ..Matcher::default()
+                    },
+                )]),
+                Check::JsonIsString { path } => e.json.extend([json(
+                    path,
+                    Matcher {
+                        type_: Some(JsonType::String),
+                        ..Matcher::default()
+                    },
+                )]),
+                Check::JsonIsToken { path } => e.json.extend([json(
+                    path,
+                    Matcher {
+                        type_: Some(JsonType::String),
+                        matches: Some(model::TOKEN_PATTERN.into()),
+                        ..Matcher::default()
+                    },
+                )]),
+                Check::JsonIsBool { path } => e.json.extend([json(
+                    path,
+                    Matcher {
+                        type_: Some(JsonType::Boolean),
+                        ..Matcher::default()
+                    },
+                )]),
+                Check::JsonEquals { path, value } => e.json.extend([json(
+                    path,
+                    Matcher {
+                        equals: Some(value.clone()),
+                        ..Matcher::default()
+                    },
+                )]),
+                Check::BodyIsValue => {
+                    e.body = Some(matcher(Matcher {
+                        matches: Some(r"^\S+$".into()),
+                        ..Matcher::default()
+                    }))
                 }
-                Check::JsonIsString { path } => json.push((q(path), "{type: string}".into())),
-                Check::JsonIsToken { path } => json.push((
-                    q(path),
-                    format!("{{type: string, matches: {}}}", q(model::TOKEN_PATTERN)),
-                )),
-                Check::JsonIsBool { path } => json.push((q(path), "{type: boolean}".into())),
-                Check::JsonEquals { path, value } => {
-                    json.push((q(path), format!("{{equals: {value}}}")))
-                }
-                Check::BodyIsValue => body = Some(format!("{{matches: {}}}", q(r"^\S+$"))),
                 Check::BodyEqualsCapture(name) => {
-                    body = Some(format!("{{equals: {}}}", q(&format!("{{{{{name}}}}}"))))
+                    e.body = Some(matcher(Matcher {
+                        equals: text(format!("{{{{{name}}}}}")),
+                        ..Matcher::default()
+                    }))
                 }
-                Check::BodyContains(s) => body = Some(format!("{{contains: {}}}", q(s))),
+                Check::BodyContains(s) => {
+                    e.body = Some(matcher(Matcher {
+                        contains: Some((*s).into()),
+                        ..Matcher::default()
+                    }))
+                }
             }
         }
     } else if let Some(common) = first.checks.iter().find_map(|c| match c {
-        Check::BodyContains(s) if accept.iter().all(|e| e.checks.contains(c)) => Some(*s),
+        Check::BodyContains(s) if accept.iter().all(|x| x.checks.contains(c)) => Some(*s),
         _ => None,
     }) {
-        body = Some(format!("{{contains: {}}}", q(common)));
+        e.body = Some(matcher(Matcher {
+            contains: Some(common.into()),
+            ..Matcher::default()
+        }));
     }
-    if !json.is_empty() {
-        let _ = writeln!(out, "      json:");
-        for (k, v) in json {
-            let _ = writeln!(out, "        {k}: {v}");
-        }
-    }
-    if let Some(b) = body {
-        let _ = writeln!(out, "      body: {b}");
-    }
+    Some(e)
 }
 
-/// The scenario text for `ops` under `knobs`.
-pub fn to_yaml(knobs: &Knobs, ops: &[Op], origin: &Origin) -> String {
-    let mut steps = String::new();
-    let mut rules: Vec<&'static str> = Vec::new();
-    let mut requires: Vec<Capability> = Vec::new();
-    let mut need = |c: Capability| {
-        if !requires.contains(&c) {
-            requires.push(c);
+/// The step that plays `op` in state `s`, with the rules it cites, and the
+/// capability it needs.
+fn step(knobs: &Knobs, s: &State, op: &Op, last: bool) -> Option<(RawStep, Vec<Capability>)> {
+    let mut step = RawStep {
+        request: None,
+        expect: None,
+        capture: IndexMap::new(),
+        advance: None,
+        wait: None,
+        concurrent: None,
+        set_password: None,
+        rules: Vec::new(),
+        note: None,
+    };
+    let needs = match plan::plan(s, op)? {
+        Planned::Advance(ms) => {
+            step.advance = Some(human_ms(ms).into());
+            vec![Capability::ClockControl]
+        }
+        Planned::SetPassword { user, password } => {
+            step.set_password = Some(SetPassword {
+                user: user.alias().to_owned().into(),
+                password,
+            });
+            vec![Capability::PasswordControl]
+        }
+        Planned::Request(r) => {
+            let uses_alt = r.from != Addr::Primary
+                || [&r.query, &r.form]
+                    .iter()
+                    .any(|m| m.iter().any(|(_, v)| v.contains("{{addr.")));
+            let prediction = model::predict(knobs, s, op);
+            step.request = Some(r.to_request());
+            step.expect = expect(&prediction.accept, s.now);
+            if let Some(cap) = &prediction.capture {
+                let from = match cap.from {
+                    CaptureFrom::Json(p) => p,
+                    CaptureFrom::Body => "body",
+                };
+                step.capture
+                    .insert(cap.name.clone(), from.to_owned().into());
+            }
+            step.rules = prediction
+                .rules()
+                .into_iter()
+                .map(|r| r.to_owned().into())
+                .collect();
+            if last {
+                step.note = Some("the step where the fuzzer saw the target diverge".into());
+            }
+            uses_alt
+                .then_some(Capability::AltAddresses)
+                .into_iter()
+                .collect()
         }
     };
+    Some((step, needs))
+}
+
+/// The knobs the model predicted with, as the scenario states them: it holds
+/// where they do.
+fn knob_values(knobs: &Knobs) -> IndexMap<String, Spanned<Value>> {
+    model::KNOBS_READ
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), knobs.get(name).ok()?.into())))
+        .collect()
+}
+
+/// The scenario for `ops` under `knobs`.
+pub fn to_scenario(knobs: &Knobs, ops: &[Op], origin: &Origin) -> ScenarioFile {
+    let mut steps = Vec::new();
+    let mut rules: Vec<Spanned<String>> = Vec::new();
+    let mut requires: Vec<Spanned<Capability>> = Vec::new();
     let mut s = State::default();
     for (i, op) in ops.iter().enumerate() {
-        let last = i + 1 == ops.len();
-        let Some(planned) = plan::plan(&s, op) else {
-            continue;
-        };
-        let prediction = model::predict(knobs, &s, op);
-        match &planned {
-            Planned::Advance(ms) => {
-                need(Capability::ClockControl);
-                let _ = writeln!(steps, "  - advance: {}", q(&human_ms(*ms)));
-            }
-            Planned::SetPassword { user, password } => {
-                need(Capability::PasswordControl);
-                let _ = writeln!(steps, "  - set_password:");
-                let _ = writeln!(steps, "      user: {}", q(user.alias()));
-                let _ = writeln!(steps, "      password: {}", q(password));
-            }
-            Planned::Request(r) => {
-                let uses_alt = r.from != Addr::Primary
-                    || [&r.query, &r.form]
-                        .iter()
-                        .any(|m| m.iter().any(|(_, v)| v.contains("{{addr.")));
-                if uses_alt {
-                    need(Capability::AltAddresses);
-                }
-                let _ = writeln!(steps, "  - request:");
-                let _ = writeln!(steps, "      endpoint: {}", q(r.endpoint));
-                let _ = writeln!(steps, "      method: {}", r.method.as_str());
-                write_map(&mut steps, "      ", "query", &r.query);
-                write_map(&mut steps, "      ", "form", &r.form);
-                write_map(&mut steps, "      ", "headers", &r.headers);
-                write_map(&mut steps, "      ", "cookies", &r.cookies);
-                let _ = writeln!(steps, "      from: {}", q(r.from.alias()));
-                if let Some(referer) = &r.referer {
-                    let _ = writeln!(steps, "      referer: {}", q(referer));
-                }
-                write_expect(&mut steps, &prediction.accept, s.now);
-                if let Some(cap) = &prediction.capture {
-                    let from = match cap.from {
-                        CaptureFrom::Json(p) => p,
-                        CaptureFrom::Body => "body",
-                    };
-                    let _ = writeln!(steps, "    capture:");
-                    let _ = writeln!(steps, "      {}: {}", cap.name, q(from));
-                }
-                let step_rules = prediction.rules();
-                if !step_rules.is_empty() {
-                    let _ = writeln!(steps, "    rules: [{}]", step_rules.join(", "));
-                }
-                if last {
-                    let _ = writeln!(
-                        steps,
-                        "    note: {}",
-                        q("the step where the fuzzer saw the target diverge")
-                    );
-                }
-                for r in step_rules {
-                    if !rules.contains(&r) {
-                        rules.push(r);
-                    }
+        if let Some((step, needs)) = step(knobs, &s, op, i + 1 == ops.len()) {
+            for c in needs {
+                if !requires.iter().any(|r| r.value == c) {
+                    requires.push(c.into());
                 }
             }
+            for r in &step.rules {
+                if !rules.contains(r) {
+                    rules.push(r.clone());
+                }
+            }
+            steps.push(step.into());
         }
         s = model::apply(knobs, s, op);
     }
     if rules.is_empty() {
-        rules.push("LT-5");
+        rules.push("LT-5".to_owned().into());
     }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Written by `tessera fuzz`; replay the search with --seed {}.",
-        origin.seed
-    );
-    let _ = writeln!(out, "version: 1");
-    let _ = writeln!(out, "id: {}", q(&origin.id));
-    let _ = writeln!(
-        out,
-        "title: {}",
-        q(&format!("Fuzz regression: {}", origin.summary))
-    );
-    let _ = writeln!(
-        out,
-        "description: {}",
-        q(&format!(
+    ScenarioFile {
+        version: FORMAT_VERSION.into(),
+        id: origin.id.clone().into(),
+        title: format!("Fuzz regression: {}", origin.summary),
+        description: Some(format!(
             "A shrunk sequence found by `tessera fuzz --seed {}`. Expectations are the model's \
              predictions; the last step is where the target diverged.",
             origin.seed
-        ))
-    );
-    let _ = writeln!(out, "rules: [{}]", rules.join(", "));
-    let _ = writeln!(out, "profile: {}", profile_of(ops).as_str());
-    if !requires.is_empty() {
-        let names: Vec<&str> = requires.iter().map(|c| c.as_str()).collect();
-        let _ = writeln!(out, "requires: [{}]", names.join(", "));
+        )),
+        rules,
+        profile: profile_of(ops),
+        requires,
+        knobs: knob_values(knobs),
+        matrix: Vec::new(),
+        steps,
     }
-    // The knobs the model predicted with: the scenario holds where they do.
-    let _ = writeln!(out, "knobs:");
-    let _ = writeln!(out, "  short_lived_minutes: {}", knobs.short_lived_minutes);
-    let _ = writeln!(
-        out,
-        "  max_expiration_minutes: {}",
-        knobs.max_expiration_minutes
+}
+
+/// The scenario text for `ops` under `knobs`: [`to_scenario`], headed by a
+/// comment saying how to find it again.
+pub fn to_yaml(knobs: &Knobs, ops: &[Op], origin: &Origin) -> Result<String, YamlWriteError> {
+    let comment = format!(
+        "Written by `tessera fuzz`; replay the search with --seed {}.",
+        origin.seed
     );
-    let _ = writeln!(
-        out,
-        "  portal_short_lived_minutes: {}",
-        knobs.portal_short_lived_minutes
-    );
-    let _ = writeln!(
-        out,
-        "  portal_max_expiration_minutes: {}",
-        knobs.portal_max_expiration_minutes
-    );
-    let _ = writeln!(out, "  web_tier_auth: {}", knobs.web_tier_auth);
-    if let Some(cap) = knobs.max_concurrent_sessions {
-        let _ = writeln!(out, "  max_concurrent_sessions: {cap}");
-    }
-    let _ = writeln!(out, "steps:");
-    out.push_str(&steps);
-    out
+    load::write_scenario(&to_scenario(knobs, ops, origin), &[&comment])
 }
 
 /// A file name for a regression (`fuzz-<seed>-<kind>.yaml`).
@@ -396,7 +408,10 @@ mod tests {
                 referer: Some(0),
             },
         ];
-        let text = to_yaml(&Knobs::default(), &ops, &origin());
+        let text = to_yaml(&Knobs::default(), &ops, &origin()).unwrap();
+        // What is written reads back as the scenario that was built.
+        let back: ScenarioFile = load::parse_yaml(&text, Path::new("fuzz.yaml")).unwrap();
+        assert!(back == to_scenario(&Knobs::default(), &ops, &origin()));
         let sc = check(&text);
         assert_eq!(sc.steps.len(), ops.len());
         assert!(matches!(sc.steps[5].kind, StepKind::Advance(_)));
@@ -415,7 +430,7 @@ mod tests {
         };
         let out = machine::run(&cfg, &mut exec, &mut |_| {}).unwrap();
         let f = out.failure.expect("found");
-        let text = to_yaml(&Knobs::default(), &f.ops, &origin());
+        let text = to_yaml(&Knobs::default(), &f.ops, &origin()).unwrap();
         let sc = check(&text);
         assert!(sc.rules.contains(&"LT-5".to_owned()), "{text}");
         assert_eq!(sc.profile, Profile::ArcgisToken);

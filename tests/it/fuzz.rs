@@ -100,7 +100,7 @@ fn finds(dev: &str, seed: u64) {
         seed,
         summary: f.divergence.mismatch.to_string(),
     };
-    let text = shrink_to_yaml::to_yaml(&Default::default(), &f.ops, &origin);
+    let text = shrink_to_yaml::to_yaml(&Default::default(), &f.ops, &origin).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(name);
     std::fs::write(&file, &text).unwrap();
