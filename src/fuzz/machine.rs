@@ -27,9 +27,10 @@ use crate::knobs::Knobs;
 
 use super::exec::{ExecError, Executor, ObservedBody, StepCtx};
 use super::model::{self, CaptureFrom, State};
-use super::ops::{self, Op, OpKind};
+use super::ops::{Op, OpKind};
 use super::oracle::{self, Mismatch};
 use super::plan;
+use super::strategy;
 
 /// What a fuzz run does.
 #[derive(Debug, Clone)]
@@ -114,8 +115,8 @@ pub fn sequences(
     Sequential::new(
         (1..=max_steps.max(1)).into(),
         || Just(State::default()).boxed(),
-        ops::precondition,
-        move |s| ops::op_strategy(s, &k1, &kinds),
+        strategy::precondition,
+        move |s| strategy::op_strategy(s, &k1, &kinds),
         move |s, op| model::apply(&k2, s, op),
     )
 }

@@ -2,9 +2,11 @@
 //! token operations played against a target and judged by a model of
 //! semantics.md; a failure is shrunk and written as a regression scenario.
 //!
-//! - `ops`: the operations (secrets named by handle, never by value) and the
-//!   strategies that draw them, with the boundary values of the rules;
+//! - `ops`: the operations (secrets named by handle, never by value), as
+//!   plain data;
 //! - `model`: the reference state and its predictions, citing rule IDs (pure);
+//! - `strategy`: the proptest strategies that draw operations from the model
+//!   state, with the boundary values of the rules;
 //! - `plan`: what each operation sends, as scenario templates;
 //! - `exec`: the [`exec::Executor`] trait and model-backed test executors;
 //! - `oracle`: judging an answer, and the normalised outcome of diff runs;
@@ -26,3 +28,4 @@ pub mod ops;
 pub mod oracle;
 pub mod plan;
 pub mod shrink_to_yaml;
+pub mod strategy;

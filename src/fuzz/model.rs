@@ -10,23 +10,15 @@
 //! drift apart. Every expected answer cites the rules it follows, so a
 //! divergence names the rule it breaks. Knob values come from [`Knobs`];
 //! the few numbers fixed by rule text (ArcWeb's `tout`, session durations)
-//! are the named constants below.
+//! are the reference server's own constants (`reference::arcweb`,
+//! `reference::basemap`), so the two cannot disagree about them.
 
 use crate::knobs::Knobs;
+use crate::reference::StyleFamily;
+use crate::reference::arcweb::{DEFAULT_TOUT_MINUTES, MAX_TOUT_MINUTES, RENEW_MINUTES};
+use crate::reference::basemap::{DEFAULT_DURATION_S, MAX_DURATION_S, MIN_DURATION_S};
 
 use super::ops::*;
-
-/// LT-7: ArcWeb `getToken` without `tout` (fixed by the rule, not a knob).
-pub const ARCWEB_DEFAULT_TOUT_MINUTES: u64 = 60;
-/// LT-7: ArcWeb `tout` clamp (fixed by the rule, not a knob).
-pub const ARCWEB_MAX_TOUT_MINUTES: u64 = 1440;
-/// RN-1: a renewed ArcWeb token is valid this long from the renewal instant.
-pub const ARCWEB_RENEW_MINUTES: u64 = 60;
-/// SL-1: `durationSeconds` when omitted.
-pub const SESSION_DEFAULT_SECONDS: i64 = 43_200;
-/// SL-3: the accepted `durationSeconds` range (inclusive).
-pub const SESSION_MIN_SECONDS: i64 = 10;
-pub const SESSION_MAX_SECONDS: i64 = 43_200;
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -95,7 +87,7 @@ pub struct Session {
     pub user: User,
     /// The token handle it was started with.
     pub parent: Handle,
-    pub family: Family,
+    pub family: StyleFamily,
     pub start: i64,
     pub end: i64,
 }
@@ -511,8 +503,8 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 refusals.push("LT-7a");
             }
             let minutes = match tout {
-                Minutes::Omitted | Minutes::Empty => Some(ARCWEB_DEFAULT_TOUT_MINUTES as i64),
-                Minutes::Value(v) if *v >= 1 => Some((*v).min(ARCWEB_MAX_TOUT_MINUTES as i64)),
+                Minutes::Omitted | Minutes::Empty => Some(DEFAULT_TOUT_MINUTES),
+                Minutes::Value(v) if *v >= 1 => Some((*v).min(MAX_TOUT_MINUTES)),
                 _ => {
                     refusals.push("LT-7");
                     None
@@ -555,9 +547,7 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 let refusals = arc_refusals(s, t, *from, "IP-6", "RN-2");
                 if refusals.is_empty() {
                     // RN-1 (the same token, extended), RN-3 (never shortened).
-                    let expires = t
-                        .expires
-                        .max(s.now + ARCWEB_RENEW_MINUTES as i64 * MINUTE_MS);
+                    let expires = t.expires.max(s.now + RENEW_MINUTES * MINUTE_MS);
                     (
                         Prediction {
                             accept: vec![
@@ -740,10 +730,8 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 },
             }
             let seconds = match duration {
-                Seconds::Omitted => Some(SESSION_DEFAULT_SECONDS),
-                Seconds::Value(v) if (SESSION_MIN_SECONDS..=SESSION_MAX_SECONDS).contains(v) => {
-                    Some(*v)
-                }
+                Seconds::Omitted => Some(DEFAULT_DURATION_S),
+                Seconds::Value(v) if (MIN_DURATION_S..=MAX_DURATION_S).contains(v) => Some(*v),
                 _ => None,
             };
             let bad_duration = Expected::json(400, Some(400), &["SL-3", "SL-7"]);
@@ -764,7 +752,7 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                             return none(vec![Expected::json(429, Some(429), &["SL-8"])]);
                         }
                     }
-                    let fam = family.unwrap_or(Family::Arcgis);
+                    let fam = family.unwrap_or(StyleFamily::Arcgis);
                     let end = s.now + secs * 1000;
                     let h = s.sessions.len();
                     let e = Expected::json(200, None, &["SL-1", "SL-2"])
@@ -1117,7 +1105,7 @@ mod tests {
         ]);
         assert_eq!(one(&predict(&k(), &s, &query(0))), (200, Some(498)));
         let style = Op::Style {
-            family: Family::Arcgis,
+            family: StyleFamily::Arcgis,
             token: Some(TokRef::Session(0)),
             from: Addr::Primary,
         };
@@ -1191,10 +1179,7 @@ mod tests {
         );
         // LT-7: tout clamp and refusal.
         let s = run(&[get(Minutes::Value(5000))]);
-        assert_eq!(
-            s.arc_tokens[0].expires,
-            ARCWEB_MAX_TOUT_MINUTES as i64 * 60_000
-        );
+        assert_eq!(s.arc_tokens[0].expires, MAX_TOUT_MINUTES * 60_000);
         assert_eq!(
             one(&predict(&k(), &State::default(), &get(Minutes::Value(0)))).0,
             403
@@ -1205,7 +1190,7 @@ mod tests {
     fn sessions_limits_scope_and_lifetime() {
         let start = |token, duration| Op::SessionStart {
             token: Some(token),
-            family: Some(Family::Open),
+            family: Some(StyleFamily::Open),
             duration,
             from: Addr::Primary,
         };
@@ -1237,10 +1222,13 @@ mod tests {
             token: Some(TokRef::Session(0)),
             from: Addr::Primary,
         };
-        assert_eq!(one(&predict(&k(), &s, &style(Family::Open))), (200, None));
+        assert_eq!(
+            one(&predict(&k(), &s, &style(StyleFamily::Open))),
+            (200, None)
+        );
         // SL-5
         assert_eq!(
-            one(&predict(&k(), &s, &style(Family::Arcgis))),
+            one(&predict(&k(), &s, &style(StyleFamily::Arcgis))),
             (403, Some(403))
         );
         // SL-6: a session token cannot start a session.
@@ -1254,7 +1242,7 @@ mod tests {
         );
         let s = apply(&k(), s, &Op::Advance(Advance::Ms(1)));
         assert_eq!(
-            one(&predict(&k(), &s, &style(Family::Open))),
+            one(&predict(&k(), &s, &style(StyleFamily::Open))),
             (401, Some(498))
         );
         // Two refusals at once: either is acceptable.

@@ -6,6 +6,7 @@
 //! writer (which writes them verbatim), so a regression scenario sends exactly
 //! what the fuzzer sent. No I/O here.
 
+use crate::reference::StyleFamily;
 use crate::scenario::model::{Method, Request, Spanned};
 
 use super::model::{self, State};
@@ -75,6 +76,15 @@ impl PlannedRequest {
             )),
             referer: self.referer.clone(),
         }
+    }
+}
+
+/// The endpoint name of a style of `family` (SL-5: a session opens its own
+/// family's styles only).
+fn style_endpoint(family: StyleFamily) -> &'static str {
+    match family {
+        StyleFamily::Arcgis => "style_arcgis",
+        StyleFamily::Open => "style_open",
     }
 }
 
@@ -294,7 +304,7 @@ pub fn plan(s: &State, op: &Op) -> Option<Planned> {
             token,
             from,
         } => {
-            let mut r = PlannedRequest::new(family.style_endpoint(), Method::GET, *from);
+            let mut r = PlannedRequest::new(style_endpoint(*family), Method::GET, *from);
             if let Some(t) = token {
                 r.query.push(("token", tok_value(t)));
             }

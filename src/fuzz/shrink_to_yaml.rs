@@ -317,6 +317,7 @@ mod tests {
     use crate::fuzz::exec::{FakeDeviation, ModelExecutor};
     use crate::fuzz::machine::{self, FuzzConfig};
     use crate::fuzz::ops::*;
+    use crate::reference::StyleFamily;
     use crate::scenario::model::{ScenarioFile, StepKind};
     use crate::scenario::{load, validate};
 
@@ -361,7 +362,7 @@ mod tests {
             },
             Op::SessionStart {
                 token: Some(TokRef::Issued(0)),
-                family: Some(Family::Open),
+                family: Some(StyleFamily::Open),
                 duration: Seconds::Value(600),
                 from: Addr::Alt1,
             },
@@ -391,7 +392,7 @@ mod tests {
                 from: Addr::Primary,
             },
             Op::Style {
-                family: Family::Open,
+                family: StyleFamily::Open,
                 token: Some(TokRef::Session(0)),
                 from: Addr::Primary,
             },
