@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tessera::fuzz::http::HttpExecutor;
 use tessera::fuzz::machine::{self, FuzzConfig, FuzzOutcome};
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
+use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
 use tessera::report::Verdict;
 use tessera::runner::http::{self, Clients, PreparedRequest, Timeouts};
@@ -40,12 +41,26 @@ fn timeouts() -> Timeouts {
 }
 
 fn fuzz(deviations: Vec<Deviation>, seed: u64, cases: u32) -> FuzzOutcome {
-    let target = Target::reference(deviations);
+    let knobs = Knobs::default();
+    fuzz_with(deviations, &knobs, &knobs, seed, cases)
+}
+
+/// Fuzzes the reference started with `server` knobs, the model predicting
+/// with `model` knobs.
+fn fuzz_with(
+    deviations: Vec<Deviation>,
+    server: &Knobs,
+    model: &Knobs,
+    seed: u64,
+    cases: u32,
+) -> FuzzOutcome {
+    let mut target = Target::reference(deviations);
+    target.knobs = server.clone();
     let mut exec = HttpExecutor::new(rt(), &target, timeouts()).expect("executor");
     let config = FuzzConfig {
         cases,
         max_steps: 30,
-        knobs: target.knobs.clone(),
+        knobs: model.clone(),
         kinds: HttpExecutor::kinds(&target),
         ..FuzzConfig::new(seed)
     };
@@ -78,6 +93,59 @@ fn a_bounded_run_on_the_clean_reference_finds_no_divergence() {
     assert!(out.ops_run > 1000, "{}", out.ops_run);
     // Every kind of operation reached the server.
     assert_eq!(out.ops_per_kind.len(), 10, "{:?}", out.ops_per_kind);
+}
+
+/// Non-default knobs the model must follow as the reference does: Bearer
+/// headers left to the web tier (HP-5), a cap on live sessions (SL-8), and
+/// Portal and Server lifetimes (LT-1, LT-3) away from their defaults.
+fn non_default_knobs() -> Vec<(&'static str, Knobs)> {
+    let with = |pairs: &[(&str, serde_json::Value)]| {
+        pairs.iter().fold(Knobs::default(), |k, (name, v)| {
+            k.with(name, v).expect("a valid knob value")
+        })
+    };
+    use serde_json::json;
+    vec![
+        ("web_tier_auth", with(&[("web_tier_auth", json!(true))])),
+        (
+            "max_concurrent_sessions",
+            with(&[("max_concurrent_sessions", json!(1))]),
+        ),
+        (
+            "portal lifetimes",
+            with(&[
+                ("portal_short_lived_minutes", json!(30)),
+                ("portal_max_expiration_minutes", json!(90)),
+            ]),
+        ),
+        (
+            "server lifetimes",
+            with(&[
+                ("short_lived_minutes", json!(15)),
+                ("max_expiration_minutes", json!(120)),
+            ]),
+        ),
+    ]
+}
+
+#[test]
+fn the_model_follows_the_reference_under_non_default_knobs() {
+    for (what, knobs) in non_default_knobs() {
+        // With the same knobs on both sides, they agree...
+        let out = fuzz_with(vec![], &knobs, &knobs, 7, 60);
+        assert!(
+            out.failure.is_none(),
+            "{what}: the model and the reference disagree: {:?}",
+            out.failure
+        );
+        // ...and the knob matters: a model that ignores it is caught, so
+        // the agreement above is not for want of exercising it.
+        let out = fuzz_with(vec![], &knobs, &Knobs::default(), 7, 60);
+        assert!(
+            out.failure.is_some(),
+            "{what}: the knob changes nothing the fuzzer sees"
+        );
+    }
 }
 
 /// Fuzzes the reference with `dev`, then replays the written scenario with
