@@ -48,8 +48,8 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
             return exit::INFRASTRUCTURE;
         }
     };
-    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations)
-        .and_then(|a| Ok((a, fuzz::prepare(&rt, &args.b, &args.b_deviations)?)));
+    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations, &[])
+        .and_then(|a| Ok((a, fuzz::prepare(&rt, &args.b, &args.b_deviations, &[])?)));
     let (mut a, mut b) = match built {
         Ok(x) => x,
         Err((code, e)) => {

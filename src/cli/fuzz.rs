@@ -3,7 +3,9 @@
 //!
 //! `--target` takes what `tessera run --target` takes (plus `model` and
 //! `model:<fault>`, the fuzzer's own model as a self-test); the work is
-//! `tessera::fuzz`. This module prints and maps outcomes to exit codes.
+//! `tessera::fuzz`. `--knob NAME=VALUE` sets a knob on the in-process
+//! reference (or the model target) and in the model's predictions alike.
+//! This module prints and maps outcomes to exit codes.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -45,6 +47,49 @@ pub struct FuzzArgs {
     /// Start the in-process reference with this deviation (repeatable).
     #[arg(long = "deviation")]
     pub deviations: Vec<Deviation>,
+    /// Start the in-process reference with this knob value, and predict
+    /// with it (repeatable): `web_tier_auth=true`, `max_concurrent_sessions=2`.
+    #[arg(long = "knob", value_name = "NAME=VALUE", value_parser = parse_knob)]
+    pub knobs: Vec<KnobSetting>,
+}
+
+/// One `--knob NAME=VALUE`, checked against [`Knobs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnobSetting {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+impl std::fmt::Display for KnobSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
+}
+
+/// `NAME=VALUE`, the value as JSON (`true`, `30`, `null`, `["10.0.0.1"]`)
+/// or else as a string; the name must be a knob and the value fit it.
+fn parse_knob(s: &str) -> Result<KnobSetting, String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("NAME=VALUE, one of the knobs {}", Knobs::NAMES.join(", ")))?;
+    let (name, value) = (name.trim(), value.trim());
+    let value =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+    Knobs::default()
+        .with(name, &value)
+        .map_err(|e| e.to_string())?;
+    Ok(KnobSetting {
+        name: name.to_owned(),
+        value,
+    })
+}
+
+/// `knobs` with every setting applied in order.
+fn with_settings(knobs: Knobs, settings: &[KnobSetting]) -> Result<Knobs, (u8, String)> {
+    settings.iter().try_fold(knobs, |k, s| {
+        k.with(&s.name, &s.value)
+            .map_err(|e| (exit::USAGE, e.to_string()))
+    })
 }
 
 fn parse_budget(s: &str) -> Result<Duration, String> {
@@ -76,6 +121,7 @@ pub fn prepare(
     rt: &Arc<tokio::runtime::Runtime>,
     target: &str,
     deviations: &[Deviation],
+    knobs: &[KnobSetting],
 ) -> Result<Prepared, (u8, String)> {
     // `model` and `model:<deviation>`: the fuzzer's own model as the target
     // (no HTTP) — a self-test and a measure of the loop's own cost.
@@ -90,22 +136,35 @@ pub fn prepare(
                 return Err((exit::USAGE, format!("unknown model variant `{other}`")));
             }
         };
+        let knobs = with_settings(Knobs::default(), knobs)?;
         return Ok(Prepared {
-            exec: Box::new(ModelExecutor::new(Knobs::default(), dev)),
-            knobs: Knobs::default(),
+            exec: Box::new(ModelExecutor::new(knobs.clone(), dev)),
+            knobs,
             kinds: OpKind::ALL.into_iter().collect(),
         });
     }
-    if !deviations.is_empty() && target != "reference" {
-        return Err((
-            exit::USAGE,
-            "--deviation applies to `--target reference` only".into(),
-        ));
+    if target != "reference" {
+        if !deviations.is_empty() {
+            return Err((
+                exit::USAGE,
+                "--deviation applies to `--target reference` only".into(),
+            ));
+        }
+        if !knobs.is_empty() {
+            return Err((
+                exit::USAGE,
+                "--knob applies to `--target reference` and `model` only; a remote \
+                 target declares its knobs in its profile"
+                    .into(),
+            ));
+        }
     }
     let timeouts = Timeouts::new(Duration::from_secs(10));
-    let t = rt
+    let mut t = rt
         .block_on(Target::resolve(target, deviations.to_vec(), timeouts))
         .map_err(|e| (e.exit_code(), e.to_string()))?;
+    // The executor starts the reference with the target's knobs.
+    t.knobs = with_settings(t.knobs, knobs)?;
     let exec = HttpExecutor::new(rt.clone(), &t, timeouts)
         .map_err(|e| (exit::INFRASTRUCTURE, e.to_string()))?;
     Ok(Prepared {
@@ -130,7 +189,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
         mut exec,
         knobs,
         kinds,
-    } = match prepare(&rt, &args.target, &args.deviations) {
+    } = match prepare(&rt, &args.target, &args.deviations, &args.knobs) {
         Ok(p) => p,
         Err((code, e)) => {
             errln!("tessera fuzz: {e}");
@@ -146,13 +205,19 @@ pub fn execute(args: FuzzArgs) -> u8 {
         ..FuzzConfig::new(seed)
     };
     let devs: Vec<&str> = args.deviations.iter().map(|d| d.name()).collect();
+    let set: Vec<String> = args.knobs.iter().map(|k| k.to_string()).collect();
     errln!(
-        "fuzzing {}{} with seed {seed} ({} cases, up to {} steps each)",
+        "fuzzing {}{}{} with seed {seed} ({} cases, up to {} steps each)",
         args.target,
         if devs.is_empty() {
             String::new()
         } else {
             format!(" (deviation {})", devs.join(", "))
+        },
+        if set.is_empty() {
+            String::new()
+        } else {
+            format!(" (knobs {})", set.join(", "))
         },
         config.cases,
         config.max_steps
@@ -239,6 +304,7 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         .deviations
         .iter()
         .map(|d| format!(" --deviation {d}"))
+        .chain(args.knobs.iter().map(|k| format!(" --knob '{k}'")))
         .collect();
     outln!(
         "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",

@@ -284,6 +284,85 @@ fn the_binary_exits_0_on_the_clean_reference_2_on_misuse_4_when_unreachable() {
 }
 
 #[test]
+fn knobs_reach_the_reference_and_the_model() {
+    // Seed 7 exercises the session cap (see
+    // `the_model_follows_the_reference_under_non_default_knobs`): had only
+    // one side taken the knob, they would disagree.
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera()
+        .args(["fuzz", "--knob", "max_concurrent_sessions=1"])
+        .args(["--seed", "7", "--cases", "60", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // The regression a divergence writes states the knobs it was found with,
+    // and the replay line repeats them.
+    let out = tessera()
+        .args(["fuzz", "--deviation", "accept-expired-tokens"])
+        .args([
+            "--knob",
+            "short_lived_minutes=15",
+            "--knob",
+            "web_tier_auth=true",
+        ])
+        .args(["--seed", "1", "--cases", "50", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("--knob 'short_lived_minutes=15' --knob 'web_tier_auth=true'"),
+        "{stdout}"
+    );
+    let written = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let file: tessera::scenario::ScenarioFile = tessera::scenario::load::parse_yaml(
+        &std::fs::read_to_string(written.path()).unwrap(),
+        &written.path(),
+    )
+    .unwrap();
+    assert_eq!(file.knobs["short_lived_minutes"].value, 15);
+    assert_eq!(file.knobs["web_tier_auth"].value, true);
+}
+
+#[test]
+fn an_unknown_knob_is_a_usage_error_naming_the_valid_ones() {
+    let out = tessera()
+        .args(["fuzz", "--knob", "short_lived=5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown knob `short_lived`"), "{stderr}");
+    for name in Knobs::NAMES {
+        assert!(stderr.contains(name), "{name} missing from: {stderr}");
+    }
+    let out = tessera()
+        .args(["fuzz", "--knob", "max_concurrent_sessions=many"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A remote target declares its knobs; the flag does not override them.
+    let out = tessera()
+        .args([
+            "fuzz",
+            "--target",
+            "http://127.0.0.1:9",
+            "--knob",
+            "web_tier_auth=true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn diff_targets_reports_where_the_deviant_parts_ways() {
     let out = tessera()
         .args(["diff-targets", "--a", "reference", "--b", "reference"])
