@@ -76,12 +76,22 @@ pub fn profile_of(ops: &[Op]) -> Profile {
         .unwrap_or(Profile::ArcgisToken)
 }
 
-fn matcher(m: Matcher) -> Spanned<Matcher> {
-    m.into()
-}
-
 fn text(s: impl Into<String>) -> Option<Value> {
     Some(Value::String(s.into()))
+}
+
+fn of_type(t: JsonType) -> Matcher {
+    Matcher {
+        type_: Some(t),
+        ..Matcher::default()
+    }
+}
+
+fn contains(s: &str) -> Matcher {
+    Matcher {
+        contains: Some(s.into()),
+        ..Matcher::default()
+    }
 }
 
 /// The expectations for a request whose acceptable answers are `accept`,
@@ -100,84 +110,69 @@ fn expect(accept: &[Expected], now: i64) -> Option<Expect> {
             }
         } else {
             let codes = accept.iter().filter_map(|x| x.error).map(Value::from);
-            e.json.insert(
-                "$.error.code".into(),
-                matcher(Matcher {
-                    one_of: Some(codes.collect()),
-                    ..Matcher::default()
-                }),
-            );
+            let one_of = Matcher {
+                one_of: Some(codes.collect()),
+                ..Matcher::default()
+            };
+            e.json.insert("$.error.code".into(), one_of.into());
         }
     }
     // Field checks only when one answer is acceptable.
     if accept.len() == 1 {
         for c in &first.checks {
-            let json = |path: &str, m: Matcher| (path.to_owned(), matcher(m));
-            match c {
-                Check::JsonInstant { path, at } => e.json.extend([json(
-                    path,
+            // A JSON path's matcher, or the body's (`None`).
+            let (path, m) = match c {
+                Check::JsonInstant { path, at } => (
+                    Some(path),
                     Matcher {
                         equals: text(relative(at - now)),
                         ..Matcher::default()
                     },
-                )]),
-                Check::JsonIsString { path } => e.json.extend([json(
-                    path,
+                ),
+                Check::JsonIsString { path } => (Some(path), of_type(JsonType::String)),
+                Check::JsonIsToken { path } => (
+                    Some(path),
                     Matcher {
-                        type_: Some(JsonType::String),
-                        ..Matcher::default()
-                    },
-                )]),
-                Check::JsonIsToken { path } => e.json.extend([json(
-                    path,
-                    Matcher {
-                        type_: Some(JsonType::String),
                         matches: Some(model::TOKEN_PATTERN.into()),
-                        ..Matcher::default()
+                        ..of_type(JsonType::String)
                     },
-                )]),
-                Check::JsonIsBool { path } => e.json.extend([json(
-                    path,
-                    Matcher {
-                        type_: Some(JsonType::Boolean),
-                        ..Matcher::default()
-                    },
-                )]),
-                Check::JsonEquals { path, value } => e.json.extend([json(
-                    path,
+                ),
+                Check::JsonIsBool { path } => (Some(path), of_type(JsonType::Boolean)),
+                Check::JsonEquals { path, value } => (
+                    Some(path),
                     Matcher {
                         equals: Some(value.clone()),
                         ..Matcher::default()
                     },
-                )]),
-                Check::BodyIsValue => {
-                    e.body = Some(matcher(Matcher {
+                ),
+                Check::BodyIsValue => (
+                    None,
+                    Matcher {
                         matches: Some(r"^\S+$".into()),
                         ..Matcher::default()
-                    }))
-                }
-                Check::BodyEqualsCapture(name) => {
-                    e.body = Some(matcher(Matcher {
+                    },
+                ),
+                Check::BodyEqualsCapture(name) => (
+                    None,
+                    Matcher {
                         equals: text(format!("{{{{{name}}}}}")),
                         ..Matcher::default()
-                    }))
+                    },
+                ),
+                Check::BodyContains(s) => (None, contains(s)),
+            };
+            match path {
+                Some(p) => {
+                    e.json.insert((*p).to_owned(), m.into());
                 }
-                Check::BodyContains(s) => {
-                    e.body = Some(matcher(Matcher {
-                        contains: Some((*s).into()),
-                        ..Matcher::default()
-                    }))
-                }
+                None => e.body = Some(m.into()),
             }
         }
     } else if let Some(common) = first.checks.iter().find_map(|c| match c {
         Check::BodyContains(s) if accept.iter().all(|x| x.checks.contains(c)) => Some(*s),
         _ => None,
     }) {
-        e.body = Some(matcher(Matcher {
-            contains: Some(common.into()),
-            ..Matcher::default()
-        }));
+        e.body = Some(contains(common).into());
     }
     Some(e)
 }

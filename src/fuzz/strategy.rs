@@ -151,30 +151,27 @@ fn advance(s: &State) -> BoxedStrategy<Advance> {
         .prop_map(Advance::Ms)
         .boxed(),
     )];
-    if !s.tokens.is_empty() {
-        arms.push((
-            4,
-            (0..s.tokens.len(), offset())
-                .prop_map(|(handle, offset)| Advance::ToTokenExpiry { handle, offset })
-                .boxed(),
-        ));
-    }
-    if !s.arc_tokens.is_empty() {
-        arms.push((
-            2,
-            (0..s.arc_tokens.len(), offset())
-                .prop_map(|(handle, offset)| Advance::ToArcwebExpiry { handle, offset })
-                .boxed(),
-        ));
-    }
-    if !s.sessions.is_empty() {
-        arms.push((
-            2,
-            (0..s.sessions.len(), offset())
-                .prop_map(|(handle, offset)| Advance::ToSessionEnd { handle, offset })
-                .boxed(),
-        ));
-    }
+    // To an edge (expiry, session end) of an existing handle, one ms either side.
+    let mut to_edge = |handles: usize, weight: u32, edge: fn(Handle, i8) -> Advance| {
+        if handles > 0 {
+            arms.push((
+                weight,
+                (0..handles, offset())
+                    .prop_map(move |(h, o)| edge(h, o))
+                    .boxed(),
+            ));
+        }
+    };
+    to_edge(s.tokens.len(), 4, |handle, offset| Advance::ToTokenExpiry {
+        handle,
+        offset,
+    });
+    to_edge(s.arc_tokens.len(), 2, |handle, offset| {
+        Advance::ToArcwebExpiry { handle, offset }
+    });
+    to_edge(s.sessions.len(), 2, |handle, offset| {
+        Advance::ToSessionEnd { handle, offset }
+    });
     Union::new_weighted(arms).boxed()
 }
 

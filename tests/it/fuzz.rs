@@ -228,17 +228,30 @@ fn tessera() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tessera"))
 }
 
+/// Runs `tessera fuzz ARGS --out DIR` (`args` split at blanks): the exit
+/// code and what it printed.
+fn fuzz_cli(args: &str, out: &Path) -> (Option<i32>, String) {
+    let o = tessera()
+        .arg("fuzz")
+        .args(args.split_whitespace())
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn the_binary_writes_the_regression_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tessera()
-        .args(["fuzz", "--deviation", "accept-expired-tokens"])
-        .args(["--seed", "1", "--cases", "50", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = fuzz_cli(
+        "--deviation accept-expired-tokens --seed 1 --cases 50",
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("DIVERGENCE"), "{stdout}");
     assert!(stdout.contains("replay: tessera fuzz"), "{stdout}");
     let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
@@ -250,17 +263,8 @@ fn the_binary_writes_the_regression_and_exits_1() {
 #[test]
 fn the_binary_exits_0_on_the_clean_reference_2_on_misuse_4_when_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let ok = tessera()
-        .args(["fuzz", "--seed", "3", "--cases", "20", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    let (code, stdout) = fuzz_cli("--seed 3 --cases 20", dir.path());
+    assert_eq!(code, Some(0), "{stdout}");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -289,30 +293,18 @@ fn knobs_reach_the_reference_and_the_model() {
     // `the_model_follows_the_reference_under_non_default_knobs`): had only
     // one side taken the knob, they would disagree.
     let dir = tempfile::tempdir().unwrap();
-    let out = tessera()
-        .args(["fuzz", "--knob", "max_concurrent_sessions=1"])
-        .args(["--seed", "7", "--cases", "60", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (code, stdout) = fuzz_cli(
+        "--knob max_concurrent_sessions=1 --seed 7 --cases 60",
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{stdout}");
     // The regression a divergence writes states the knobs it was found with,
     // and the replay line repeats them.
-    let out = tessera()
-        .args(["fuzz", "--deviation", "accept-expired-tokens"])
-        .args([
-            "--knob",
-            "short_lived_minutes=15",
-            "--knob",
-            "web_tier_auth=true",
-        ])
-        .args(["--seed", "1", "--cases", "50", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = fuzz_cli(
+        "--deviation accept-expired-tokens --knob short_lived_minutes=15 --knob web_tier_auth=true --seed 1 --cases 50",
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("--knob 'short_lived_minutes=15' --knob 'web_tier_auth=true'"),
         "{stdout}"
