@@ -1,9 +1,10 @@
-//! Reading scenario files: the only module that touches the YAML crate
-//! (serde-saphyr). Swapping the crate means changing this file only: the
-//! [`Spanned`] deserializer and the mapping of the reader's errors to
-//! [`Diagnostic`]s live here.
+//! Reading and writing scenario files: the only module that touches the
+//! YAML crate (serde-saphyr). Swapping the crate means changing this file
+//! only: the [`Spanned`] deserializer, the mapping of the reader's errors to
+//! [`Diagnostic`]s and the writer ([`write_scenario`], [`to_yaml`]) live here.
 //!
-//! It must not run anything: loading is pure apart from reading files.
+//! It must not run anything: loading is pure apart from reading files, and
+//! writing returns text.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
