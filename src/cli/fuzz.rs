@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera::client::Timeouts;
 use tessera::exit;
 use tessera::fuzz::exec::Executor;
 use tessera::fuzz::http::HttpExecutor;
@@ -19,7 +20,6 @@ use tessera::fuzz::ops::OpKind;
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
 use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
-use tessera::runner::http::Timeouts;
 use tessera::target::Target;
 
 #[derive(Debug, clap::Args)]

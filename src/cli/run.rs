@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tessera::client::Timeouts;
 use tessera::exit;
 use tessera::reference::Deviation;
 use tessera::report::gate::{self, Baseline, GateOutcome};
@@ -19,7 +20,6 @@ use tessera::report::output::{self, Format};
 use tessera::report::partition::Partition;
 use tessera::report::{Report, console};
 use tessera::runner::events::RunEvent;
-use tessera::runner::http::Timeouts;
 use tessera::runner::{Filter, RunOptions};
 use tessera::scenario::model::Profile;
 use tessera::target::Target;

@@ -18,11 +18,9 @@
 //! instances running beside them; they do not depend on a clean server,
 //! only on a clock nobody moves while they run.
 
-pub mod control;
 pub mod events;
 pub mod expect;
 pub mod filter;
-pub mod http;
 pub mod plan;
 pub mod play;
 pub mod render;
@@ -32,16 +30,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{RwLock, Semaphore};
 
-use crate::reference::{Config, ServerOptions};
+use crate::client::{Clients, Control, Timeouts};
+use crate::reference::Deviation;
 use crate::report::gate;
 use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
 use crate::report::partition::Partition;
 use crate::report::redact::Redactor;
 use crate::scenario::model::{Case, Scenario};
-use crate::target::{Target, TargetKind};
-use control::Control;
+use crate::target::{Target, TargetKind, in_process};
 use events::{EventSender, RunEvent, emit};
-use http::{Clients, Timeouts};
 use plan::{Decision, Plan};
 use play::Live;
 
@@ -355,22 +352,14 @@ async fn play_in_process(
     inst: &Instance,
     shared: &Shared,
     plan: &Plan,
-    deviations: &[crate::reference::Deviation],
+    deviations: &[Deviation],
     redactor: &mut Redactor,
 ) -> play::Played {
-    let opts = ServerOptions {
-        config: Config {
-            knobs: plan.knobs.clone(),
-            ..Config::default()
-        },
-        control: true,
-        deviations: deviations.to_vec(),
+    let server = match in_process::Server::start(&plan.knobs, deviations).await {
+        Ok(s) => s,
+        Err(e) => return error_played(e.to_string()),
     };
-    let handle = match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
-        Ok(h) => h,
-        Err(e) => return error_played(format!("the reference server did not start: {e}")),
-    };
-    let base = format!("http://{}", handle.addr);
+    let base = server.base_url().to_owned();
     let played = play::play(
         &inst.scenario,
         inst.case(),
@@ -379,7 +368,7 @@ async fn play_in_process(
         redactor,
     )
     .await;
-    handle.shutdown().await;
+    server.stop().await;
     played
 }
 

@@ -191,12 +191,12 @@ fn build(
     }
     let mut endpoints = super::default_endpoints();
     for (name, p) in &file.endpoints {
-        if crate::endpoints::find(name).is_none() {
+        if crate::scenario::endpoints::find(name).is_none() {
             err(
                 p.loc,
                 format!(
                     "a known endpoint name ({}), found `{name}`",
-                    crate::endpoints::names().join(", ")
+                    crate::scenario::endpoints::names().join(", ")
                 ),
             );
         } else if !p.value.starts_with('/') {
