@@ -14,6 +14,7 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod select;
 pub mod selfcheck;
 pub mod target;
 

@@ -3,6 +3,7 @@
 //! which carrier won).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use tessera::exit;
 use tessera::fuzz::diff;
@@ -10,7 +11,7 @@ use tessera::fuzz::machine::FuzzConfig;
 use tessera::fuzz::ops::OpKind;
 use tessera::reference::Deviation;
 
-use super::fuzz;
+use super::{TimeoutArgs, fuzz};
 
 #[derive(Debug, clap::Args)]
 pub struct DiffTargetsArgs {
@@ -35,21 +36,23 @@ pub struct DiffTargetsArgs {
     /// Operations per sequence (at most).
     #[arg(long, default_value_t = 30)]
     pub max_steps: usize,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 pub fn execute(args: DiffTargetsArgs) -> u8 {
     let seed = args
         .seed
         .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let rt = match fuzz::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            errln!("tessera diff-targets: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+    let rt = match super::runtime() {
+        Ok(rt) => Arc::new(rt),
+        Err(code) => return code,
     };
-    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations)
-        .and_then(|a| Ok((a, fuzz::prepare(&rt, &args.b, &args.b_deviations)?)));
+    let timeouts = args.timeout.timeouts();
+    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations, timeouts).and_then(|a| {
+        let b = fuzz::prepare(&rt, &args.b, &args.b_deviations, timeouts)?;
+        Ok((a, b))
+    });
     let (mut a, mut b) = match built {
         Ok(x) => x,
         Err((code, e)) => {

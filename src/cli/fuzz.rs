@@ -22,6 +22,8 @@ use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
 use tessera::target::Target;
 
+use super::{DeviationArgs, TimeoutArgs};
+
 #[derive(Debug, clap::Args)]
 pub struct FuzzArgs {
     /// `reference` (the in-process server, default) or a target URL/profile.
@@ -42,9 +44,10 @@ pub struct FuzzArgs {
     /// Where a shrunk regression scenario is written.
     #[arg(long, default_value = "specs/regressions")]
     pub out: PathBuf,
-    /// Start the in-process reference with this deviation (repeatable).
-    #[arg(long = "deviation")]
-    pub deviations: Vec<Deviation>,
+    #[command(flatten)]
+    pub deviation: DeviationArgs,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 fn parse_budget(s: &str) -> Result<Duration, String> {
@@ -59,23 +62,13 @@ pub struct Prepared {
     pub kinds: BTreeSet<OpKind>,
 }
 
-/// The runtime every HTTP step blocks on. One worker thread: the loop
-/// drives one request at a time, and the in-process server runs beside it.
-pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map(Arc::new)
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 /// Resolves `--target` (what `tessera run --target` takes) into an
 /// executor. Errors carry the exit code.
 pub fn prepare(
     rt: &Arc<tokio::runtime::Runtime>,
     target: &str,
     deviations: &[Deviation],
+    timeouts: Timeouts,
 ) -> Result<Prepared, (u8, String)> {
     // `model` and `model:<deviation>`: the fuzzer's own model as the target
     // (no HTTP) — a self-test and a measure of the loop's own cost.
@@ -96,13 +89,7 @@ pub fn prepare(
             kinds: OpKind::ALL.into_iter().collect(),
         });
     }
-    if !deviations.is_empty() && target != "reference" {
-        return Err((
-            exit::USAGE,
-            "--deviation applies to `--target reference` only".into(),
-        ));
-    }
-    let timeouts = Timeouts::new(Duration::from_secs(10));
+    super::deviations_apply(target, deviations).map_err(|e| (exit::USAGE, e))?;
     let t = rt
         .block_on(Target::resolve(target, deviations.to_vec(), timeouts))
         .map_err(|e| (e.exit_code(), e.to_string()))?;
@@ -119,18 +106,20 @@ pub fn execute(args: FuzzArgs) -> u8 {
     let seed = args
         .seed
         .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            errln!("tessera fuzz: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+    let rt = match super::runtime() {
+        Ok(rt) => Arc::new(rt),
+        Err(code) => return code,
     };
     let Prepared {
         mut exec,
         knobs,
         kinds,
-    } = match prepare(&rt, &args.target, &args.deviations) {
+    } = match prepare(
+        &rt,
+        &args.target,
+        &args.deviation.deviations,
+        args.timeout.timeouts(),
+    ) {
         Ok(p) => p,
         Err((code, e)) => {
             errln!("tessera fuzz: {e}");
@@ -145,14 +134,13 @@ pub fn execute(args: FuzzArgs) -> u8 {
         kinds,
         ..FuzzConfig::new(seed)
     };
-    let devs: Vec<&str> = args.deviations.iter().map(|d| d.name()).collect();
     errln!(
         "fuzzing {}{} with seed {seed} ({} cases, up to {} steps each)",
         args.target,
-        if devs.is_empty() {
+        if args.deviation.deviations.is_empty() {
             String::new()
         } else {
-            format!(" (deviation {})", devs.join(", "))
+            format!(" (deviation {})", args.deviation.names())
         },
         config.cases,
         config.max_steps
@@ -230,6 +218,7 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         Err(e) => errln!("could not write {}: {e}", path.display()),
     }
     let devs: String = args
+        .deviation
         .deviations
         .iter()
         .map(|d| format!(" --deviation {d}"))

@@ -20,7 +20,6 @@
 
 pub mod events;
 pub mod expect;
-pub mod filter;
 pub mod plan;
 pub mod play;
 pub mod render;
@@ -34,7 +33,6 @@ use crate::client::{Clients, Control, Timeouts};
 use crate::reference::Deviation;
 use crate::report::gate;
 use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
-use crate::report::partition::Partition;
 use crate::report::redact::Redactor;
 use crate::scenario::model::{Case, Scenario};
 use crate::target::{Target, TargetKind, in_process};
@@ -43,7 +41,6 @@ use plan::{Decision, Plan};
 use play::Live;
 
 pub use events::RunEvent as Event;
-pub use filter::Filter;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -97,15 +94,6 @@ impl Instance {
             format!("{}[{}]", self.scenario.id, c.name)
         }
     }
-}
-
-/// The scenarios of shard `p` (`--partition k/n`), chosen by the file's
-/// scenario id so that every case of a matrix scenario stays together.
-pub fn select_partition(scenarios: Vec<Scenario>, p: Partition) -> Vec<Scenario> {
-    scenarios
-        .into_iter()
-        .filter(|s| p.contains(&s.id))
-        .collect()
 }
 
 /// Every instance of `scenarios`, in order.
