@@ -22,22 +22,15 @@ use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
 use tessera::target::Target;
 
-use super::{DeviationArgs, TimeoutArgs};
+use super::{DeviationArgs, SequenceArgs, TimeoutArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct FuzzArgs {
     /// `reference` (the in-process server, default) or a target URL/profile.
     #[arg(long, default_value = "reference")]
     pub target: String,
-    /// Sequences to try.
-    #[arg(long, default_value_t = 100)]
-    pub cases: u32,
-    /// The seed; the same seed and target give the same sequences and verdict.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Operations per sequence (at most).
-    #[arg(long, default_value_t = 30)]
-    pub max_steps: usize,
+    #[command(flatten)]
+    pub sequences: SequenceArgs,
     /// Stop trying new sequences after this long (`60s`, `5m`).
     #[arg(long, value_parser = parse_budget)]
     pub time_budget: Option<Duration>,
@@ -103,9 +96,7 @@ pub fn prepare(
 }
 
 pub fn execute(args: FuzzArgs) -> u8 {
-    let seed = args
-        .seed
-        .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
+    let seed = args.sequences.seed();
     let rt = match super::runtime() {
         Ok(rt) => Arc::new(rt),
         Err(code) => return code,
@@ -127,8 +118,8 @@ pub fn execute(args: FuzzArgs) -> u8 {
         }
     };
     let config = FuzzConfig {
-        cases: args.cases,
-        max_steps: args.max_steps,
+        cases: args.sequences.cases,
+        max_steps: args.sequences.max_steps,
         time_budget: args.time_budget,
         knobs: knobs.clone(),
         kinds,
@@ -227,8 +218,8 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
         args.target,
         o.seed,
-        args.cases,
-        args.max_steps
+        args.sequences.cases,
+        args.sequences.max_steps
     );
     exit::FAILURES
 }

@@ -101,6 +101,29 @@ pub fn deviations_apply(target: &str, deviations: &[Deviation]) -> Result<(), St
     }
 }
 
+/// The generated sequences of `fuzz` and `diff-targets`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct SequenceArgs {
+    /// Sequences to try.
+    #[arg(long, default_value_t = 100)]
+    pub cases: u32,
+    /// The seed (default: a random one, printed); the same seed and targets
+    /// give the same sequences and verdict.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Operations per sequence (at most).
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+}
+
+impl SequenceArgs {
+    /// `--seed`, or a fresh random one.
+    pub fn seed(&self) -> u64 {
+        self.seed
+            .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0))
+    }
+}
+
 /// The scenario filters (`run`, `selfcheck`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct FilterArgs {
