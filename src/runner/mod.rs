@@ -2,10 +2,13 @@
 //! expectations, and the report.
 //!
 //! [`run`] is the library entry point (the CLI, `tests/` and conformance
-//! harnesses call it). For each scenario instance (one per matrix case) it
-//! decides applicability ([`plan`]), gets a live server, plays the steps
-//! ([`play`]) and masks the result ([`crate::report::redact`]). It never
-//! prints: observers get [`events::RunEvent`]s.
+//! harnesses call it) and plays what it is given: choosing the scenarios is
+//! `crate::select`'s job, resolving and starting targets `crate::target`'s,
+//! sending requests `crate::client`'s. For each scenario instance (one per
+//! matrix case) it decides applicability ([`plan`]), gets a live server
+//! (`target::in_process` for the reference), plays the steps ([`play`]) and
+//! masks the result ([`crate::report::redact`]). It never prints: observers
+//! get [`events::RunEvent`]s.
 //!
 //! Scheduling (`--jobs`): on the in-process reference every instance gets its
 //! own server (own clock, own state), so everything runs in parallel. On a

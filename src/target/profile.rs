@@ -6,7 +6,7 @@
 //! name: Example vendor
 //! base_url: https://gis.example.com/server
 //! profiles: [arcgis-token]
-//! endpoints:                      # names of src/endpoints.rs -> paths
+//! endpoints:                      # names of src/scenario/endpoints.rs -> paths
 //!   generate_token: /server/tokens/generateToken
 //! knobs:                          # values the target documents
 //!   short_lived_minutes: 60
