@@ -111,7 +111,11 @@ pub fn execute(args: RunArgs) -> u8 {
     let rerun = match &args.rerun_failed {
         None => None,
         Some(p) => match read_report(p) {
-            Ok(r) => Some(gate::failed_scenarios(&r)),
+            Ok(r) => Some(select::failed_ids(
+                r.scenarios
+                    .iter()
+                    .map(|s| (s.scenario.as_str(), s.verdict.is_failure())),
+            )),
             Err(e) => {
                 errln!("error: --rerun-failed: {e}");
                 return exit::LOAD_ERROR;

@@ -75,11 +75,6 @@ impl Filter {
             && (self.rules.is_empty() || s.rules.iter().any(|r| self.rules.contains(r)))
             && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == s.profile.as_str()))
     }
-
-    /// The matching scenarios, in their order.
-    pub fn select(&self, all: Vec<Scenario>) -> Vec<Scenario> {
-        all.into_iter().filter(|s| self.matches(s)).collect()
-    }
 }
 
 #[cfg(test)]
@@ -104,12 +99,13 @@ mod tests {
     }
 
     fn ids(f: &Filter) -> Vec<String> {
-        f.select(vec![
+        [
             sc("lifetimes/default", &["LT-1"], Profile::ArcgisToken),
             sc("lifetimes/expired", &["LT-5"], Profile::ArcgisToken),
             sc("sessions/start", &["SL-1"], Profile::BasemapSessions),
-        ])
+        ]
         .into_iter()
+        .filter(|s| f.matches(s))
         .map(|s| s.id)
         .collect()
     }

@@ -1,6 +1,6 @@
 //! Which scenarios run: the one place that turns the loaded suite and a
-//! [`Selection`] (filters, `--rerun-failed` ids, `--partition`) into the
-//! scenarios to play.
+//! [`Selection`] (filters, `--rerun-failed` ids ([`failed_ids`]),
+//! `--partition`) into the scenarios to play.
 //!
 //! The paths on the command line choose what is loaded; everything after
 //! that is decided here, in a fixed order: the filters, then the rerun ids,
@@ -69,6 +69,20 @@ pub enum NothingSelected {
     NoMatch,
     #[error("nothing to rerun: nothing failed or errored in that report")]
     NothingToRerun,
+}
+
+/// `--rerun-failed REPORT.json`: the scenario ids that failed or errored in
+/// a previous run, in report order, each once. `results` gives, per reported
+/// instance, the scenario id from the file (not the matrix case id) and
+/// whether it failed; rerunning a scenario reruns all its cases.
+pub fn failed_ids<'a>(results: impl IntoIterator<Item = (&'a str, bool)>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (id, failed) in results {
+        if failed && !out.iter().any(|o| o == id) {
+            out.push(id.to_owned());
+        }
+    }
+    out
 }
 
 /// Applies `selection` to the loaded suite `all`.
@@ -176,6 +190,19 @@ mod tests {
             s.notes[0].to_string(),
             "`lifetimes/a` failed before but is not among the selected scenarios"
         );
+    }
+
+    #[test]
+    fn failed_ids_name_each_failed_scenario_once_in_order() {
+        let results = [
+            ("hp/m", true), // case a
+            ("hp/m", true), // case b
+            ("lt/x", false),
+            ("lt/e", true),
+            ("lt/s", false),
+        ];
+        assert_eq!(failed_ids(results), ["hp/m", "lt/e"]);
+        assert!(failed_ids([("lt/x", false)]).is_empty());
     }
 
     #[test]
