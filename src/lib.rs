@@ -1,9 +1,13 @@
 //! Tessera: a conformance test harness for ArcGIS-style token authentication.
 //!
-//! YAML scenarios (`scenario`) are played by the runner (`runner`) against a
-//! target (`target`): the embedded reference server (`reference`) or any real
-//! endpoint. Results become a report model (`report`) that pure writers turn
-//! into console, JSON, JUnit, Markdown and HTML output.
+//! YAML scenarios (`scenario`), chosen by `select`, are played by the runner
+//! (`runner`) against a target (`target`): the embedded reference server
+//! (`reference`) or any real endpoint, reached through the one HTTP client
+//! (`client`). Results become a report model (`report`) that pure writers
+//! turn into console, JSON, JUnit, Markdown and HTML output.
+//!
+//! The library needs no command-line crates: build it with
+//! `default-features = false` to leave out the binary's clap and indicatif.
 
 pub mod client;
 pub mod exit;
@@ -207,6 +211,8 @@ mod layout {
             "top-level modules depend on each other in a circle:\n  {}",
             found.join("\n  ")
         );
+        // The shared plumbing stays at the bottom: every user may import it.
+        assert_eq!(g.get("client"), None, "client imports nothing of the crate");
     }
 
     #[test]
