@@ -4,7 +4,8 @@
 //! libtest-mimic gives the usual test-binary interface, so
 //! `cargo test --test conformance -- --list`, name filters and `--exact`
 //! work as with any Rust test. A matrix scenario is one test; its cases are
-//! played inside it.
+//! played inside it. The suite goes through the same selection as
+//! `tessera run` (`tessera::select`), with nothing filtered out.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use tessera::report::console;
 use tessera::runner::{RunOptions, run};
 use tessera::scenario::{Scenario, load_suite, render_all};
+use tessera::select::{Selection, select};
 use tessera::target::Target;
 
 fn main() -> ExitCode {
@@ -24,6 +26,13 @@ fn main() -> ExitCode {
         Err(diags) => {
             eprint!("{}", render_all(&diags, false));
             return ExitCode::from(tessera::exit::LOAD_ERROR);
+        }
+    };
+    let scenarios = match select(scenarios, &Selection::default()) {
+        Ok(s) => s.scenarios,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(tessera::exit::NOTHING_SELECTED);
         }
     };
     let runtime = Arc::new(

@@ -3,6 +3,7 @@
 //! which carrier won).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use tessera::exit;
 use tessera::fuzz::diff;
@@ -10,7 +11,7 @@ use tessera::fuzz::machine::FuzzConfig;
 use tessera::fuzz::ops::OpKind;
 use tessera::reference::Deviation;
 
-use super::fuzz;
+use super::{SequenceArgs, TimeoutArgs, fuzz};
 
 #[derive(Debug, clap::Args)]
 pub struct DiffTargetsArgs {
@@ -26,30 +27,23 @@ pub struct DiffTargetsArgs {
     /// Start an in-process reference `--b` with this deviation (repeatable).
     #[arg(long = "b-deviation", value_name = "NAME")]
     pub b_deviations: Vec<Deviation>,
-    /// Sequences to play against both targets.
-    #[arg(long, default_value_t = 100)]
-    pub cases: u32,
-    /// The seed; the same seed gives the same sequences.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Operations per sequence (at most).
-    #[arg(long, default_value_t = 30)]
-    pub max_steps: usize,
+    #[command(flatten)]
+    pub sequences: SequenceArgs,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 pub fn execute(args: DiffTargetsArgs) -> u8 {
-    let seed = args
-        .seed
-        .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let rt = match fuzz::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            errln!("tessera diff-targets: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+    let seed = args.sequences.seed();
+    let rt = match super::runtime() {
+        Ok(rt) => Arc::new(rt),
+        Err(code) => return code,
     };
-    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations, &[])
-        .and_then(|a| Ok((a, fuzz::prepare(&rt, &args.b, &args.b_deviations, &[])?)));
+    let timeouts = args.timeout.timeouts();
+    let built = fuzz::prepare(&rt, &args.a, &args.a_deviations, &[], timeouts).and_then(|a| {
+        let b = fuzz::prepare(&rt, &args.b, &args.b_deviations, &[], timeouts)?;
+        Ok((a, b))
+    });
     let (mut a, mut b) = match built {
         Ok(x) => x,
         Err((code, e)) => {
@@ -72,11 +66,11 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
         "a = {}, b = {}: the same sequences against both (seed {seed}, {} cases)",
         label(&args.a, &args.a_deviations),
         label(&args.b, &args.b_deviations),
-        args.cases
+        args.sequences.cases
     );
     let config = FuzzConfig {
-        cases: args.cases,
-        max_steps: args.max_steps,
+        cases: args.sequences.cases,
+        max_steps: args.sequences.max_steps,
         knobs,
         kinds,
         ..FuzzConfig::new(seed)

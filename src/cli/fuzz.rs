@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera::client::Timeouts;
 use tessera::exit;
 use tessera::fuzz::exec::Executor;
 use tessera::fuzz::http::HttpExecutor;
@@ -21,32 +22,27 @@ use tessera::fuzz::ops::OpKind;
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
 use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
-use tessera::runner::http::Timeouts;
 use tessera::target::Target;
+
+use super::{DeviationArgs, SequenceArgs, TimeoutArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct FuzzArgs {
     /// `reference` (the in-process server, default) or a target URL/profile.
     #[arg(long, default_value = "reference")]
     pub target: String,
-    /// Sequences to try.
-    #[arg(long, default_value_t = 100)]
-    pub cases: u32,
-    /// The seed; the same seed and target give the same sequences and verdict.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Operations per sequence (at most).
-    #[arg(long, default_value_t = 30)]
-    pub max_steps: usize,
+    #[command(flatten)]
+    pub sequences: SequenceArgs,
     /// Stop trying new sequences after this long (`60s`, `5m`).
     #[arg(long, value_parser = parse_budget)]
     pub time_budget: Option<Duration>,
     /// Where a shrunk regression scenario is written.
     #[arg(long, default_value = "specs/regressions")]
     pub out: PathBuf,
-    /// Start the in-process reference with this deviation (repeatable).
-    #[arg(long = "deviation")]
-    pub deviations: Vec<Deviation>,
+    #[command(flatten)]
+    pub deviation: DeviationArgs,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
     /// Start the in-process reference with this knob value, and predict
     /// with it (repeatable): `web_tier_auth=true`, `max_concurrent_sessions=2`.
     #[arg(long = "knob", value_name = "NAME=VALUE", value_parser = parse_knob)]
@@ -104,17 +100,6 @@ pub struct Prepared {
     pub kinds: BTreeSet<OpKind>,
 }
 
-/// The runtime every HTTP step blocks on. One worker thread: the loop
-/// drives one request at a time, and the in-process server runs beside it.
-pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map(Arc::new)
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 /// Resolves `--target` (what `tessera run --target` takes) into an
 /// executor. Errors carry the exit code.
 pub fn prepare(
@@ -122,6 +107,7 @@ pub fn prepare(
     target: &str,
     deviations: &[Deviation],
     knobs: &[KnobSetting],
+    timeouts: Timeouts,
 ) -> Result<Prepared, (u8, String)> {
     // `model` and `model:<deviation>`: the fuzzer's own model as the target
     // (no HTTP) — a self-test and a measure of the loop's own cost.
@@ -143,23 +129,15 @@ pub fn prepare(
             kinds: OpKind::ALL.into_iter().collect(),
         });
     }
-    if target != "reference" {
-        if !deviations.is_empty() {
-            return Err((
-                exit::USAGE,
-                "--deviation applies to `--target reference` only".into(),
-            ));
-        }
-        if !knobs.is_empty() {
-            return Err((
-                exit::USAGE,
-                "--knob applies to `--target reference` and `model` only; a remote \
-                 target declares its knobs in its profile"
-                    .into(),
-            ));
-        }
+    super::deviations_apply(target, deviations).map_err(|e| (exit::USAGE, e))?;
+    if target != "reference" && !knobs.is_empty() {
+        return Err((
+            exit::USAGE,
+            "--knob applies to `--target reference` and `model` only; a remote \
+             target declares its knobs in its profile"
+                .into(),
+        ));
     }
-    let timeouts = Timeouts::new(Duration::from_secs(10));
     let mut t = rt
         .block_on(Target::resolve(target, deviations.to_vec(), timeouts))
         .map_err(|e| (e.exit_code(), e.to_string()))?;
@@ -175,21 +153,22 @@ pub fn prepare(
 }
 
 pub fn execute(args: FuzzArgs) -> u8 {
-    let seed = args
-        .seed
-        .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0));
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            errln!("tessera fuzz: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+    let seed = args.sequences.seed();
+    let rt = match super::runtime() {
+        Ok(rt) => Arc::new(rt),
+        Err(code) => return code,
     };
     let Prepared {
         mut exec,
         knobs,
         kinds,
-    } = match prepare(&rt, &args.target, &args.deviations, &args.knobs) {
+    } = match prepare(
+        &rt,
+        &args.target,
+        &args.deviation.deviations,
+        &args.knobs,
+        args.timeout.timeouts(),
+    ) {
         Ok(p) => p,
         Err((code, e)) => {
             errln!("tessera fuzz: {e}");
@@ -197,22 +176,21 @@ pub fn execute(args: FuzzArgs) -> u8 {
         }
     };
     let config = FuzzConfig {
-        cases: args.cases,
-        max_steps: args.max_steps,
+        cases: args.sequences.cases,
+        max_steps: args.sequences.max_steps,
         time_budget: args.time_budget,
         knobs: knobs.clone(),
         kinds,
         ..FuzzConfig::new(seed)
     };
-    let devs: Vec<&str> = args.deviations.iter().map(|d| d.name()).collect();
     let set: Vec<String> = args.knobs.iter().map(|k| k.to_string()).collect();
     errln!(
         "fuzzing {}{}{} with seed {seed} ({} cases, up to {} steps each)",
         args.target,
-        if devs.is_empty() {
+        if args.deviation.deviations.is_empty() {
             String::new()
         } else {
-            format!(" (deviation {})", devs.join(", "))
+            format!(" (deviation {})", args.deviation.names())
         },
         if set.is_empty() {
             String::new()
@@ -301,6 +279,7 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         Err(e) => errln!("could not write {}: {e}", path.display()),
     }
     let devs: String = args
+        .deviation
         .deviations
         .iter()
         .map(|d| format!(" --deviation {d}"))
@@ -310,8 +289,8 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
         args.target,
         o.seed,
-        args.cases,
-        args.max_steps
+        args.sequences.cases,
+        args.sequences.max_steps
     );
     exit::FAILURES
 }

@@ -1,8 +1,18 @@
 //! The command line: one module per subcommand, each with its clap arguments
 //! and a function returning an exit code. Part of the binary, not the library,
 //! so library users never pull in clap or progress bars.
+//!
+//! What several subcommands share is defined once here: the options
+//! `--timeout` ([`TimeoutArgs`]), `--deviation` ([`DeviationArgs`]) and the
+//! scenario filters ([`FilterArgs`]), and the tokio [`runtime`].
+
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tessera::client::Timeouts;
+use tessera::exit;
+use tessera::reference::Deviation;
+use tessera::select::Filter;
 
 /// `println!` that ignores a closed stdout (`tessera ... | head`): the exit
 /// code still tells the outcome, and nothing panics.
@@ -35,6 +45,123 @@ macro_rules! err {
         use std::io::Write as _;
         let _ = write!(std::io::stderr(), $($arg)*);
     }};
+}
+
+/// `--timeout`, for every subcommand that talks HTTP.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct TimeoutArgs {
+    /// Timeout of every HTTP request (`10s`, `500ms`).
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+impl TimeoutArgs {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts::new(self.timeout)
+    }
+}
+
+/// `--timeout`: a duration above zero (a zero timeout fails every request).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match tessera::scenario::model::parse_duration(s)? {
+        d if d.is_zero() => Err(format!("a timeout above zero, found `{s}`")),
+        d => Ok(d),
+    }
+}
+
+/// `--deviation`, for every subcommand that starts the in-process reference.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeviationArgs {
+    /// A deliberate rule violation of the in-process reference (repeatable;
+    /// `tessera serve --list-deviations` lists them).
+    #[arg(long = "deviation", value_name = "NAME")]
+    pub deviations: Vec<Deviation>,
+}
+
+impl DeviationArgs {
+    /// See [`deviations_apply`].
+    pub fn check_target(&self, target: &str) -> Result<(), String> {
+        deviations_apply(target, &self.deviations)
+    }
+
+    /// `name1, name2`, for messages.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.deviations.iter().map(|d| d.name()).collect();
+        names.join(", ")
+    }
+}
+
+/// Deviations exist only in the in-process reference (`--target
+/// reference`); asking for them on another target is a usage error.
+pub fn deviations_apply(target: &str, deviations: &[Deviation]) -> Result<(), String> {
+    if deviations.is_empty() || target == "reference" {
+        Ok(())
+    } else {
+        Err("--deviation applies to `--target reference` only".into())
+    }
+}
+
+/// The generated sequences of `fuzz` and `diff-targets`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct SequenceArgs {
+    /// Sequences to try.
+    #[arg(long, default_value_t = 100)]
+    pub cases: u32,
+    /// The seed (default: a random one, printed); the same seed and targets
+    /// give the same sequences and verdict.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Operations per sequence (at most).
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+}
+
+impl SequenceArgs {
+    /// `--seed`, or a fresh random one.
+    pub fn seed(&self) -> u64 {
+        self.seed
+            .unwrap_or_else(|| getrandom::u64().unwrap_or(0x7e55_e7a0))
+    }
+}
+
+/// The scenario filters (`run`, `selfcheck`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilterArgs {
+    /// Only scenarios whose id matches this glob (repeatable).
+    #[arg(long = "filter", value_name = "GLOB")]
+    pub filters: Vec<String>,
+    /// Only scenarios of this area (repeatable).
+    #[arg(long = "area", value_name = "AREA")]
+    pub areas: Vec<String>,
+    /// Only scenarios citing this rule ID (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Only scenarios of this profile (repeatable).
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+}
+
+impl FilterArgs {
+    /// The filter; a bad glob or an unknown profile is printed and is a
+    /// usage error.
+    pub fn filter(&self) -> Result<Filter, u8> {
+        Filter::new(&self.filters, &self.areas, &self.rules, &self.profiles).map_err(|e| {
+            errln!("error: {e}");
+            exit::USAGE
+        })
+    }
+}
+
+/// The tokio runtime of every subcommand, built one way (multi-threaded,
+/// IO and timers on). A failure is printed and is an infrastructure error.
+pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            errln!("error: cannot start the async runtime: {e}");
+            exit::INFRASTRUCTURE
+        })
 }
 
 mod baseline;

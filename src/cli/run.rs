@@ -9,20 +9,18 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tessera::exit;
-use tessera::reference::Deviation;
 use tessera::report::gate::{self, Baseline, GateOutcome};
 use tessera::report::merge::read_report;
 use tessera::report::output::{self, Format};
-use tessera::report::partition::Partition;
 use tessera::report::{Report, console};
+use tessera::runner::RunOptions;
 use tessera::runner::events::RunEvent;
-use tessera::runner::http::Timeouts;
-use tessera::runner::{Filter, RunOptions};
-use tessera::scenario::model::Profile;
+use tessera::select::{self, Partition, Selection};
 use tessera::target::Target;
+
+use super::{DeviationArgs, FilterArgs, TimeoutArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -36,9 +34,8 @@ pub struct RunArgs {
     /// Scenarios played at once (default: the number of cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// Timeout of every HTTP request (`10s`, `500ms`).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    timeout: Duration,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
     /// Folder for the report files.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
@@ -63,30 +60,10 @@ pub struct RunArgs {
     /// Run only the scenarios that failed or errored in this JSON report.
     #[arg(long, value_name = "REPORT.json")]
     rerun_failed: Option<PathBuf>,
-    /// Only scenarios whose id matches this glob (repeatable).
-    #[arg(long = "filter", value_name = "GLOB")]
-    filters: Vec<String>,
-    /// Only scenarios of this area (repeatable).
-    #[arg(long = "area", value_name = "AREA")]
-    areas: Vec<String>,
-    /// Only scenarios citing this rule ID (repeatable).
-    #[arg(long = "rule", value_name = "ID")]
-    rules: Vec<String>,
-    /// Only scenarios of this profile (repeatable).
-    #[arg(long = "profile", value_name = "PROFILE")]
-    profiles: Vec<String>,
-    /// Start the in-process reference with this deliberate rule violation
-    /// (repeatable; `--target reference` only).
-    #[arg(long = "deviation", value_name = "NAME")]
-    deviations: Vec<String>,
-}
-
-/// `--timeout`: a duration above zero (a zero timeout fails every request).
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    match tessera::scenario::model::parse_duration(s)? {
-        d if d.is_zero() => Err(format!("a timeout above zero, found `{s}`")),
-        d => Ok(d),
-    }
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    deviation: DeviationArgs,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -95,43 +72,19 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 pub fn execute(args: RunArgs) -> u8 {
     // Usage checks first: they need no files and no network.
-    let mut deviations = Vec::new();
-    for d in &args.deviations {
-        match d.parse::<Deviation>() {
-            Ok(d) => deviations.push(d),
-            Err(e) => {
-                let known: Vec<&str> = Deviation::ALL.iter().map(|d| d.name()).collect();
-                errln!("error: {e}; known deviations: {}", known.join(", "));
-                return exit::USAGE;
-            }
-        }
-    }
-    if !deviations.is_empty() && args.target != "reference" {
-        errln!("error: --deviation applies to `--target reference` only");
+    if let Err(e) = args.deviation.check_target(&args.target) {
+        errln!("error: {e}");
         return exit::USAGE;
     }
-    for p in &args.profiles {
-        if !Profile::ALL.iter().any(|x| x.as_str() == p) {
-            let known: Vec<&str> = Profile::ALL.iter().map(|x| x.as_str()).collect();
-            errln!(
-                "error: unknown profile `{p}`; expected one of {}",
-                known.join(", ")
-            );
-            return exit::USAGE;
-        }
-    }
+    let filter = match args.filter.filter() {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
             errln!("error: --partition: {e}");
-            return exit::USAGE;
-        }
-    };
-    let filter = match Filter::new(&args.filters, &args.areas, &args.rules, &args.profiles) {
-        Ok(f) => f,
-        Err(e) => {
-            errln!("error: {e}");
             return exit::USAGE;
         }
     };
@@ -158,7 +111,11 @@ pub fn execute(args: RunArgs) -> u8 {
     let rerun = match &args.rerun_failed {
         None => None,
         Some(p) => match read_report(p) {
-            Ok(r) => Some(gate::failed_scenarios(&r)),
+            Ok(r) => Some(select::failed_ids(
+                r.scenarios
+                    .iter()
+                    .map(|s| (s.scenario.as_str(), s.verdict.is_failure())),
+            )),
             Err(e) => {
                 errln!("error: --rerun-failed: {e}");
                 return exit::LOAD_ERROR;
@@ -166,62 +123,44 @@ pub fn execute(args: RunArgs) -> u8 {
         },
     };
 
-    let mut selected = filter.select(all);
-    if selected.is_empty() {
-        errln!("nothing selected: no scenario matches the paths and filters");
-        return exit::NOTHING_SELECTED;
-    }
-    // After the filters, a shard or a rerun may legitimately be empty: the
-    // run then writes an empty report (a merge needs every shard).
-    if let Some(ids) = &rerun {
-        selected.retain(|s| ids.contains(&s.id));
-        for id in ids
-            .iter()
-            .filter(|id| !selected.iter().any(|s| &s.id == *id))
-        {
-            say(&format!(
-                "note: `{id}` failed before but is not among the selected scenarios\n"
-            ));
-        }
-        if ids.is_empty() {
-            errln!("nothing to rerun: nothing failed or errored in that report");
+    let selection = Selection {
+        filter,
+        rerun,
+        partition,
+    };
+    let selected = match select::select(all, &selection) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!("{e}");
             return exit::NOTHING_SELECTED;
         }
-    }
-    if let Some(p) = partition {
-        selected = tessera::runner::select_partition(selected, p);
-        if selected.is_empty() {
-            say(&format!("note: shard {p} has no scenario\n"));
-        }
+    };
+    for note in &selected.notes {
+        say(&format!("note: {note}\n"));
     }
 
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            errln!("error: cannot start the async runtime: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+        Err(code) => return code,
     };
     let opts = RunOptions {
         jobs: args.jobs.unwrap_or_else(|| RunOptions::default().jobs),
-        timeout: args.timeout,
+        timeout: args.timeout.timeout,
         retries: args.retries,
     };
     rt.block_on(async {
-        let target =
-            match Target::resolve(&args.target, deviations, Timeouts::new(args.timeout)).await {
-                Ok(t) => t,
-                Err(e) => {
-                    errln!("{}", e.render(false));
-                    return e.exit_code();
-                }
-            };
+        let deviations = args.deviation.deviations.clone();
+        let timeouts = args.timeout.timeouts();
+        let target = match Target::resolve(&args.target, deviations, timeouts).await {
+            Ok(t) => t,
+            Err(e) => {
+                errln!("{}", e.render(false));
+                return e.exit_code();
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(print_events(rx));
-        let result = tessera::runner::run(selected, &target, &opts, Some(tx)).await;
+        let result = tessera::runner::run(selected.scenarios, &target, &opts, Some(tx)).await;
         let _ = printer.await;
         let mut report = match result {
             Ok(r) => r,

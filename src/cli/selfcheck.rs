@@ -1,21 +1,29 @@
 //! `tessera selfcheck`: the suite against the clean reference and against each
 //! deviation in turn; prints which scenarios caught each deviation and fails
-//! when one is not caught or the clean reference does not pass.
+//! when one is not caught or the clean reference does not pass. The filters
+//! narrow the suite (a quick check of one area); `--deviation` narrows the
+//! deviations (default: all).
 
 use std::path::PathBuf;
 
 use tessera::exit;
 use tessera::reference::Deviation;
 use tessera::runner::RunOptions;
+use tessera::select::{self, Selection};
+
+use super::{DeviationArgs, FilterArgs, TimeoutArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct SelfcheckArgs {
     /// Scenario files or folders.
     #[arg(default_value = "specs")]
     paths: Vec<PathBuf>,
-    /// Only these deviations (repeatable; default: all).
-    #[arg(long = "deviation", value_name = "NAME")]
-    deviations: Vec<Deviation>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    deviation: DeviationArgs,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
     /// Scenarios played at once (default: the number of cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -25,28 +33,43 @@ pub struct SelfcheckArgs {
 }
 
 pub fn execute(args: SelfcheckArgs) -> u8 {
-    let scenarios = match tessera::scenario::load_suite(&args.paths) {
+    let filter = match args.filter.filter() {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let all = match tessera::scenario::load_suite(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
             err!("{}", tessera::scenario::render_all(&diags, false));
             return exit::LOAD_ERROR;
         }
     };
-    let deviations = if args.deviations.is_empty() {
+    let selection = Selection {
+        filter,
+        ..Selection::default()
+    };
+    let scenarios = match select::select(all, &selection) {
+        Ok(s) => s.scenarios,
+        Err(e) => {
+            errln!("{e}");
+            return exit::NOTHING_SELECTED;
+        }
+    };
+    let deviations = if args.deviation.deviations.is_empty() {
         Deviation::ALL.to_vec()
     } else {
-        args.deviations
+        args.deviation.deviations
     };
-    let mut opts = RunOptions::default();
+    let mut opts = RunOptions {
+        timeout: args.timeout.timeout,
+        ..RunOptions::default()
+    };
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            errln!("error: cannot start the async runtime: {e}");
-            return exit::INFRASTRUCTURE;
-        }
+        Err(code) => return code,
     };
     let total = deviations.len();
     let mut seen = 0;

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use tessera::reference::{Config, Deviation, ServerOptions};
 
+use super::DeviationArgs;
+
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
@@ -17,9 +19,8 @@ pub struct ServeArgs {
     /// Serve the test-only control API under /_tessera/ and run on a virtual clock.
     #[arg(long)]
     control: bool,
-    /// Switch on a deliberate rule violation (repeatable); see --list-deviations.
-    #[arg(long = "deviation", value_name = "NAME")]
-    deviations: Vec<Deviation>,
+    #[command(flatten)]
+    deviation: DeviationArgs,
     /// Print every deviation (name, rule IDs, description) and exit.
     #[arg(long)]
     list_deviations: bool,
@@ -51,18 +52,11 @@ pub fn execute(args: ServeArgs) -> u8 {
     let opts = ServerOptions {
         config,
         control: args.control,
-        deviations: args.deviations,
+        deviations: args.deviation.deviations,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            errln!("tessera serve: cannot start the runtime: {e}");
-            return tessera::exit::INFRASTRUCTURE;
-        }
+        Err(code) => return code,
     };
     rt.block_on(async move {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();

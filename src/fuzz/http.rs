@@ -1,6 +1,6 @@
 //! The HTTP executor: plays fuzz steps against a real [`Target`] through the
-//! runner's one client (`runner::http`), its control client
-//! (`runner::control`) and its template rendering (`runner::render`), so a
+//! one client (`client::http`), the control client (`client::control`) and
+//! the runner's template rendering (`runner::render`), so a
 //! fuzzed request is built exactly like the same request in a scenario.
 //!
 //! The in-process reference gets one server for the whole run (control on,
@@ -19,13 +19,12 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use tokio::runtime::Runtime;
 
+use crate::client::control::Control;
+use crate::client::http::{self, Clients, Response, Timeouts, TransportError};
 use crate::knobs::Knobs;
-use crate::reference::{self, Config, ServerOptions};
-use crate::runner::control::Control;
-use crate::runner::http::{self, Clients, Response, Timeouts, TransportError};
 use crate::runner::render::{self, Context};
 use crate::scenario::model::Profile;
-use crate::target::{Target, TargetKind, User};
+use crate::target::{Target, TargetKind, User, in_process};
 
 use super::exec::{ExecError, Executor, Observed, ObservedBody, StepCtx};
 use super::ops::{Addr, OpKind};
@@ -44,7 +43,7 @@ pub struct HttpExecutor {
     /// The target's clock as last read or moved (`{{now}}`).
     now_ms: i64,
     /// The in-process reference server, stopped when the executor drops.
-    server: Option<reference::Handle>,
+    server: Option<in_process::Server>,
     /// Scratch copies in the shapes `render::Context` takes.
     captures: IndexMap<String, String>,
     no_case: IndexMap<String, serde_json::Value>,
@@ -69,18 +68,10 @@ impl HttpExecutor {
     pub fn new(rt: Arc<Runtime>, target: &Target, timeouts: Timeouts) -> Result<Self, ExecError> {
         let (base_url, server) = match &target.kind {
             TargetKind::Reference { deviations } => {
-                let opts = ServerOptions {
-                    config: Config {
-                        knobs: target.knobs.clone(),
-                        ..Config::default()
-                    },
-                    control: true,
-                    deviations: deviations.clone(),
-                };
-                let h = rt
-                    .block_on(reference::spawn(opts, ([127, 0, 0, 1], 0).into()))
-                    .map_err(|e| unreachable(format!("the reference server did not start: {e}")))?;
-                (format!("http://{}", h.addr), Some(h))
+                let server = rt
+                    .block_on(in_process::Server::start(&target.knobs, deviations))
+                    .map_err(unreachable)?;
+                (server.base_url().to_owned(), Some(server))
             }
             TargetKind::Remote => {
                 if !target.capabilities.clock_control {

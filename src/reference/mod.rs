@@ -1,7 +1,7 @@
 //! The reference server: Tessera's embedded default target and its oracle made
 //! executable. It implements every rule of `semantics.md` for the profiles
 //! `arcgis-token`, `arcweb-2006` and `basemap-sessions`, statefully, on the
-//! reference paths of `crate::endpoints`, plus the minimal Portal and the
+//! reference paths of `crate::scenario::endpoints`, plus the minimal Portal and the
 //! federated root that official clients need ("Client compatibility").
 //!
 //! Time and randomness are injected ([`clock`], [`tokens::Entropy`]); with

@@ -268,19 +268,6 @@ pub fn apply_baseline(
     out
 }
 
-/// `--rerun-failed REPORT.json`: the scenario ids (from the files, not
-/// matrix case ids) that failed or errored in a previous run, in report
-/// order, each once. Rerunning a scenario reruns all its cases.
-pub fn failed_scenarios(report: &Report) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in report.scenarios.iter().filter(|s| s.verdict.is_failure()) {
-        if !out.contains(&s.scenario) {
-            out.push(s.scenario.clone());
-        }
-    }
-    out
-}
-
 /// `--retries N`: folds the attempts of one scenario (first to last; the
 /// runner stops at the first pass) into the report of the last, counting the
 /// attempts and marking it flaky when an earlier attempt failed and the
@@ -501,22 +488,6 @@ mod tests {
         // Drafting then gating the same run passes it.
         let mut r2 = r.clone();
         assert!(!apply_baseline(&mut r2, &b, false, date(TODAY)).failed);
-    }
-
-    #[test]
-    fn rerun_selection_names_failed_scenarios_once() {
-        let mut a = scenario("hp/m[a]", &["HP-2"], Verdict::Fail, &["HP-2"]);
-        a.scenario = "hp/m".into();
-        let mut b = a.clone();
-        b.id = "hp/m[b]".into();
-        let r = report(vec![
-            a,
-            b,
-            scenario("lt/x", &["LT-1"], Verdict::Pass, &[]),
-            scenario("lt/e", &["LT-1"], Verdict::Error, &[]),
-            scenario("lt/s", &["LT-1"], Verdict::Skipped, &[]),
-        ]);
-        assert_eq!(failed_scenarios(&r), ["hp/m", "lt/e"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport};
-use super::partition::Partition;
+use crate::select::partition::Partition;
 
 /// A JSON report that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +268,7 @@ mod tests {
         r.partition = Some(format!("{k}/{n}"));
         r.duration_ms = u64::from(k);
         r.scenarios
-            .retain(|s| crate::report::partition::in_partition(&s.scenario, k, n));
+            .retain(|s| crate::select::partition::in_partition(&s.scenario, k, n));
         r
     }
 

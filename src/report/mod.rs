@@ -12,7 +12,6 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod output;
-pub mod partition;
 pub mod redact;
 pub mod schema;
 

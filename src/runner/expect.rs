@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::http::Response;
 use super::render::Context;
+use crate::client::http::Response;
 use crate::report::model::Check;
 use crate::scenario::model::{Expect, JsonType, Matcher, parse_duration};
 use crate::scenario::template::{Template, Var, eval_int_expr};

@@ -2,10 +2,13 @@
 //! expectations, and the report.
 //!
 //! [`run`] is the library entry point (the CLI, `tests/` and conformance
-//! harnesses call it). For each scenario instance (one per matrix case) it
-//! decides applicability ([`plan`]), gets a live server, plays the steps
-//! ([`play`]) and masks the result ([`crate::report::redact`]). It never
-//! prints: observers get [`events::RunEvent`]s.
+//! harnesses call it) and plays what it is given: choosing the scenarios is
+//! `crate::select`'s job, resolving and starting targets `crate::target`'s,
+//! sending requests `crate::client`'s. For each scenario instance (one per
+//! matrix case) it decides applicability ([`plan`]), gets a live server
+//! (`target::in_process` for the reference), plays the steps ([`play`]) and
+//! masks the result ([`crate::report::redact`]). It never prints: observers
+//! get [`events::RunEvent`]s.
 //!
 //! Scheduling (`--jobs`): on the in-process reference every instance gets its
 //! own server (own clock, own state), so everything runs in parallel. On a
@@ -18,11 +21,8 @@
 //! instances running beside them; they do not depend on a clean server,
 //! only on a clock nobody moves while they run.
 
-pub mod control;
 pub mod events;
 pub mod expect;
-pub mod filter;
-pub mod http;
 pub mod plan;
 pub mod play;
 pub mod render;
@@ -32,21 +32,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{RwLock, Semaphore};
 
-use crate::reference::{Config, ServerOptions};
+use crate::client::{Clients, Control, Timeouts};
+use crate::reference::Deviation;
 use crate::report::gate;
 use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
-use crate::report::partition::Partition;
 use crate::report::redact::Redactor;
 use crate::scenario::model::{Case, Scenario};
-use crate::target::{Target, TargetKind};
-use control::Control;
+use crate::target::{Target, TargetKind, in_process};
 use events::{EventSender, RunEvent, emit};
-use http::{Clients, Timeouts};
 use plan::{Decision, Plan};
 use play::Live;
 
 pub use events::RunEvent as Event;
-pub use filter::Filter;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -100,15 +97,6 @@ impl Instance {
             format!("{}[{}]", self.scenario.id, c.name)
         }
     }
-}
-
-/// The scenarios of shard `p` (`--partition k/n`), chosen by the file's
-/// scenario id so that every case of a matrix scenario stays together.
-pub fn select_partition(scenarios: Vec<Scenario>, p: Partition) -> Vec<Scenario> {
-    scenarios
-        .into_iter()
-        .filter(|s| p.contains(&s.id))
-        .collect()
 }
 
 /// Every instance of `scenarios`, in order.
@@ -355,22 +343,14 @@ async fn play_in_process(
     inst: &Instance,
     shared: &Shared,
     plan: &Plan,
-    deviations: &[crate::reference::Deviation],
+    deviations: &[Deviation],
     redactor: &mut Redactor,
 ) -> play::Played {
-    let opts = ServerOptions {
-        config: Config {
-            knobs: plan.knobs.clone(),
-            ..Config::default()
-        },
-        control: true,
-        deviations: deviations.to_vec(),
+    let server = match in_process::Server::start(&plan.knobs, deviations).await {
+        Ok(s) => s,
+        Err(e) => return error_played(e.to_string()),
     };
-    let handle = match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
-        Ok(h) => h,
-        Err(e) => return error_played(format!("the reference server did not start: {e}")),
-    };
-    let base = format!("http://{}", handle.addr);
+    let base = server.base_url().to_owned();
     let played = play::play(
         &inst.scenario,
         inst.case(),
@@ -379,7 +359,7 @@ async fn play_in_process(
         redactor,
     )
     .await;
-    handle.shutdown().await;
+    server.stop().await;
     played
 }
 

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::control::Control;
 use super::expect::{self, Evaluation};
-use super::http::{self, Clients, Response, TransportError};
 use super::render::{self, Context, Rendered};
+use crate::client::control::Control;
+use crate::client::http::{self, Clients, Response, TransportError};
 use crate::knobs::Knobs;
 use crate::report::model::{Check, Exchange, StepReport, TokenWindow, Verdict};
 use crate::report::redact::{self, Redactor};

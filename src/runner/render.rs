@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
-use super::http::PreparedRequest;
+use crate::client::http::PreparedRequest;
 use crate::knobs::Knobs;
 use crate::scenario::model::Request;
 use crate::scenario::template::{Template, UserField, Var};

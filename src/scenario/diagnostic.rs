@@ -61,7 +61,7 @@ pub enum DiagnosticKind {
     Empty(&'static str),
     #[error("a rule ID of semantics.md (such as `LT-5`), found `{0}`")]
     UnknownRule(String),
-    #[error("a known endpoint name ({names}), found `{0}`", names = crate::endpoints::names().join(", "))]
+    #[error("a known endpoint name ({names}), found `{0}`", names = crate::scenario::endpoints::names().join(", "))]
     UnknownEndpoint(String),
     #[error("a knob name ({names}), found `{0}`", names = crate::knobs::Knobs::NAMES.join(", "))]
     UnknownKnob(String),

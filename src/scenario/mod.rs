@@ -2,6 +2,7 @@
 //! diagnostics and the JSON Schema. No tokio, no reqwest in here.
 
 pub mod diagnostic;
+pub mod endpoints;
 pub mod load;
 pub mod model;
 pub mod schema;

@@ -347,7 +347,7 @@ fn check_template(
             Var::Knob(k) if !crate::knobs::Knobs::NAMES.contains(&k.as_str()) => {
                 c.err(at, K::UnknownKnob(k.clone()))
             }
-            Var::Url(e) if crate::endpoints::find(e).is_none() => {
+            Var::Url(e) if crate::scenario::endpoints::find(e).is_none() => {
                 c.err(at, K::UnknownEndpoint(e.clone()))
             }
             Var::Case(k) if !cases.iter().all(|cs| cs.vars.contains_key(k)) => {
@@ -559,7 +559,7 @@ fn check_request_step(
             loc,
             K::Invalid("an `endpoint` name or a `path` in the request".into()),
         ),
-        (Some(e), None) if crate::endpoints::find(&e.value).is_none() => {
+        (Some(e), None) if crate::scenario::endpoints::find(&e.value).is_none() => {
             c.err(e.loc, K::UnknownEndpoint(e.value.clone()))
         }
         (None, Some(p)) if !p.starts_with('/') => {

@@ -13,6 +13,7 @@
 //! This module describes targets and resolves them; it plays nothing and
 //! decides no verdict (see `runner::plan` for applicability).
 
+pub mod in_process;
 pub mod profile;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,10 +21,11 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::client::Control;
+use crate::client::http::{self, Clients, PreparedRequest, Timeouts};
 use crate::knobs::Knobs;
 use crate::reference::Deviation;
 use crate::report::model::TargetSummary;
-use crate::runner::http::{self, Clients, PreparedRequest, Timeouts};
 use crate::scenario::Diagnostic;
 use crate::scenario::model::{Capability, Profile};
 
@@ -230,7 +232,7 @@ fn fixture_users() -> BTreeMap<String, User> {
 }
 
 fn default_endpoints() -> BTreeMap<String, String> {
-    crate::endpoints::ENDPOINTS
+    crate::scenario::endpoints::ENDPOINTS
         .iter()
         .map(|e| (e.name.to_owned(), e.path.to_owned()))
         .collect()
@@ -351,17 +353,12 @@ impl Target {
     /// Starts and stops one reference server, so a broken build is reported
     /// once as an infrastructure error rather than once per scenario.
     async fn check_reference_starts(&self) -> Result<(), TargetError> {
-        let opts = crate::reference::ServerOptions {
-            config: crate::reference::Config::default(),
-            control: true,
-            deviations: Vec::new(),
-        };
-        match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
-            Ok(h) => {
-                h.shutdown().await;
+        match in_process::Server::start(&self.knobs, &[]).await {
+            Ok(server) => {
+                server.stop().await;
                 Ok(())
             }
-            Err(e) => Err(TargetError::Unreachable {
+            Err(in_process::StartError(e)) => Err(TargetError::Unreachable {
                 target: "reference".into(),
                 reason: format!("the in-process reference server cannot start: {e}"),
             }),
@@ -434,23 +431,19 @@ impl Target {
     }
 }
 
-/// `Ok(true)` when `GET {base}/_tessera/clock` answers 200 with `now_ms`;
-/// `Ok(false)` for any other answer; `Err` when nothing answers.
+/// Whether the server at `base` offers the control API; `Err` when nothing
+/// answers.
 async fn probe_clock(clients: &Clients, base: &str) -> Result<bool, TargetError> {
-    let unreachable = |reason: String| TargetError::Unreachable {
+    Control {
+        clients,
+        base_url: base,
+    }
+    .probe()
+    .await
+    .map_err(|e| TargetError::Unreachable {
         target: base.to_owned(),
-        reason,
-    };
-    let c = clients
-        .for_source(None)
-        .map_err(|e| unreachable(e.to_string()))?;
-    let r = http::send(&c, &PreparedRequest::get(format!("{base}/_tessera/clock")))
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
-    Ok(r.status == 200
-        && r.json()
-            .and_then(|j| j.get("now_ms").and_then(|n| n.as_i64()))
-            .is_some())
+        reason: e.to_string(),
+    })
 }
 
 /// `2m`, `1h 30m`, `500ms`.

@@ -6,7 +6,7 @@
 //! name: Example vendor
 //! base_url: https://gis.example.com/server
 //! profiles: [arcgis-token]
-//! endpoints:                      # names of src/endpoints.rs -> paths
+//! endpoints:                      # names of src/scenario/endpoints.rs -> paths
 //!   generate_token: /server/tokens/generateToken
 //! knobs:                          # values the target documents
 //!   short_lived_minutes: 60
@@ -191,12 +191,12 @@ fn build(
     }
     let mut endpoints = super::default_endpoints();
     for (name, p) in &file.endpoints {
-        if crate::endpoints::find(name).is_none() {
+        if crate::scenario::endpoints::find(name).is_none() {
             err(
                 p.loc,
                 format!(
                     "a known endpoint name ({}), found `{name}`",
-                    crate::endpoints::names().join(", ")
+                    crate::scenario::endpoints::names().join(", ")
                 ),
             );
         } else if !p.value.starts_with('/') {

@@ -10,13 +10,13 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use tessera::client::http::{self, Clients, PreparedRequest, Timeouts};
 use tessera::fuzz::http::HttpExecutor;
 use tessera::fuzz::machine::{self, FuzzConfig, FuzzOutcome};
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
 use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
 use tessera::report::Verdict;
-use tessera::runner::http::{self, Clients, PreparedRequest, Timeouts};
 use tessera::runner::{RunOptions, run};
 use tessera::target::Target;
 

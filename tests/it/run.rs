@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use tessera::client::Timeouts;
 use tessera::report::Verdict;
 use tessera::report::{console, json};
-use tessera::runner::http::Timeouts;
 use tessera::runner::{RunOptions, run};
 use tessera::target::Target;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path};

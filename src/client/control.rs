@@ -5,7 +5,7 @@
 //! Errors are plain strings for the error verdict's reason; bodies sent here
 //! may hold a password, so they are never part of an error message.
 
-use super::http::{self, Clients, PreparedRequest, Response};
+use super::http::{self, Clients, PreparedRequest, Response, TransportError};
 
 /// The control API of one server.
 #[derive(Debug, Clone, Copy)]
@@ -33,19 +33,25 @@ impl Control<'_> {
     }
 
     fn now_of(r: &Response) -> Result<i64, String> {
-        r.json()
-            .and_then(|j| j.get("now_ms").and_then(|n| n.as_i64()))
-            .ok_or_else(|| "control API clock answer has no integer `now_ms`".to_string())
+        clock_of(r).ok_or_else(|| "control API clock answer has no integer `now_ms`".to_string())
+    }
+
+    /// Whether the server offers the control API: `Ok(true)` when
+    /// `GET /_tessera/clock` answers 200 with an integer `now_ms`, `Ok(false)`
+    /// for any other answer, `Err` when nothing answers.
+    pub async fn probe(&self) -> Result<bool, TransportError> {
+        let c = self.clients.for_source(None)?;
+        let r = http::send(&c, &self.clock_request()).await?;
+        Ok(r.status == 200 && clock_of(&r).is_some())
+    }
+
+    fn clock_request(&self) -> PreparedRequest {
+        PreparedRequest::get(format!("{}/_tessera/clock", self.base_url))
     }
 
     /// `GET /_tessera/clock`.
     pub async fn now(&self) -> Result<i64, String> {
-        let r = self
-            .call(PreparedRequest::get(format!(
-                "{}/_tessera/clock",
-                self.base_url
-            )))
-            .await?;
+        let r = self.call(self.clock_request()).await?;
         Self::now_of(&r)
     }
 
@@ -80,4 +86,10 @@ impl Control<'_> {
         .await
         .map(|_| ())
     }
+}
+
+/// The `now_ms` of a clock answer.
+fn clock_of(r: &Response) -> Option<i64> {
+    r.json()
+        .and_then(|j| j.get("now_ms").and_then(|n| n.as_i64()))
 }

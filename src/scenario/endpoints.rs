@@ -2,7 +2,7 @@
 //! (semantics.md, "Three systems" and "Reference fixture"). A target profile
 //! may map any name to its own path; the reference server serves these.
 
-use crate::scenario::model::Profile;
+use super::model::Profile;
 
 /// One named endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,12 @@
-//! Selecting scenarios: by id glob, area, rule ID and profile.
+//! The filters of a selection: by id glob, area, rule ID and profile.
 //!
-//! Paths are selected earlier (by what is loaded). Within one kind of filter
-//! any value may match; across kinds all must match. This module only
-//! selects; it never runs anything.
+//! Within one kind of filter any value may match; across kinds all must
+//! match. Values are checked when the filter is built (a bad glob, an
+//! unknown profile), so a typo is a usage error and not an empty run.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Profile, Scenario};
 
 /// A scenario filter; the default selects everything.
 #[derive(Debug, Clone, Default)]
@@ -17,12 +17,17 @@ pub struct Filter {
     profiles: Vec<String>,
 }
 
-/// A bad `--filter` glob.
+/// A filter value that can match nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad --filter glob `{glob}`: {reason}")]
-pub struct FilterError {
-    pub glob: String,
-    pub reason: String,
+pub enum FilterError {
+    #[error("bad --filter glob `{glob}`: {reason}")]
+    Glob { glob: String, reason: String },
+    #[error("unknown profile `{0}`; expected one of {known}", known = profile_names().join(", "))]
+    Profile(String),
+}
+
+fn profile_names() -> Vec<&'static str> {
+    Profile::ALL.iter().map(|p| p.as_str()).collect()
 }
 
 impl Filter {
@@ -34,17 +39,23 @@ impl Filter {
         rules: &[String],
         profiles: &[String],
     ) -> Result<Filter, FilterError> {
+        if let Some(p) = profiles
+            .iter()
+            .find(|p| !profile_names().contains(&p.as_str()))
+        {
+            return Err(FilterError::Profile(p.clone()));
+        }
         let ids = if ids.is_empty() {
             None
         } else {
             let mut b = GlobSetBuilder::new();
             for g in ids {
-                b.add(Glob::new(g).map_err(|e| FilterError {
+                b.add(Glob::new(g).map_err(|e| FilterError::Glob {
                     glob: g.clone(),
                     reason: e.kind().to_string(),
                 })?);
             }
-            Some(b.build().map_err(|e| FilterError {
+            Some(b.build().map_err(|e| FilterError::Glob {
                 glob: ids.join(" "),
                 reason: e.to_string(),
             })?)
@@ -57,16 +68,12 @@ impl Filter {
         })
     }
 
+    /// Whether `s` passes every kind of filter.
     pub fn matches(&self, s: &Scenario) -> bool {
         self.ids.as_ref().is_none_or(|g| g.is_match(&s.id))
             && (self.areas.is_empty() || self.areas.contains(&s.area))
             && (self.rules.is_empty() || s.rules.iter().any(|r| self.rules.contains(r)))
             && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == s.profile.as_str()))
-    }
-
-    /// The matching scenarios, in their order.
-    pub fn select(&self, all: Vec<Scenario>) -> Vec<Scenario> {
-        all.into_iter().filter(|s| self.matches(s)).collect()
     }
 }
 
@@ -92,12 +99,13 @@ mod tests {
     }
 
     fn ids(f: &Filter) -> Vec<String> {
-        f.select(vec![
+        [
             sc("lifetimes/default", &["LT-1"], Profile::ArcgisToken),
             sc("lifetimes/expired", &["LT-5"], Profile::ArcgisToken),
             sc("sessions/start", &["SL-1"], Profile::BasemapSessions),
-        ])
+        ]
         .into_iter()
+        .filter(|s| f.matches(s))
         .map(|s| s.id)
         .collect()
     }
@@ -122,6 +130,15 @@ mod tests {
             ids(&Filter::new(&s(&["lifetimes/*"]), &[], &[], &s(&["basemap-sessions"])).unwrap()),
             Vec::<String>::new()
         );
-        assert!(Filter::new(&s(&["a[b"]), &[], &[], &[]).is_err());
+        assert!(matches!(
+            Filter::new(&s(&["a[b"]), &[], &[], &[]),
+            Err(FilterError::Glob { .. })
+        ));
+        let e = Filter::new(&[], &[], &[], &s(&["arcgis"])).unwrap_err();
+        assert_eq!(e, FilterError::Profile("arcgis".into()));
+        assert!(
+            e.to_string().contains("expected one of arcgis-token, "),
+            "{e}"
+        );
     }
 }

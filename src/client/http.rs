@@ -1,8 +1,8 @@
 //! The one HTTP client of Tessera: sends a fully rendered request and returns
 //! the answer, or a transport error.
 //!
-//! The runner, the control-API client and (later) the fuzzer all build a
-//! [`PreparedRequest`] and call [`send`]. Clients are cached per source
+//! The runner, the targets' probes, the control-API client and the fuzzer
+//! all build a [`PreparedRequest`] and call [`send`]. Clients are cached per source
 //! address ([`Clients`]); every client has no proxy, follows no redirect and
 //! has a connect and an overall timeout, so a hung target never hangs a run.
 //!

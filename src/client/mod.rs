@@ -1,0 +1,14 @@
+//! The one client of Tessera, shared by the runner, the targets and the
+//! fuzzer: [`http`] sends a fully rendered request and reads the answer;
+//! [`control`] speaks the reference control protocol (`/_tessera/`) on top
+//! of it.
+//!
+//! Plumbing only: this module knows nothing of scenarios, templates,
+//! targets or verdicts, and imports no other module of the crate, so every
+//! user can depend on it without depending on each other.
+
+pub mod control;
+pub mod http;
+
+pub use control::Control;
+pub use http::{Clients, PreparedRequest, Response, Timeouts, TransportError};
