@@ -18,6 +18,7 @@ use std::path::Path;
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::template::{Template, Var};
+use crate::rules::{RuleRef, RuleRefError};
 
 /// Fixture users of semantics.md ("Reference fixture"); a target profile maps
 /// them to its own accounts.
@@ -269,13 +270,17 @@ fn key_before(source: Option<&str>, loc: Loc, key: &str) -> Loc {
     }
 }
 
-fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<String> {
+/// Rule citations as typed references: `LT-5`, or `LT-5/SHOULD` for a
+/// rule that has a SHOULD clause.
+fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<RuleRef> {
     let mut out = Vec::new();
     for r in rules {
-        if crate::rules::is_known(&r.value) {
-            out.push(r.value.clone());
-        } else {
-            c.err(r.loc, K::UnknownRule(r.value.clone()));
+        match r.value.parse::<RuleRef>() {
+            Ok(rule) => out.push(rule),
+            Err(RuleRefError::Unknown {
+                suggestion: None, ..
+            }) => c.err(r.loc, K::UnknownRule(r.value.clone())),
+            Err(e) => c.err(r.loc, K::Invalid(e.to_string())),
         }
     }
     out
@@ -408,7 +413,7 @@ fn check_duration(c: &mut Checker, d: &Spanned<String>) -> Option<std::time::Dur
 fn check_step(
     c: &mut Checker,
     raw: &Spanned<RawStep>,
-    scenario_rules: &[String],
+    scenario_rules: &[RuleRef],
     cases: &[Case],
     captured: &mut BTreeSet<String>,
     nested: bool,
