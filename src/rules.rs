@@ -407,14 +407,22 @@ pub fn levels_text(rule: &Rule) -> String {
         .join(", ")
 }
 
-/// The closest rule ID to a misspelt one (case, a digit or two off).
+/// The rule ID a misspelt one clearly meant: the same but for case, or
+/// for one character swapped (`XS-3` for `TS-3`), when only one rule is
+/// that close. `LT-99` and `LT-S` get none.
 fn suggest(id: &str) -> Option<&'static str> {
-    RULES
+    let id = id.to_ascii_uppercase();
+    let close: Vec<(usize, &'static str)> = RULES
         .iter()
-        .map(|r| (edit_distance(&id.to_ascii_uppercase(), &r.id.to_ascii_uppercase()), r.id))
+        .filter(|r| r.id.len() == id.len())
+        .map(|r| (edit_distance(&id, &r.id.to_ascii_uppercase()), r.id))
         .filter(|(d, _)| *d <= 1)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, id)| id)
+        .collect();
+    let best = close.iter().map(|(d, _)| *d).min()?;
+    match close.iter().filter(|(d, _)| *d == best).collect::<Vec<_>>()[..] {
+        [(_, id)] => Some(id),
+        _ => None,
+    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -661,6 +669,11 @@ mod tests {
         );
         let e = "lt-5".parse::<RuleRef>().unwrap_err();
         assert!(e.to_string().ends_with("did you mean `LT-5`?"), "{e}");
+        let e = "lt-7A".parse::<RuleRef>().unwrap_err();
+        assert!(e.to_string().ends_with("did you mean `LT-7a`?"), "{e}");
+        let e = "XS-3/SHOULD".parse::<RuleRef>().unwrap_err();
+        assert!(e.to_string().ends_with("did you mean `TS-3`?"), "{e}");
+        assert!(!"LT-S".parse::<RuleRef>().unwrap_err().to_string().contains("did you mean"));
         let e = "LT-99".parse::<RuleRef>().unwrap_err();
         assert_eq!(
             e,

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{GateMark, Outcome, Report, ScenarioReport, Totals, Verdict};
+use super::model::{Finding, GateMark, Outcome, Report, ScenarioReport, Totals, Verdict};
 
 /// Longest response body quoted as evidence, in characters.
 const BODY_LIMIT: usize = 600;
@@ -196,7 +196,13 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
     if let Some(r) = &s.reason {
         let _ = writeln!(out, "Reason: {}\n", text(r));
     }
-    for r in o.into_iter().flat_map(|o| o.reasons_for(&s.id)) {
+    // What fails the run beyond the verdict itself (an expired entry, a
+    // flaky pass under --flaky-fails, a warn under --strict).
+    for r in o
+        .into_iter()
+        .flat_map(|o| o.reasons_for(&s.id))
+        .filter(|r| !matches!(r, Finding::Failed { .. }))
+    {
         let _ = writeln!(out, "Fails the run: {}\n", text(&r.to_string()));
     }
     if !s.vars.is_empty() {
