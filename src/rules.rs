@@ -606,7 +606,9 @@ mod tests {
         assert_eq!(v.to_string(), "HP-2 x-esri/query: x-esri");
         hp2.variants.clear();
         hp2.reference = None;
-        assert_eq!(doc, ours());
+        for (d, o) in doc.iter().zip(ours()) {
+            assert_eq!(*d, o, "semantics.md (left) and RULES (right) differ");
+        }
         // Every VARIANT rule has dimensions, and only those.
         for r in RULES {
             assert_eq!(r.has(Level::Variant), !r.dimensions.is_empty(), "{}", r.id);
@@ -689,6 +691,31 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(json, "\"LT-5/SHOULD\"");
         assert_eq!(serde_json::from_str::<RuleRef>(&json).unwrap(), r);
+    }
+
+    /// Validation turns citations into [`RuleRef`]s and refuses a SHOULD
+    /// citation of a rule without one, with its place.
+    #[test]
+    fn scenarios_cite_rule_refs() {
+        let check = |rules: &str, step_rules: &str| {
+            let src = format!(
+                "version: 1\nid: a/b\ntitle: t\nrules: {rules}\nprofile: arcgis-token\nsteps:\n  - request: {{endpoint: server_info, query: {{f: json}}}}\n    expect: {{status: 200}}\n    rules: {step_rules}\n"
+            );
+            let path = std::path::Path::new("t.yaml");
+            let file = crate::scenario::load::parse_yaml(&src, path).unwrap();
+            crate::scenario::validate::check_with_source(file, path, &src)
+                .map_err(|ds| ds.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+        };
+        let s = check("[LT-5/SHOULD, TS-7]", "[LT-5/SHOULD]").unwrap();
+        assert_eq!(s.rules, ["LT-5/SHOULD", "TS-7"]);
+        assert_eq!(s.steps[0].rules[0].level(), Level::Should);
+        let e = check("[TS-7]", "[TS-7/SHOULD]").unwrap_err();
+        assert_eq!(
+            e,
+            ["t.yaml:9:13: error: `TS-7/SHOULD` names a SHOULD clause, but TS-7 has none (its levels: MUST); cite `TS-7`"]
+        );
+        let e = check("[ts-7]", "[TS-7]").unwrap_err();
+        assert!(e[0].starts_with("t.yaml:4:9: error:") && e[0].ends_with("did you mean `TS-7`?"), "{e:?}");
     }
 
     #[test]
