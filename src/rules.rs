@@ -731,6 +731,39 @@ mod tests {
     }
 }
 
+/// What `tessera rules` prints for a rule, before its citing scenarios:
+/// `ID  LEVELS  summary`, then one line per VARIANT dimension with the
+/// reference's variant starred.
+pub fn describe(rule: &Rule) -> String {
+    let levels = rule
+        .levels
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = format!("{:<6} {:<21} {}", rule.id, levels, rule.summary);
+    for d in rule.dimensions {
+        let names: Vec<String> = d
+            .variants
+            .iter()
+            .map(|v| {
+                if *v == d.reference {
+                    format!("{v} (reference)")
+                } else {
+                    (*v).to_owned()
+                }
+            })
+            .collect();
+        let dim = if d.name.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", d.name)
+        };
+        out.push_str(&format!("\n{:<6} variant {dim}{}", "", names.join(" | ")));
+    }
+    out
+}
+
 /// Which scenarios cite each rule, in the order of [`RULES`].
 pub fn coverage<'a, I>(citations: I) -> Vec<(&'static Rule, Vec<String>)>
 where
@@ -753,6 +786,31 @@ where
 #[cfg(test)]
 mod coverage_tests {
     use super::*;
+
+    #[test]
+    fn describe_shows_levels_and_variants() {
+        let text = ["LT-5", "TS-3", "HP-2"]
+            .iter()
+            .map(|id| describe(find(id).unwrap()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(text, @r"
+        LT-5   MUST SHOULD           a token is refused (498) once now > expires, accepted before; SHOULD be invalid at now == expires
+        TS-3   MUST VARIANT SHOULD   bad credentials: no token, HTTP 200 error body, code 400 | 401; SHOULD case-sensitive credentials
+               variant 400 (reference) | 401
+        HP-2   VARIANT MUST          which carrier wins varies per pair; the winners MUST form one strict order, consistent everywhere
+               variant x-esri/authorization: x-esri (reference) | authorization
+               variant x-esri/query: x-esri (reference) | query
+               variant x-esri/body: x-esri (reference) | body
+               variant x-esri/cookie: x-esri (reference) | cookie
+               variant authorization/query: authorization (reference) | query
+               variant authorization/body: authorization (reference) | body
+               variant authorization/cookie: authorization (reference) | cookie
+               variant query/body: query (reference) | body
+               variant query/cookie: query (reference) | cookie
+               variant body/cookie: body (reference) | cookie
+        ");
+    }
 
     #[test]
     fn coverage_lists_citing_scenarios_and_uncovered_rules() {
