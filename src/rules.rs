@@ -362,14 +362,17 @@ pub enum RuleRefError {
         found: String,
         suggestion: Option<&'static str>,
     },
-    #[error("`{id}/SHOULD` names a SHOULD clause, but {id} has none (its levels: {levels}); cite `{id}`")]
+    #[error(
+        "`{id}/SHOULD` names a SHOULD clause, but {id} has none (its levels: {levels}); cite `{id}`"
+    )]
     NoShould { id: &'static str, levels: String },
     #[error("`RULE` or `RULE/SHOULD`, found `{0}`")]
     BadClause(String),
 }
 
 fn did_you_mean(s: &Option<&'static str>) -> String {
-    s.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    s.map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
 }
 
 impl FromStr for RuleRef {
@@ -661,7 +664,10 @@ mod tests {
         let r: RuleRef = "LT-5".parse().unwrap();
         assert_eq!((r.level(), r.to_string()), (Level::Must, "LT-5".into()));
         let r: RuleRef = "LT-5/SHOULD".parse().unwrap();
-        assert_eq!((r.level(), r.to_string()), (Level::Should, "LT-5/SHOULD".into()));
+        assert_eq!(
+            (r.level(), r.to_string()),
+            (Level::Should, "LT-5/SHOULD".into())
+        );
         assert_eq!("LT-4".parse::<RuleRef>().unwrap().level(), Level::Should);
         assert_eq!("HP-6".parse::<RuleRef>().unwrap().level(), Level::Variant);
         let e = "LT-1/SHOULD".parse::<RuleRef>().unwrap_err();
@@ -675,7 +681,13 @@ mod tests {
         assert!(e.to_string().ends_with("did you mean `LT-7a`?"), "{e}");
         let e = "XS-3/SHOULD".parse::<RuleRef>().unwrap_err();
         assert!(e.to_string().ends_with("did you mean `TS-3`?"), "{e}");
-        assert!(!"LT-S".parse::<RuleRef>().unwrap_err().to_string().contains("did you mean"));
+        assert!(
+            !"LT-S"
+                .parse::<RuleRef>()
+                .unwrap_err()
+                .to_string()
+                .contains("did you mean")
+        );
         let e = "LT-99".parse::<RuleRef>().unwrap_err();
         assert_eq!(
             e,
@@ -712,10 +724,15 @@ mod tests {
         let e = check("[TS-7]", "[TS-7/SHOULD]").unwrap_err();
         assert_eq!(
             e,
-            ["t.yaml:9:13: error: `TS-7/SHOULD` names a SHOULD clause, but TS-7 has none (its levels: MUST); cite `TS-7`"]
+            [
+                "t.yaml:9:13: error: `TS-7/SHOULD` names a SHOULD clause, but TS-7 has none (its levels: MUST); cite `TS-7`"
+            ]
         );
         let e = check("[ts-7]", "[TS-7]").unwrap_err();
-        assert!(e[0].starts_with("t.yaml:4:9: error:") && e[0].ends_with("did you mean `TS-7`?"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:4:9: error:") && e[0].ends_with("did you mean `TS-7`?"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use tessera::exit;
 use tessera::report::merge::{merge, read_report};
-use tessera::report::output::{self, Format};
 use tessera::report::model::Policy;
+use tessera::report::output::{self, Format};
 use tessera::report::{Report, console, diff};
 
 #[derive(Debug, clap::Args)]

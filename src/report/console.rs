@@ -52,9 +52,15 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
 /// The end-of-run summary, ending with the run's outcome.
 pub fn summary(r: &Report) -> String {
     let mut out = String::new();
-    for (verdict, heading) in [(Verdict::Fail, "Failures"), (Verdict::Warn, "Warnings (SHOULD clauses)")] {
-        let listed: Vec<&ScenarioReport> =
-            r.scenarios.iter().filter(|s| s.verdict == verdict).collect();
+    for (verdict, heading) in [
+        (Verdict::Fail, "Failures"),
+        (Verdict::Warn, "Warnings (SHOULD clauses)"),
+    ] {
+        let listed: Vec<&ScenarioReport> = r
+            .scenarios
+            .iter()
+            .filter(|s| s.verdict == verdict)
+            .collect();
         if listed.is_empty() {
             continue;
         }
@@ -156,7 +162,10 @@ pub fn summary(r: &Report) -> String {
 fn outcome_lines(r: &Report, duration_ms: u64) -> String {
     let mut out = String::new();
     let Some(o) = &r.outcome else {
-        let _ = writeln!(out, "result: not decided (no gate was applied to this report)");
+        let _ = writeln!(
+            out,
+            "result: not decided (no gate was applied to this report)"
+        );
         return out;
     };
     if o.expected_failures + o.unexpected_passes + o.flaky > 0 {
@@ -295,12 +304,12 @@ mod tests {
         assert!(text.contains("result: FAILED"), "{text}");
         assert!(text.contains("[--flaky-fails]"), "{text}");
         assert!(
-            text.ends_with("the run fails:\n  - lifetimes/default is flaky: passed after 2 attempts\n"),
+            text.ends_with(
+                "the run fails:\n  - lifetimes/default is flaky: passed after 2 attempts\n"
+            ),
             "{text}"
         );
-        r.scenarios[0].gate = Some(GateMark::UnexpectedPass {
-            reason: "x".into(),
-        });
+        r.scenarios[0].gate = Some(GateMark::UnexpectedPass { reason: "x".into() });
         r.outcome = None;
         assert!(summary(&r).contains("result: not decided"));
     }

@@ -39,7 +39,9 @@ use std::path::Path;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Finding, GateMark, Outcome, Policy, Report, RunResult, ScenarioReport, Verdict};
+use super::model::{
+    Finding, GateMark, Outcome, Policy, Report, RunResult, ScenarioReport, Verdict,
+};
 use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
 use crate::scenario::model::{Loc, Spanned};
@@ -250,7 +252,8 @@ pub fn decide_merged(report: &mut Report, shards: &[Option<Outcome>], flags: Pol
     let mut out = empty_outcome(report, policy);
     for s in &report.scenarios {
         for f in shards.iter().flatten().flat_map(|o| &o.reasons) {
-            if matches!(f, Finding::ExpiredEntry { id, .. } if *id == s.id) && !out.reasons.contains(f)
+            if matches!(f, Finding::ExpiredEntry { id, .. } if *id == s.id)
+                && !out.reasons.contains(f)
             {
                 out.reasons.push(f.clone());
             }
@@ -451,7 +454,11 @@ mod tests {
             date(TODAY),
         );
         assert!(!o.passed());
-        assert!(o.reasons[0].to_string().starts_with("lifetimes/a passed but the baseline expects"));
+        assert!(
+            o.reasons[0]
+                .to_string()
+                .starts_with("lifetimes/a passed but the baseline expects")
+        );
         assert!(matches!(
             r.scenarios[0].gate,
             Some(GateMark::UnexpectedPass { .. })
@@ -492,10 +499,24 @@ mod tests {
         let mut r = report(vec![s]);
         let o = apply_baseline(&mut r, &baseline(&[]), PLAIN, date(TODAY));
         assert!(o.passed());
-        assert_eq!(texts(&o.notes), ["sessions/f is flaky: passed after 2 attempts"]);
-        let o = apply_baseline(&mut r, &baseline(&[]), Policy { flaky_fails: true, strict: false }, date(TODAY));
+        assert_eq!(
+            texts(&o.notes),
+            ["sessions/f is flaky: passed after 2 attempts"]
+        );
+        let o = apply_baseline(
+            &mut r,
+            &baseline(&[]),
+            Policy {
+                flaky_fails: true,
+                strict: false,
+            },
+            date(TODAY),
+        );
         assert!(!o.passed());
-        assert_eq!(texts(&o.reasons), ["sessions/f is flaky: passed after 2 attempts"]);
+        assert_eq!(
+            texts(&o.reasons),
+            ["sessions/f is flaky: passed after 2 attempts"]
+        );
         assert_eq!(o.flaky, 1);
         assert!(o.policy.flaky_fails);
     }
@@ -592,12 +613,20 @@ mod tests {
     #[test]
     fn warns_fail_the_run_only_when_strict() {
         let mut r = report(vec![
-            scenario("lifetimes/w", &["LT-5/SHOULD"], Verdict::Warn, &["LT-5/SHOULD"]),
+            scenario(
+                "lifetimes/w",
+                &["LT-5/SHOULD"],
+                Verdict::Warn,
+                &["LT-5/SHOULD"],
+            ),
             scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
         ]);
         let o = gate(&mut r, PLAIN);
         assert!(o.passed());
-        assert_eq!(texts(&o.notes), ["lifetimes/w warn: breaks a SHOULD clause"]);
+        assert_eq!(
+            texts(&o.notes),
+            ["lifetimes/w warn: breaks a SHOULD clause"]
+        );
         assert_eq!(o.totals.warn, 1);
         let strict = Policy {
             flaky_fails: false,
@@ -605,7 +634,10 @@ mod tests {
         };
         let o = gate(&mut r, strict);
         assert!(!o.passed());
-        assert_eq!(texts(&o.reasons), ["lifetimes/w warn: breaks a SHOULD clause"]);
+        assert_eq!(
+            texts(&o.reasons),
+            ["lifetimes/w warn: breaks a SHOULD clause"]
+        );
         // A baseline may expect a warn under --strict...
         let b = baseline(&[("lifetimes/w", None)]);
         assert!(apply_baseline(&mut r, &b, strict, date(TODAY)).passed());
@@ -633,10 +665,15 @@ mod tests {
         assert!(!o.passed());
         assert_eq!(
             texts(&o.reasons),
-            ["baseline entry `lifetimes/b` expired on 2000-01-01 (reason was: ticket for lifetimes/b)"]
+            [
+                "baseline entry `lifetimes/b` expired on 2000-01-01 (reason was: ticket for lifetimes/b)"
+            ]
         );
         assert_eq!(o.expected_failures, 1);
-        assert!(texts(&o.notes).contains(&"baseline entry `x/y` matches no scenario in this report".to_string()));
+        assert!(
+            texts(&o.notes)
+                .contains(&"baseline entry `x/y` matches no scenario in this report".to_string())
+        );
         assert_eq!(merged.outcome.as_ref(), Some(&o));
         // Without the expired entry the merged run passes; a shard's
         // --strict carries over.

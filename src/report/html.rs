@@ -226,15 +226,22 @@ fn page(r: &Report) -> Page {
                 rules: vec![],
             });
         }
-        let cells = [rv.pass, rv.warn, rv.fail, rv.error, rv.skipped, rv.not_applicable]
-            .into_iter()
-            .zip(VERDICTS)
-            .map(|(n, v)| Count {
-                class: class(v),
-                label: label(v),
-                n,
-            })
-            .collect();
+        let cells = [
+            rv.pass,
+            rv.warn,
+            rv.fail,
+            rv.error,
+            rv.skipped,
+            rv.not_applicable,
+        ]
+        .into_iter()
+        .zip(VERDICTS)
+        .map(|(n, v)| Count {
+            class: class(v),
+            label: label(v),
+            n,
+        })
+        .collect();
         if let Some(g) = rule_groups.last_mut() {
             g.rules.push(RuleRow {
                 rule: rv.rule.clone(),
@@ -298,7 +305,8 @@ fn page(r: &Report) -> Page {
         matrices: matrices(r),
         scenarios: {
             // Grouped by area (stable: suite order within an area).
-            let mut v: Vec<ScenarioView> = r.scenarios.iter().map(|s| scenario_view(s, o)).collect();
+            let mut v: Vec<ScenarioView> =
+                r.scenarios.iter().map(|s| scenario_view(s, o)).collect();
             v.sort_by(|a, b| a.area.cmp(&b.area));
             v
         },

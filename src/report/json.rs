@@ -14,8 +14,8 @@ pub fn write(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{REPORT_FORMAT_VERSION, Verdict};
     use crate::report::model::tests::{report, scenario};
+    use crate::report::model::{REPORT_FORMAT_VERSION, Verdict};
 
     #[test]
     fn round_trips_and_carries_the_format_version() {

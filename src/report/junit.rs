@@ -371,9 +371,25 @@ pub(crate) mod tests {
         assert_eq!((lt.tests, lt.failures, lt.skipped), (5, 1, 1));
         let w = by("lifetimes/lt5-at-expiry");
         assert!(w.status.is_success());
-        assert!(w.system_out.as_deref().unwrap_or("").starts_with("warn: [LT-5/SHOULD]"));
-        assert!(w.properties.hashmap.get("verdict").is_some_and(|v| v == "warn"));
-        assert_eq!(lt.properties.hashmap.get("tessera.outcome").map(String::as_str), Some("failed"));
+        assert!(
+            w.system_out
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("warn: [LT-5/SHOULD]")
+        );
+        assert!(
+            w.properties
+                .hashmap
+                .get("verdict")
+                .is_some_and(|v| v == "warn")
+        );
+        assert_eq!(
+            lt.properties
+                .hashmap
+                .get("tessera.outcome")
+                .map(String::as_str),
+            Some("failed")
+        );
     }
 
     /// What the gate says fails the run is a failed testcase, whatever the
@@ -404,7 +420,11 @@ pub(crate) mod tests {
         let s = parse(&r);
         assert!(s.suites[0].cases.iter().all(|c| c.status.is_failure()));
         assert_eq!(s.suites[0].properties.hashmap["tessera.outcome"], "failed");
-        let w = s.suites[0].cases.iter().find(|c| c.original_name == "lifetimes/w").unwrap();
+        let w = s.suites[0]
+            .cases
+            .iter()
+            .find(|c| c.original_name == "lifetimes/w")
+            .unwrap();
         assert_eq!(w.status.failure_as_ref().failure_type, "warn (--strict)");
     }
 

@@ -406,9 +406,13 @@ mod tests {
 
     #[test]
     fn a_clean_run_says_passed() {
-        let mut r = crate::report::model::tests::report(vec![
-            crate::report::model::tests::scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]),
-        ]);
+        let mut r =
+            crate::report::model::tests::report(vec![crate::report::model::tests::scenario(
+                "lifetimes/a",
+                &["LT-1"],
+                Verdict::Pass,
+                &[],
+            )]);
         crate::report::gate::gate(&mut r, Default::default());
         let md = write(&r);
         assert!(md.contains("**PASSED** · 1 scenarios: 1 passed"), "{md}");
@@ -419,7 +423,8 @@ mod tests {
     /// `--flaky-fails` fails the run although every scenario passed.
     #[test]
     fn the_headline_renders_the_stored_outcome() {
-        let mut s = crate::report::model::tests::scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]);
+        let mut s =
+            crate::report::model::tests::scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]);
         s.flaky = true;
         s.attempts = 3;
         let mut r = crate::report::model::tests::report(vec![s]);
@@ -430,7 +435,10 @@ mod tests {
         crate::report::gate::gate(&mut r, policy);
         let md = write(&r);
         assert!(md.contains("**FAILED** · 1 scenarios: 1 passed"), "{md}");
-        assert!(md.contains("The run fails:\n\n- lifetimes/a is flaky: passed after 3 attempts\n"), "{md}");
+        assert!(
+            md.contains("The run fails:\n\n- lifetimes/a is flaky: passed after 3 attempts\n"),
+            "{md}"
+        );
         assert!(md.contains("Fails the run: lifetimes/a is flaky"), "{md}");
         r.outcome = None;
         assert!(write(&r).contains("**NOT DECIDED**"));

@@ -170,7 +170,10 @@ impl std::fmt::Display for Finding {
             }
             Finding::Warn { id } => write!(f, "{id} warn: breaks a SHOULD clause"),
             Finding::UnmatchedEntry { id } => {
-                write!(f, "baseline entry `{id}` matches no scenario in this report")
+                write!(
+                    f,
+                    "baseline entry `{id}` matches no scenario in this report"
+                )
             }
         }
     }

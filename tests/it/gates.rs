@@ -448,9 +448,17 @@ fn assert_one_outcome(o: &std::process::Output, dir: &std::path::Path, failed: b
     assert_eq!(code(o), if failed { 1 } else { 0 }, "{all}");
 
     let console = stdout(o);
-    let word = if failed { "result: FAILED" } else { "result: ok" };
+    let word = if failed {
+        "result: FAILED"
+    } else {
+        "result: ok"
+    };
     assert!(console.contains(word), "console: {console}");
-    assert_eq!(console.contains("the run fails:"), failed, "console: {console}");
+    assert_eq!(
+        console.contains("the run fails:"),
+        failed,
+        "console: {console}"
+    );
 
     let r = report(dir);
     let outcome = r.outcome.expect("report.json carries the outcome");
@@ -490,22 +498,38 @@ fn assert_one_outcome(o: &std::process::Output, dir: &std::path::Path, failed: b
     if failed {
         let (_, fails) = console.split_once("the run fails:\n").unwrap();
         assert!(
-            fails.lines().any(|l| l.starts_with("  - ") && l.contains(reason)),
+            fails
+                .lines()
+                .any(|l| l.starts_with("  - ") && l.contains(reason)),
             "console: {console}"
         );
         assert!(
-            outcome.reasons.iter().any(|f| f.to_string().contains(reason)),
+            outcome
+                .reasons
+                .iter()
+                .any(|f| f.to_string().contains(reason)),
             "report.json: {:?}",
             outcome.reasons
         );
-        assert!(xml.contains(&xml_text(reason)), "junit.xml lacks {reason}: {xml}");
-        assert!(md.contains(&md_text(reason)), "report.md lacks {reason}: {md}");
-        assert!(html_text(&html).contains(reason), "report.html lacks {reason}");
+        assert!(
+            xml.contains(&xml_text(reason)),
+            "junit.xml lacks {reason}: {xml}"
+        );
+        assert!(
+            md.contains(&md_text(reason)),
+            "report.md lacks {reason}: {md}"
+        );
+        assert!(
+            html_text(&html).contains(reason),
+            "report.html lacks {reason}"
+        );
     }
 }
 
 fn xml_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// How report.md escapes prose.
@@ -546,7 +570,12 @@ fn an_expired_entry_on_a_pass_fails_the_run_in_every_output() {
     );
     let out = dir.path().join("o");
     let o = run(&[&repo(SAMPLES)], &out, &["--baseline", &expired]);
-    assert!(report(&out).scenarios.iter().all(|s| s.verdict == Verdict::Pass));
+    assert!(
+        report(&out)
+            .scenarios
+            .iter()
+            .all(|s| s.verdict == Verdict::Pass)
+    );
     assert_one_outcome(
         &o,
         &out,
@@ -561,7 +590,9 @@ fn an_unexpected_pass_fails_the_run_in_every_output() {
     let b = write(
         dir.path(),
         "b.yaml",
-        &format!("version: 1\nexpected_failures:\n  - id: {FAILING}\n    reason: vendor ticket 2\n"),
+        &format!(
+            "version: 1\nexpected_failures:\n  - id: {FAILING}\n    reason: vendor ticket 2\n"
+        ),
     );
     let out = dir.path().join("o");
     let o = run(&[&repo(SAMPLES)], &out, &["--baseline", &b]);
@@ -573,7 +604,11 @@ fn an_unexpected_pass_fails_the_run_in_every_output() {
     );
     // The same baseline with the deviation: an expected failure, a pass.
     let out = dir.path().join("expected");
-    let o = run(&[&repo(SAMPLES)], &out, &[DEVIATION, &["--baseline", &b]].concat());
+    let o = run(
+        &[&repo(SAMPLES)],
+        &out,
+        &[DEVIATION, &["--baseline", &b]].concat(),
+    );
     assert_one_outcome(&o, &out, false, "");
 }
 
@@ -626,18 +661,35 @@ fn warns_show_everywhere_and_fail_the_run_only_under_strict() {
     assert_eq!(r.scenarios[0].verdict, Verdict::Warn);
     assert_eq!(r.outcome.as_ref().unwrap().totals.warn, 1);
     // Shown distinctly in each output.
-    assert!(stdout(&o).contains("WARN  samples/lt5-invalid-at-expiry"), "{}", both(&o));
+    assert!(
+        stdout(&o).contains("WARN  samples/lt5-invalid-at-expiry"),
+        "{}",
+        both(&o)
+    );
     assert!(stdout(&o).contains("1 warned"), "{}", both(&o));
     let md = std::fs::read_to_string(warned.join("report.md")).unwrap();
-    assert!(md.contains("1 warned") && md.contains("## Warnings"), "{md}");
+    assert!(
+        md.contains("1 warned") && md.contains("## Warnings"),
+        "{md}"
+    );
     let xml = std::fs::read_to_string(warned.join("junit.xml")).unwrap();
-    assert!(xml.contains("<property name=\"verdict\" value=\"warn\"/>"), "{xml}");
+    assert!(
+        xml.contains("<property name=\"verdict\" value=\"warn\"/>"),
+        "{xml}"
+    );
     assert!(xml.contains("<system-out>warn: [LT-5/SHOULD]"), "{xml}");
     let html = std::fs::read_to_string(warned.join("report.html")).unwrap();
-    assert!(html.contains("<span class=\"badge warn\">warn</span>"), "report.html");
+    assert!(
+        html.contains("<span class=\"badge warn\">warn</span>"),
+        "report.html"
+    );
 
     let strict = dir.path().join("strict");
-    let o = run(&[&repo(SHOULD)], &strict, &[AT_EXPIRY, &["--strict"]].concat());
+    let o = run(
+        &[&repo(SHOULD)],
+        &strict,
+        &[AT_EXPIRY, &["--strict"]].concat(),
+    );
     let reason = "samples/lt5-invalid-at-expiry warn: breaks a SHOULD clause";
     assert_one_outcome(&o, &strict, true, reason);
     assert!(report(&strict).outcome.unwrap().policy.strict);
