@@ -141,13 +141,14 @@ impl Baseline {
 }
 
 /// `tessera baseline write REPORT.json`: one entry per failed or errored
-/// scenario, with a reason to be edited (the first broken check) and no
-/// expiry.
+/// scenario (and per warn, when the report was gated with `--strict`), with
+/// a reason to be edited (the first broken check) and no expiry.
 pub fn draft_baseline(report: &Report) -> Baseline {
+    let strict = report.outcome.as_ref().is_some_and(|o| o.policy.strict);
     let expected_failures = report
         .scenarios
         .iter()
-        .filter(|s| s.verdict.is_failure())
+        .filter(|s| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn))
         .map(|s| {
             let why = match s.failures().next() {
                 Some((step, c)) => format!(
@@ -608,6 +609,23 @@ mod tests {
         // Drafting then gating the same run passes it.
         let mut r2 = r.clone();
         assert!(apply_baseline(&mut r2, &b, PLAIN, date(TODAY)).passed());
+        // A warn is drafted only from a run gated with --strict.
+        let mut w = report(vec![scenario(
+            "lifetimes/w",
+            &["LT-4"],
+            Verdict::Warn,
+            &["LT-4"],
+        )]);
+        gate(&mut w, PLAIN);
+        assert!(draft_baseline(&w).expected_failures.is_empty());
+        let strict = Policy {
+            flaky_fails: false,
+            strict: true,
+        };
+        gate(&mut w, strict);
+        let b = draft_baseline(&w);
+        assert_eq!(b.expected_failures.len(), 1);
+        assert!(apply_baseline(&mut w, &b, strict, date(TODAY)).passed());
     }
 
     #[test]

@@ -110,6 +110,8 @@ struct RuleGroup {
 #[derive(Serialize)]
 struct RuleRow {
     rule: String,
+    /// `MUST SHOULD`, `VARIANT MUST`: the levels its text names.
+    levels: String,
     summary: &'static str,
     class: &'static str,
     label: &'static str,
@@ -245,6 +247,7 @@ fn page(r: &Report) -> Page {
         if let Some(g) = rule_groups.last_mut() {
             g.rules.push(RuleRow {
                 rule: rv.rule.clone(),
+                levels: crate::rules::levels_text(rule),
                 summary: rule.summary,
                 class: rv.verdict.map_or("none", class),
                 label: rv.verdict.map_or("not covered", label),
