@@ -19,7 +19,7 @@ const BODY_LIMIT: usize = 600;
 pub fn write(report: &Report) -> String {
     let mut out = String::new();
     let t = report.totals();
-    let n_expected = report.scenarios.iter().filter(|s| expected(s)).count();
+    let n_expected = report.outcome.as_ref().map_or(0, |o| o.expected_failures);
     let _ = writeln!(out, "# Tessera: {}\n", text(&report.target.name));
     let _ = writeln!(
         out,
@@ -282,10 +282,6 @@ fn outcome(out: &mut String, o: &Outcome) {
         }
         out.push('\n');
     }
-}
-
-fn expected(s: &ScenarioReport) -> bool {
-    matches!(s.gate, Some(GateMark::ExpectedFailure { .. }))
 }
 
 fn counts(t: &Totals) -> String {
