@@ -1,6 +1,7 @@
 //! The self-check: the suite must pass on the clean reference and catch every
 //! deliberate deviation of it. A deviation is caught when at least one
-//! scenario citing one of the deviation's rule IDs fails against it.
+//! scenario citing one of the deviation's rule IDs fails against it (or
+//! warns, for a deviation that breaks a SHOULD clause).
 //!
 //! This is how Tessera proves its scenarios can fail: a suite that passes
 //! against a server that accepts expired tokens proves nothing.
@@ -55,7 +56,7 @@ fn failing(report: &Report) -> impl Iterator<Item = &crate::report::ScenarioRepo
     report
         .scenarios
         .iter()
-        .filter(|s| matches!(s.verdict, Verdict::Fail | Verdict::Error))
+        .filter(|s| matches!(s.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
 }
 
 /// Classifies the failures of a run against `deviation`.
@@ -64,7 +65,7 @@ pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
     for s in failing(report) {
         if s.rules
             .iter()
-            .any(|r| deviation.rules().contains(&r.as_str()))
+            .any(|r| deviation.rules().iter().any(|d| crate::rules::cites(r, d)))
         {
             caught_by.push(s.id.clone());
         } else {

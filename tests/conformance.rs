@@ -72,7 +72,8 @@ fn play(rt: &tokio::runtime::Runtime, target: &Target, s: Scenario) -> Result<()
     let bad: Vec<String> = report
         .scenarios
         .iter()
-        .filter(|r| r.verdict.is_failure())
+        // The reference implements every SHOULD clause too: a warn is a bug.
+        .filter(|r| r.verdict.is_failure() || r.verdict == tessera::report::Verdict::Warn)
         .map(console::scenario_line)
         .collect();
     if bad.is_empty() {

@@ -1,7 +1,9 @@
 //! `tessera report merge|diff`: work on JSON reports written earlier.
 //!
 //! `merge` rebuilds every report format from the shards of a partitioned
-//! run; `diff` compares two runs and exits 1 on a regression. Both read
+//! run, deciding the merged run's outcome again (see
+//! `tessera::report::gate::decide_merged`); `diff` compares two runs and
+//! exits 1 on a regression. Both read
 //! reports only through `tessera::report::merge::read_report`, and write
 //! files only through `tessera::report::output`.
 
@@ -9,8 +11,9 @@ use std::path::PathBuf;
 
 use tessera::exit;
 use tessera::report::merge::{merge, read_report};
+use tessera::report::model::Policy;
 use tessera::report::output::{self, Format};
-use tessera::report::{Report, console, diff, gate};
+use tessera::report::{Report, console, diff};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -37,6 +40,13 @@ struct MergeArgs {
     /// Report files to write: json, junit, md, html (default: all).
     #[arg(long = "report", value_name = "LIST", value_delimiter = ',', value_parser = parse_format)]
     report: Vec<Format>,
+    /// A flaky scenario fails the merged run (also when any shard was gated
+    /// so).
+    #[arg(long)]
+    flaky_fails: bool,
+    /// A warn fails the merged run (also when any shard was gated so).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +86,11 @@ fn merge_cmd(a: MergeArgs) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let merged = match merge(reports) {
+    let policy = Policy {
+        flaky_fails: a.flaky_fails,
+        strict: a.strict,
+    };
+    let merged = match merge(reports, policy) {
         Ok(m) => m,
         Err(e) => {
             errln!("error: cannot merge: {e}");
@@ -95,13 +109,11 @@ fn merge_cmd(a: MergeArgs) -> u8 {
             return exit::INFRASTRUCTURE;
         }
     }
-    // The merged run passes or fails as an unsharded run would without a
-    // baseline (shards' gate marks travel in the reports but are not
-    // re-decided here).
-    if gate::gate(&merged, false).failed {
-        exit::FAILURES
-    } else {
-        exit::OK
+    // Decided by `merge` from the merged scenarios, the marks the shards'
+    // baselines gave them and the shards' expired entries.
+    match &merged.outcome {
+        Some(o) if o.passed() => exit::OK,
+        _ => exit::FAILURES,
     }
 }
 

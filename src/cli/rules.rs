@@ -1,9 +1,12 @@
-//! `tessera rules`: every rule ID with the scenarios that cite it; uncovered
-//! rules are marked and make the command fail (CI uses it).
+//! `tessera rules`: every rule of semantics.md with its level(s), its
+//! variants (the reference's marked), its one-line summary and the
+//! scenarios that cite it (`(SHOULD)` after one citing its SHOULD clause).
+//! Uncovered rules are marked and make the command fail (CI uses it).
 
 use std::path::PathBuf;
 
 use tessera::exit;
+use tessera::rules::Clause;
 
 #[derive(Debug, clap::Args)]
 pub struct RulesArgs {
@@ -27,21 +30,38 @@ pub fn execute(args: RulesArgs) -> u8 {
     );
     let mut uncovered = Vec::new();
     for (rule, ids) in &cov {
+        outln!("{}", tessera::rules::describe(rule));
         if ids.is_empty() {
             uncovered.push(rule.id);
-            outln!("{:<6} UNCOVERED  {}", rule.id, rule.summary);
-        } else {
-            outln!(
-                "{:<6} {:>3} scenarios  {}",
-                rule.id,
-                ids.len(),
-                ids.join(", ")
-            );
+            outln!("{:<6} UNCOVERED\n", "");
+            continue;
         }
+        let cited: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let should = scenarios.iter().any(|s| {
+                    &s.id == id
+                        && s.rules
+                            .iter()
+                            .any(|r| r.id.as_str() == rule.id && r.clause == Clause::Should)
+                });
+                if should {
+                    format!("{id} (SHOULD)")
+                } else {
+                    id.clone()
+                }
+            })
+            .collect();
+        outln!(
+            "{:<6} {} scenario(s): {}\n",
+            "",
+            cited.len(),
+            cited.join(", ")
+        );
     }
     let covered = cov.len() - uncovered.len();
     outln!(
-        "\n{covered}/{} rules covered ({}%) by {} scenarios",
+        "{covered}/{} rules covered ({}%) by {} scenarios",
         cov.len(),
         covered * 100 / cov.len(),
         scenarios.len()

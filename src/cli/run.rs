@@ -1,8 +1,10 @@
 //! `tessera run`: load scenarios, select (filters, `--rerun-failed`,
 //! `--partition`), resolve the target, play (with `--retries`), print and
-//! write reports, and let the CI gate (`--baseline`, `--flaky-fails`) decide
-//! the exit code (`tessera::exit`): an expected failure does not fail the
-//! run, an unexpected pass or an expired baseline entry does.
+//! write reports, and let the CI gate (`--baseline`, `--flaky-fails`,
+//! `--strict`) decide the run's outcome, which goes into the report and
+//! picks the exit code (`tessera::exit`): an expected failure does not fail
+//! the run, an unexpected pass or an expired baseline entry does, and a warn
+//! does only under `--strict`.
 //!
 //! Everything decided here is about the command line and the terminal; the
 //! work is `tessera::runner::run` and `tessera::report::gate`.
@@ -11,8 +13,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use tessera::exit;
-use tessera::report::gate::{self, Baseline, GateOutcome};
+use tessera::report::gate::{self, Baseline};
 use tessera::report::merge::read_report;
+use tessera::report::model::Policy;
 use tessera::report::output::{self, Format};
 use tessera::report::{Report, console};
 use tessera::runner::RunOptions;
@@ -57,6 +60,9 @@ pub struct RunArgs {
     /// A flaky scenario (passed on a retry) fails the run.
     #[arg(long)]
     flaky_fails: bool,
+    /// A warn (a scenario that broke only SHOULD clauses) fails the run.
+    #[arg(long)]
+    strict: bool,
     /// Run only the scenarios that failed or errored in this JSON report.
     #[arg(long, value_name = "REPORT.json")]
     rerun_failed: Option<PathBuf>,
@@ -170,17 +176,22 @@ pub fn execute(args: RunArgs) -> u8 {
             }
         };
         report.partition = partition.map(|p| p.to_string());
-        let outcome = match &baseline {
-            Some(b) => gate::apply_baseline(&mut report, b, args.flaky_fails, today()),
-            None => gate::gate(&report, args.flaky_fails),
+        let policy = Policy {
+            flaky_fails: args.flaky_fails,
+            strict: args.strict,
         };
-        finish(&report, &outcome, &args.report, &args.out)
+        match &baseline {
+            Some(b) => gate::apply_baseline(&mut report, b, policy, today()),
+            None => gate::gate(&mut report, policy),
+        };
+        finish(&report, &args.report, &args.out)
     })
 }
 
-/// Writes the files, prints the summary and the gate, picks the exit code.
-/// Files first: a closed stdout (`tessera run | head`) must not cost them.
-fn finish(report: &Report, outcome: &GateOutcome, formats: &[Format], out: &Path) -> u8 {
+/// Writes the files, prints the summary (ending with the gate's outcome),
+/// and maps that outcome to the exit code. Files first: a closed stdout
+/// (`tessera run | head`) must not cost them.
+fn finish(report: &Report, formats: &[Format], out: &Path) -> u8 {
     let written = match output::write_all(report, formats, out) {
         Ok(paths) => paths,
         Err(e) => {
@@ -188,19 +199,14 @@ fn finish(report: &Report, outcome: &GateOutcome, formats: &[Format], out: &Path
             return exit::INFRASTRUCTURE;
         }
     };
-    let mut text = format!(
-        "\n{}{}",
-        console::summary(report),
-        console::gate_lines(outcome)
-    );
+    let mut text = format!("\n{}", console::summary(report));
     for p in written {
         text.push_str(&format!("report: {}\n", p.display()));
     }
     say(&text);
-    if outcome.failed {
-        exit::FAILURES
-    } else {
-        exit::OK
+    match &report.outcome {
+        Some(o) if o.passed() => exit::OK,
+        _ => exit::FAILURES,
     }
 }
 

@@ -12,19 +12,25 @@
 //!     expires: 2026-12-31
 //! ```
 //!
-//! The rules, all decided by [`apply_baseline`] (pure: the date is passed in):
+//! The rules, all decided by [`apply_baseline`] (pure: the date is passed in),
+//! which stores the result as the report's [`Outcome`] (writers render it,
+//! none decides it again):
 //! - an expected failure that fails (or errors) is marked
 //!   [`GateMark::ExpectedFailure`] and does not fail the run;
-//! - one that passes is an [`GateMark::UnexpectedPass`] and fails the run, so
-//!   the baseline is kept honest;
+//! - one that passes (or only warns, without `--strict`) is an
+//!   [`GateMark::UnexpectedPass`] and fails the run, so the baseline is kept
+//!   honest;
 //! - an entry whose `expires` date is before today fails the run, naming it
 //!   (the scenario's own verdict then counts as if it had no entry);
 //! - any other failure or error fails the run;
+//! - a `warn` (only SHOULD clauses broken) fails the run only with
+//!   `strict`;
 //! - a flaky scenario (failed, then passed on a retry) fails the run only
 //!   with `flaky_fails`.
 //!
 //! Entries for scenarios not in the report are ignored (a sharded run sees
-//! only part of the suite) and listed as notes. This module reads and writes
+//! only part of the suite) and listed as notes. `report merge` decides the
+//! merged run with [`decide_merged`]. This module reads and writes
 //! nothing but strings; YAML goes through `scenario::load`.
 
 use std::collections::BTreeSet;
@@ -33,7 +39,9 @@ use std::path::Path;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::model::{GateMark, Report, ScenarioReport, Verdict};
+use super::model::{
+    Finding, GateMark, Outcome, Policy, Report, RunResult, ScenarioReport, Verdict,
+};
 use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
 use crate::scenario::model::{Loc, Spanned};
@@ -133,13 +141,14 @@ impl Baseline {
 }
 
 /// `tessera baseline write REPORT.json`: one entry per failed or errored
-/// scenario, with a reason to be edited (the first broken check) and no
-/// expiry.
+/// scenario (and per warn, when the report was gated with `--strict`), with
+/// a reason to be edited (the first broken check) and no expiry.
 pub fn draft_baseline(report: &Report) -> Baseline {
+    let strict = report.outcome.as_ref().is_some_and(|o| o.policy.strict);
     let expected_failures = report
         .scenarios
         .iter()
-        .filter(|s| s.verdict.is_failure())
+        .filter(|s| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn))
         .map(|s| {
             let why = match s.failures().next() {
                 Some((step, c)) => format!(
@@ -176,95 +185,161 @@ fn rules_prefix(rules: &[String]) -> String {
     }
 }
 
-/// Whether the run passes the gate, and why not.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GateOutcome {
-    /// The run fails (exit code `exit::FAILURES`).
-    pub failed: bool,
-    /// One line per thing that fails the run.
-    pub reasons: Vec<String>,
-    /// Things worth saying that do not fail it (expected failures, baseline
-    /// entries for scenarios not in this run).
-    pub notes: Vec<String>,
-}
-
-/// Decides the run without a baseline: failures and errors fail it; flaky
-/// scenarios only with `flaky_fails`.
-pub fn gate(report: &Report, flaky_fails: bool) -> GateOutcome {
-    let mut r = report.clone();
+/// Decides the run without a baseline (see [`apply_baseline`]).
+pub fn gate(report: &mut Report, policy: Policy) -> Outcome {
     let empty = Baseline {
         version: BASELINE_VERSION,
         expected_failures: vec![],
     };
-    apply_baseline(&mut r, &empty, flaky_fails, Date::MIN)
+    apply_baseline(report, &empty, policy, Date::MIN)
 }
 
-/// Applies a baseline to a report: sets each scenario's `gate` mark and
-/// decides whether the run passes. `today` is the caller's civil date (the
-/// gate reads no clock).
+/// Applies a baseline to a report: sets each scenario's `gate` mark,
+/// decides whether the run passes, and stores that [`Outcome`] in the
+/// report (returning a copy). `today` is the caller's civil date (the gate
+/// reads no clock).
 pub fn apply_baseline(
     report: &mut Report,
     baseline: &Baseline,
-    flaky_fails: bool,
+    policy: Policy,
     today: Date,
-) -> GateOutcome {
-    let mut out = GateOutcome::default();
+) -> Outcome {
+    let mut out = empty_outcome(report, policy);
     for s in &mut report.scenarios {
         s.gate = None;
         let entry = baseline.entry(&s.id).filter(|e| match e.expires {
             Some(d) if d < today => {
-                out.reasons.push(format!(
-                    "baseline entry `{}` expired on {d} (reason was: {})",
-                    e.id, e.reason
-                ));
+                out.reasons.push(Finding::ExpiredEntry {
+                    id: e.id.clone(),
+                    expired: d.to_string(),
+                    reason: e.reason.clone(),
+                });
                 false
             }
             _ => true,
         });
-        match (entry, s.verdict) {
-            (Some(e), v) if v.is_failure() => {
-                s.gate = Some(GateMark::ExpectedFailure {
-                    reason: e.reason.clone(),
-                });
-                out.notes.push(format!(
-                    "{} {}: expected by the baseline ({})",
-                    s.id,
-                    v.as_str(),
-                    e.reason
-                ));
-            }
-            (Some(e), Verdict::Pass) => {
-                s.gate = Some(GateMark::UnexpectedPass {
-                    reason: e.reason.clone(),
-                });
-                out.reasons.push(format!(
-                    "{} passed but the baseline expects it to fail ({}); remove the entry",
-                    s.id, e.reason
-                ));
-            }
-            (_, v) if v.is_failure() => {
-                out.reasons.push(format!("{} {}", s.id, v.as_str()));
-            }
-            _ => {}
-        }
-        if s.flaky && s.verdict == Verdict::Pass && s.gate.is_none() {
-            let line = format!("{} is flaky: passed after {} attempts", s.id, s.attempts);
-            if flaky_fails {
-                out.reasons.push(line);
-            } else {
-                out.notes.push(line);
+        if let Some(e) = entry {
+            let reason = e.reason.clone();
+            if fails(s.verdict, policy) {
+                s.gate = Some(GateMark::ExpectedFailure { reason });
+            } else if matches!(s.verdict, Verdict::Pass | Verdict::Warn) {
+                s.gate = Some(GateMark::UnexpectedPass { reason });
             }
         }
+        judge(s, policy, &mut out);
     }
     for e in &baseline.expected_failures {
         if !report.scenarios.iter().any(|s| s.id == e.id) {
-            out.notes.push(format!(
-                "baseline entry `{}` matches no scenario in this report",
-                e.id
-            ));
+            out.notes.push(Finding::UnmatchedEntry { id: e.id.clone() });
         }
     }
-    out.failed = !out.reasons.is_empty();
+    settle(report, out)
+}
+
+/// `report merge`: decides the merged run again from its scenarios, since
+/// no shard saw them all. There is no baseline here, but each scenario
+/// keeps the mark its shard's baseline gave it (an expected failure stays
+/// expected, an unexpected pass still fails the run), and the shards'
+/// expired baseline entries still fail it (they are facts about the
+/// baseline, not about a scenario's verdict). A baseline entry matching no
+/// scenario is noted when no shard matched it. The policy is `flags` plus
+/// whatever any shard was gated with (merging never loosens a shard's
+/// `--strict` or `--flaky-fails`).
+pub fn decide_merged(report: &mut Report, shards: &[Option<Outcome>], flags: Policy) -> Outcome {
+    let policy = shards.iter().flatten().fold(flags, |p, o| Policy {
+        flaky_fails: p.flaky_fails || o.policy.flaky_fails,
+        strict: p.strict || o.policy.strict,
+    });
+    let mut out = empty_outcome(report, policy);
+    for s in &report.scenarios {
+        for f in shards.iter().flatten().flat_map(|o| &o.reasons) {
+            if matches!(f, Finding::ExpiredEntry { id, .. } if *id == s.id)
+                && !out.reasons.contains(f)
+            {
+                out.reasons.push(f.clone());
+            }
+        }
+        judge(s, policy, &mut out);
+    }
+    let decided: Vec<&Outcome> = shards.iter().flatten().collect();
+    if let Some(first) = decided.first() {
+        for f in &first.notes {
+            if matches!(f, Finding::UnmatchedEntry { .. })
+                && decided.iter().all(|o| o.notes.contains(f))
+            {
+                out.notes.push(f.clone());
+            }
+        }
+    }
+    settle(report, out)
+}
+
+/// Whether a verdict counts as a failure under the policy.
+fn fails(v: Verdict, policy: Policy) -> bool {
+    v.is_failure() || (policy.strict && v == Verdict::Warn)
+}
+
+fn empty_outcome(report: &Report, policy: Policy) -> Outcome {
+    Outcome {
+        result: RunResult::Passed,
+        reasons: vec![],
+        notes: vec![],
+        totals: report.totals(),
+        expected_failures: 0,
+        unexpected_passes: 0,
+        flaky: 0,
+        policy,
+    }
+}
+
+/// One scenario's part in the outcome, from its verdict and gate mark.
+fn judge(s: &ScenarioReport, policy: Policy, out: &mut Outcome) {
+    let id = s.id.clone();
+    match (&s.gate, s.verdict) {
+        (Some(GateMark::ExpectedFailure { reason }), verdict) => {
+            out.expected_failures += 1;
+            out.notes.push(Finding::ExpectedFailure {
+                id,
+                verdict,
+                reason: reason.clone(),
+            });
+        }
+        (Some(GateMark::UnexpectedPass { reason }), _) => {
+            out.unexpected_passes += 1;
+            out.reasons.push(Finding::UnexpectedPass {
+                id,
+                reason: reason.clone(),
+            });
+        }
+        (None, Verdict::Warn) if policy.strict => out.reasons.push(Finding::Warn { id }),
+        (None, Verdict::Warn) => out.notes.push(Finding::Warn { id }),
+        (None, verdict) if verdict.is_failure() => {
+            out.reasons.push(Finding::Failed { id, verdict });
+        }
+        (None, _) => {}
+    }
+    if s.flaky && s.verdict == Verdict::Pass && s.gate.is_none() {
+        out.flaky += 1;
+        let f = Finding::Flaky {
+            id: s.id.clone(),
+            attempts: s.attempts,
+        };
+        if policy.flaky_fails {
+            out.reasons.push(f);
+        } else {
+            out.notes.push(f);
+        }
+    }
+}
+
+/// Closes the outcome and stores it in the report.
+fn settle(report: &mut Report, mut out: Outcome) -> Outcome {
+    out.result = if out.reasons.is_empty() {
+        RunResult::Passed
+    } else {
+        RunResult::Failed
+    };
+    report.outcome = Some(out.clone());
     out
 }
 
@@ -310,16 +385,27 @@ mod tests {
 
     const TODAY: &str = "2026-11-24";
 
+    const PLAIN: Policy = Policy {
+        flaky_fails: false,
+        strict: false,
+    };
+
+    fn texts(f: &[Finding]) -> Vec<String> {
+        f.iter().map(ToString::to_string).collect()
+    }
+
     #[test]
     fn a_plain_failure_fails_the_run() {
         let mut r = report(vec![
             scenario("lifetimes/a", &["LT-5"], Verdict::Fail, &["LT-5"]),
             scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
         ]);
-        let o = apply_baseline(&mut r, &baseline(&[]), false, date(TODAY));
-        assert!(o.failed);
-        assert_eq!(o.reasons, ["lifetimes/a fail"]);
-        assert_eq!(gate(&r, false), o);
+        let o = apply_baseline(&mut r, &baseline(&[]), PLAIN, date(TODAY));
+        assert!(!o.passed());
+        assert_eq!(texts(&o.reasons), ["lifetimes/a fail"]);
+        assert_eq!(gate(&mut r.clone(), PLAIN), o);
+        assert_eq!(r.outcome.as_ref(), Some(&o), "stored in the report");
+        assert_eq!(o.totals.fail, 1);
     }
 
     #[test]
@@ -330,8 +416,8 @@ mod tests {
             scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
         ]);
         let b = baseline(&[("lifetimes/a", Some(TODAY)), ("lifetimes/e", None)]);
-        let o = apply_baseline(&mut r, &b, false, date(TODAY));
-        assert!(!o.failed, "{o:?}");
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        assert!(o.passed(), "{o:?}");
         assert_eq!(
             r.scenarios[0].gate,
             Some(GateMark::ExpectedFailure {
@@ -352,11 +438,15 @@ mod tests {
         let o = apply_baseline(
             &mut r,
             &baseline(&[("lifetimes/a", None)]),
-            false,
+            PLAIN,
             date(TODAY),
         );
-        assert!(o.failed);
-        assert!(o.reasons[0].starts_with("lifetimes/a passed but the baseline expects"));
+        assert!(!o.passed());
+        assert!(
+            o.reasons[0]
+                .to_string()
+                .starts_with("lifetimes/a passed but the baseline expects")
+        );
         assert!(matches!(
             r.scenarios[0].gate,
             Some(GateMark::UnexpectedPass { .. })
@@ -372,19 +462,21 @@ mod tests {
             &["LT-5"],
         )]);
         let b = baseline(&[("lifetimes/a", Some("2026-11-23"))]);
-        let o = apply_baseline(&mut r, &b, false, date(TODAY));
-        assert!(o.failed);
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        assert!(!o.passed());
         assert_eq!(
-            o.reasons[0],
+            o.reasons[0].to_string(),
             "baseline entry `lifetimes/a` expired on 2026-11-23 (reason was: ticket for lifetimes/a)"
         );
         assert_eq!(r.scenarios[0].gate, None);
         // The expiry day itself still holds.
-        let o = apply_baseline(&mut r, &b, false, date("2026-11-23"));
-        assert!(!o.failed);
+        let o = apply_baseline(&mut r, &b, PLAIN, date("2026-11-23"));
+        assert!(o.passed());
         // An expired entry for a passing scenario fails too.
         let mut r = report(vec![scenario("lifetimes/a", &["LT-5"], Verdict::Pass, &[])]);
-        assert!(apply_baseline(&mut r, &b, false, date(TODAY)).failed);
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        assert!(!o.passed());
+        assert_eq!(r.outcome.unwrap().result, RunResult::Failed);
     }
 
     #[test]
@@ -393,21 +485,37 @@ mod tests {
         s.flaky = true;
         s.attempts = 2;
         let mut r = report(vec![s]);
-        let o = apply_baseline(&mut r, &baseline(&[]), false, date(TODAY));
-        assert!(!o.failed);
-        assert_eq!(o.notes, ["sessions/f is flaky: passed after 2 attempts"]);
-        let o = apply_baseline(&mut r, &baseline(&[]), true, date(TODAY));
-        assert!(o.failed);
-        assert_eq!(o.reasons, ["sessions/f is flaky: passed after 2 attempts"]);
+        let o = apply_baseline(&mut r, &baseline(&[]), PLAIN, date(TODAY));
+        assert!(o.passed());
+        assert_eq!(
+            texts(&o.notes),
+            ["sessions/f is flaky: passed after 2 attempts"]
+        );
+        let o = apply_baseline(
+            &mut r,
+            &baseline(&[]),
+            Policy {
+                flaky_fails: true,
+                strict: false,
+            },
+            date(TODAY),
+        );
+        assert!(!o.passed());
+        assert_eq!(
+            texts(&o.reasons),
+            ["sessions/f is flaky: passed after 2 attempts"]
+        );
+        assert_eq!(o.flaky, 1);
+        assert!(o.policy.flaky_fails);
     }
 
     #[test]
     fn entries_for_absent_scenarios_are_notes() {
         let mut r = report(vec![scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[])]);
-        let o = apply_baseline(&mut r, &baseline(&[("other/x", None)]), false, date(TODAY));
-        assert!(!o.failed);
+        let o = apply_baseline(&mut r, &baseline(&[("other/x", None)]), PLAIN, date(TODAY));
+        assert!(o.passed());
         assert_eq!(
-            o.notes,
+            texts(&o.notes),
             ["baseline entry `other/x` matches no scenario in this report"]
         );
     }
@@ -423,10 +531,10 @@ mod tests {
         let o = apply_baseline(
             &mut r,
             &baseline(&[("lifetimes/s", None)]),
-            false,
+            PLAIN,
             date(TODAY),
         );
-        assert!(!o.failed);
+        assert!(o.passed());
         assert_eq!(r.scenarios[0].gate, None);
     }
 
@@ -487,7 +595,104 @@ mod tests {
         assert_eq!(Baseline::parse(&yaml, Path::new("b.yaml")).unwrap(), b);
         // Drafting then gating the same run passes it.
         let mut r2 = r.clone();
-        assert!(!apply_baseline(&mut r2, &b, false, date(TODAY)).failed);
+        assert!(apply_baseline(&mut r2, &b, PLAIN, date(TODAY)).passed());
+        // A warn is drafted only from a run gated with --strict.
+        let mut w = report(vec![scenario(
+            "lifetimes/w",
+            &["LT-4"],
+            Verdict::Warn,
+            &["LT-4"],
+        )]);
+        gate(&mut w, PLAIN);
+        assert!(draft_baseline(&w).expected_failures.is_empty());
+        let strict = Policy {
+            flaky_fails: false,
+            strict: true,
+        };
+        gate(&mut w, strict);
+        let b = draft_baseline(&w);
+        assert_eq!(b.expected_failures.len(), 1);
+        assert!(apply_baseline(&mut w, &b, strict, date(TODAY)).passed());
+    }
+
+    #[test]
+    fn warns_fail_the_run_only_when_strict() {
+        let mut r = report(vec![
+            scenario(
+                "lifetimes/w",
+                &["LT-5/SHOULD"],
+                Verdict::Warn,
+                &["LT-5/SHOULD"],
+            ),
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+        ]);
+        let o = gate(&mut r, PLAIN);
+        assert!(o.passed());
+        assert_eq!(
+            texts(&o.notes),
+            ["lifetimes/w warn: breaks a SHOULD clause"]
+        );
+        assert_eq!(o.totals.warn, 1);
+        let strict = Policy {
+            flaky_fails: false,
+            strict: true,
+        };
+        let o = gate(&mut r, strict);
+        assert!(!o.passed());
+        assert_eq!(
+            texts(&o.reasons),
+            ["lifetimes/w warn: breaks a SHOULD clause"]
+        );
+        // A baseline may expect a warn under --strict...
+        let b = baseline(&[("lifetimes/w", None)]);
+        assert!(apply_baseline(&mut r, &b, strict, date(TODAY)).passed());
+        // ...but without --strict a warn is no failure: the entry is stale.
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        assert_eq!(o.unexpected_passes, 1);
+        assert!(!o.passed());
+    }
+
+    #[test]
+    fn merge_decides_again_keeping_marks_and_expired_entries() {
+        let mut expected = scenario("lifetimes/a", &["LT-5"], Verdict::Fail, &["LT-5"]);
+        expected.gate = Some(GateMark::ExpectedFailure { reason: "t".into() });
+        let mut merged = report(vec![
+            expected,
+            scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[]),
+        ]);
+        // Shard 1 saw lifetimes/b with an expired entry; both noted `x/y`.
+        let mut s1 = report(vec![scenario("lifetimes/b", &["LT-1"], Verdict::Pass, &[])]);
+        let b = baseline(&[("lifetimes/b", Some("2000-01-01")), ("x/y", None)]);
+        let o1 = apply_baseline(&mut s1, &b, PLAIN, date(TODAY));
+        let mut s2 = report(vec![]);
+        let o2 = apply_baseline(&mut s2, &baseline(&[("x/y", None)]), PLAIN, date(TODAY));
+        let o = decide_merged(&mut merged, &[Some(o1.clone()), Some(o2)], PLAIN);
+        assert!(!o.passed());
+        assert_eq!(
+            texts(&o.reasons),
+            [
+                "baseline entry `lifetimes/b` expired on 2000-01-01 (reason was: ticket for lifetimes/b)"
+            ]
+        );
+        assert_eq!(o.expected_failures, 1);
+        assert!(
+            texts(&o.notes)
+                .contains(&"baseline entry `x/y` matches no scenario in this report".to_string())
+        );
+        assert_eq!(merged.outcome.as_ref(), Some(&o));
+        // Without the expired entry the merged run passes; a shard's
+        // --strict carries over.
+        let strict = Outcome {
+            policy: Policy {
+                flaky_fails: false,
+                strict: true,
+            },
+            reasons: vec![],
+            ..o1
+        };
+        let o = decide_merged(&mut merged, &[Some(strict), None], PLAIN);
+        assert!(o.passed());
+        assert!(o.policy.strict);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The HTML writer (`report.html`): one self-contained page for people.
 //!
-//! Per-area bars, a rule × verdict grid, matrix tables (for the
+//! The gate's outcome (badge, reasons, notes: rendered from
+//! `report.outcome`, never worked out here), per-area bars, a rule × verdict
+//! grid (warns apart), matrix tables (for the
 //! header-precedence area: which carrier should win, per case, and whether
 //! it did), and per scenario a timeline on the target's clock: each token's
 //! validity window, a tick per step (green: its checks held, red: one
@@ -18,7 +20,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
-use super::model::{GateMark, Report, ScenarioReport, Verdict};
+use super::model::{GateMark, Outcome, Report, ScenarioReport, Verdict};
 
 const TEMPLATE: &str = include_str!("templates/report.html");
 
@@ -58,7 +60,14 @@ struct Page {
     profiles: String,
     capabilities: String,
     deviations: String,
-    passed: bool,
+    /// `passed`, `failed` or `undecided`: the gate's outcome.
+    outcome: &'static str,
+    outcome_label: &'static str,
+    /// `--strict`, `--flaky-fails` when the gate applied them.
+    policy: String,
+    /// Why the run fails, and the gate's notes.
+    reasons: Vec<String>,
+    notes: Vec<String>,
     totals: Vec<Count>,
     total: usize,
     areas: Vec<AreaBar>,
@@ -101,6 +110,8 @@ struct RuleGroup {
 #[derive(Serialize)]
 struct RuleRow {
     rule: String,
+    /// `MUST SHOULD`, `VARIANT MUST`: the levels its text names.
+    levels: String,
     summary: &'static str,
     class: &'static str,
     label: &'static str,
@@ -178,10 +189,7 @@ struct ExchangeView {
 
 fn page(r: &Report) -> Page {
     let t = r.totals();
-    let blocking = r.scenarios.iter().any(|s| {
-        (s.verdict.is_failure() && !matches!(s.gate, Some(GateMark::ExpectedFailure { .. })))
-            || matches!(s.gate, Some(GateMark::UnexpectedPass { .. }))
-    });
+    let o = r.outcome.as_ref();
     let counts = |t: &super::model::Totals| {
         VERDICTS
             .iter()
@@ -220,18 +228,26 @@ fn page(r: &Report) -> Page {
                 rules: vec![],
             });
         }
-        let cells = [rv.pass, rv.fail, rv.error, rv.skipped, rv.not_applicable]
-            .into_iter()
-            .zip(VERDICTS)
-            .map(|(n, v)| Count {
-                class: class(v),
-                label: label(v),
-                n,
-            })
-            .collect();
+        let cells = [
+            rv.pass,
+            rv.warn,
+            rv.fail,
+            rv.error,
+            rv.skipped,
+            rv.not_applicable,
+        ]
+        .into_iter()
+        .zip(VERDICTS)
+        .map(|(n, v)| Count {
+            class: class(v),
+            label: label(v),
+            n,
+        })
+        .collect();
         if let Some(g) = rule_groups.last_mut() {
             g.rules.push(RuleRow {
                 rule: rv.rule.clone(),
+                levels: crate::rules::levels_text(rule),
                 summary: rule.summary,
                 class: rv.verdict.map_or("none", class),
                 label: rv.verdict.map_or("not covered", label),
@@ -249,7 +265,34 @@ fn page(r: &Report) -> Page {
         profiles: join_or_none(&r.target.profiles),
         capabilities: join_or_none(&r.target.capabilities),
         deviations: r.target.deviations.join(", "),
-        passed: !blocking,
+        outcome: match o {
+            Some(o) if o.passed() => "pass",
+            Some(_) => "fail",
+            None => "none",
+        },
+        outcome_label: match o {
+            Some(o) if o.passed() => "PASSED",
+            Some(_) => "FAILED",
+            None => "NOT DECIDED",
+        },
+        policy: o
+            .map(|o| {
+                let mut p = Vec::new();
+                if o.policy.strict {
+                    p.push("--strict");
+                }
+                if o.policy.flaky_fails {
+                    p.push("--flaky-fails");
+                }
+                p.join(" ")
+            })
+            .unwrap_or_default(),
+        reasons: o
+            .map(|o| o.reasons.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        notes: o
+            .map(|o| o.notes.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
         totals: counts(&t),
         total: t.total(),
         areas,
@@ -265,15 +308,17 @@ fn page(r: &Report) -> Page {
         matrices: matrices(r),
         scenarios: {
             // Grouped by area (stable: suite order within an area).
-            let mut v: Vec<ScenarioView> = r.scenarios.iter().map(scenario_view).collect();
+            let mut v: Vec<ScenarioView> =
+                r.scenarios.iter().map(|s| scenario_view(s, o)).collect();
             v.sort_by(|a, b| a.area.cmp(&b.area));
             v
         },
     }
 }
 
-const VERDICTS: [Verdict; 5] = [
+const VERDICTS: [Verdict; 6] = [
     Verdict::Pass,
+    Verdict::Warn,
     Verdict::Fail,
     Verdict::Error,
     Verdict::Skipped,
@@ -283,6 +328,7 @@ const VERDICTS: [Verdict; 5] = [
 fn count(t: &super::model::Totals, v: Verdict) -> usize {
     match v {
         Verdict::Pass => t.pass,
+        Verdict::Warn => t.warn,
         Verdict::Fail => t.fail,
         Verdict::Error => t.error,
         Verdict::Skipped => t.skipped,
@@ -293,6 +339,7 @@ fn count(t: &super::model::Totals, v: Verdict) -> usize {
 fn class(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
+        Verdict::Warn => "warn",
         Verdict::Fail => "fail",
         Verdict::Error => "error",
         Verdict::Skipped => "skipped",
@@ -316,9 +363,13 @@ fn family_name(f: crate::rules::Family) -> &'static str {
     }
 }
 
-/// Verdict class and label of a scenario, the baseline's judgement included.
-fn scenario_class(s: &ScenarioReport) -> (&'static str, String) {
+/// Verdict class and label of a scenario, the gate's judgement included.
+fn scenario_class(s: &ScenarioReport, o: Option<&Outcome>) -> (&'static str, String) {
+    let blocks = o.is_some_and(|o| o.reasons_for(&s.id).next().is_some());
     match &s.gate {
+        None if blocks && !s.verdict.is_failure() => {
+            ("fail", format!("{} (fails the run)", s.verdict.as_str()))
+        }
         Some(GateMark::ExpectedFailure { .. }) => {
             ("expected", format!("{} (expected)", s.verdict.as_str()))
         }
@@ -353,7 +404,7 @@ fn matrices(r: &Report) -> Vec<Matrix> {
             let rows = list
                 .iter()
                 .map(|s| {
-                    let (class, label) = scenario_class(s);
+                    let (class, label) = scenario_class(s, r.outcome.as_ref());
                     MatrixRow {
                         id: s.id.clone(),
                         anchor: anchor(&s.id),
@@ -394,8 +445,8 @@ fn matrices(r: &Report) -> Vec<Matrix> {
         .collect()
 }
 
-fn scenario_view(s: &ScenarioReport) -> ScenarioView {
-    let (class, label) = scenario_class(s);
+fn scenario_view(s: &ScenarioReport, o: Option<&Outcome>) -> ScenarioView {
+    let (class, label) = scenario_class(s, o);
     let t0 = origin(s);
     ScenarioView {
         id: s.id.clone(),
@@ -407,7 +458,7 @@ fn scenario_view(s: &ScenarioReport) -> ScenarioView {
         rules: s.rules.join(", "),
         class,
         label,
-        open: s.verdict.is_failure() || s.gate.is_some(),
+        open: s.verdict.is_failure() || s.verdict == Verdict::Warn || s.gate.is_some(),
         reason: s.reason.clone(),
         gate: s.gate.as_ref().map(|g| match g {
             GateMark::ExpectedFailure { reason } => {

@@ -11,7 +11,21 @@
 //! - flaky (passed on a retry): success with `<flakyFailure>` per failed try;
 //! - an expected failure (baseline): `<skipped>` saying so, as pytest does
 //!   for xfail, so CI does not turn red for it;
-//! - an unexpected pass (baseline): `<failure>`, so CI does.
+//! - an unexpected pass (baseline): `<failure>`, so CI does;
+//! - warn (only SHOULD clauses broken): JUnit has no warning status, and
+//!   `<skipped>` would claim it did not run while `<failure>` would turn CI
+//!   red for what does not fail the run; so it is a passing testcase with
+//!   the property `verdict=warn` and the broken checks in `<system-out>`,
+//!   which CI test views show per test;
+//! - whatever else the gate names as failing the run (a warn under
+//!   `--strict`, a flaky pass under `--flaky-fails`, an expired baseline
+//!   entry on a passing scenario): `<failure>` with the gate's reason, so the
+//!   red testcases are exactly what fails the run.
+//!
+//! The run's outcome (`report.outcome`) is a property of every
+//! `<testsuite>` (`tessera.outcome` = `passed` / `failed`, one
+//! `tessera.outcome.reason` per reason): JUnit has no place for it on
+//! `<testsuites>`.
 //!
 //! Pure: a function of the report; it adds no value that is not in the
 //! model (secrets are masked before they get there).
@@ -23,7 +37,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
 
-use super::model::{GateMark, Report, ScenarioReport, Verdict};
+use super::model::{GateMark, Outcome, Report, ScenarioReport, Verdict};
 
 /// The report as JUnit XML.
 pub fn write(report: &Report) -> String {
@@ -36,10 +50,11 @@ pub fn write(report: &Report) -> String {
         if let Some(p) = &report.partition {
             suite.add_property(Property::new("partition", p.as_str()));
         }
+        outcome_properties(&mut suite, report.outcome.as_ref());
         let mut time = 0;
         for s in report.scenarios.iter().filter(|s| &s.area == area) {
             time += s.duration_ms;
-            suite.add_test_case(test_case(s));
+            suite.add_test_case(test_case(s, report.outcome.as_ref()));
         }
         suite.set_time(Duration::from_millis(time));
         j.add_test_suite(suite);
@@ -48,8 +63,31 @@ pub fn write(report: &Report) -> String {
     j.to_string().unwrap_or_default()
 }
 
-fn test_case(s: &ScenarioReport) -> TestCase {
-    let mut tc = TestCase::new(s.id.as_str(), status(s));
+/// The gate's outcome, as suite properties.
+fn outcome_properties(suite: &mut TestSuite, o: Option<&Outcome>) {
+    let Some(o) = o else {
+        suite.add_property(Property::new("tessera.outcome", "not decided"));
+        return;
+    };
+    suite.add_property(Property::new("tessera.outcome", o.result.as_str()));
+    if o.policy.strict {
+        suite.add_property(Property::new("tessera.strict", "true"));
+    }
+    if o.policy.flaky_fails {
+        suite.add_property(Property::new("tessera.flaky_fails", "true"));
+    }
+    for r in &o.reasons {
+        suite.add_property(Property::new("tessera.outcome.reason", r.to_string()));
+    }
+}
+
+fn test_case(s: &ScenarioReport, o: Option<&Outcome>) -> TestCase {
+    let blocking: Vec<String> = o
+        .into_iter()
+        .flat_map(|o| o.reasons_for(&s.id))
+        .map(ToString::to_string)
+        .collect();
+    let mut tc = TestCase::new(s.id.as_str(), status(s, &blocking));
     tc.set_classname(s.area.as_str());
     tc.set_time(Duration::from_millis(s.duration_ms));
     tc.add_property(Property::new("title", s.title.as_str()));
@@ -62,10 +100,14 @@ fn test_case(s: &ScenarioReport) -> TestCase {
     if s.attempts > 1 {
         tc.add_property(Property::new("attempts", s.attempts.to_string()));
     }
+    if s.verdict == Verdict::Warn {
+        tc.add_property(Property::new("verdict", "warn"));
+        tc.set_system_out(format!("warn: {}\n{}", headline(s, s.verdict), evidence(s)));
+    }
     tc
 }
 
-fn status(s: &ScenarioReport) -> TestCaseStatus {
+fn status(s: &ScenarioReport, blocking: &[String]) -> TestCaseStatus {
     match (&s.gate, s.verdict) {
         (Some(GateMark::ExpectedFailure { reason }), v) => {
             let mut st = TestCaseStatus::skipped();
@@ -84,8 +126,20 @@ fn status(s: &ScenarioReport) -> TestCaseStatus {
         }
         _ => {}
     }
+    // Not a failure by its verdict, yet the gate says it fails the run.
+    if !s.verdict.is_failure() && !blocking.is_empty() {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_type(if s.verdict == Verdict::Warn {
+            "warn (--strict)"
+        } else {
+            "gate"
+        });
+        st.set_message(blocking.join("; "));
+        st.set_description(evidence(s));
+        return st;
+    }
     match s.verdict {
-        Verdict::Pass if s.flaky => {
+        Verdict::Pass | Verdict::Warn if s.flaky => {
             let mut st = TestCaseStatus::success();
             for attempt in 1..s.attempts {
                 let mut run = TestRerun::new(NonSuccessKind::Failure);
@@ -94,7 +148,7 @@ fn status(s: &ScenarioReport) -> TestCaseStatus {
             }
             st
         }
-        Verdict::Pass => TestCaseStatus::success(),
+        Verdict::Pass | Verdict::Warn => TestCaseStatus::success(),
         Verdict::Fail | Verdict::Error => {
             let kind = if s.verdict == Verdict::Fail {
                 NonSuccessKind::Failure
@@ -246,7 +300,13 @@ pub(crate) mod tests {
         hp.case = Some("x-esri".into());
         hp.vars
             .insert("winner".into(), "X-Esri-Authorization".into());
-        report(vec![
+        let warn = scenario(
+            "lifetimes/lt5-at-expiry",
+            &["LT-5/SHOULD"],
+            Verdict::Warn,
+            &["LT-5/SHOULD"],
+        );
+        let mut r = report(vec![
             hp,
             fail,
             flaky,
@@ -255,7 +315,11 @@ pub(crate) mod tests {
             skipped,
             na,
             scenario("lifetimes/lt2-exact", &["LT-2"], Verdict::Pass, &[]),
-        ])
+            warn,
+        ]);
+        // The gate's outcome from the marks above (no baseline to apply).
+        crate::report::gate::decide_merged(&mut r, &[], Default::default());
+        r
     }
 
     #[test]
@@ -269,9 +333,9 @@ pub(crate) mod tests {
     fn a_third_party_parser_reads_it() {
         let xml = write(&sample());
         let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
-        assert_eq!(suites.tests, 8);
+        assert_eq!(suites.tests, 9);
         let cases: Vec<_> = suites.suites.iter().flat_map(|s| &s.cases).collect();
-        assert_eq!(cases.len(), 8);
+        assert_eq!(cases.len(), 9);
         let by = |n: &str| cases.iter().find(|c| c.original_name == n).unwrap();
         let f = by("lifetimes/lt5-boundary");
         assert_eq!(f.classname.as_deref(), Some("lifetimes"));
@@ -304,7 +368,64 @@ pub(crate) mod tests {
             ["arcweb", "header-precedence", "lifetimes", "sessions"]
         );
         let lt = &suites.suites[2];
-        assert_eq!((lt.tests, lt.failures, lt.skipped), (4, 1, 1));
+        assert_eq!((lt.tests, lt.failures, lt.skipped), (5, 1, 1));
+        let w = by("lifetimes/lt5-at-expiry");
+        assert!(w.status.is_success());
+        assert!(
+            w.system_out
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("warn: [LT-5/SHOULD]")
+        );
+        assert!(
+            w.properties
+                .hashmap
+                .get("verdict")
+                .is_some_and(|v| v == "warn")
+        );
+        assert_eq!(
+            lt.properties
+                .hashmap
+                .get("tessera.outcome")
+                .map(String::as_str),
+            Some("failed")
+        );
+    }
+
+    /// What the gate says fails the run is a failed testcase, whatever the
+    /// verdict: a warn under --strict, a flaky pass under --flaky-fails.
+    #[test]
+    fn the_gate_decides_which_testcases_fail() {
+        use crate::report::model::Policy;
+        let mut flaky = scenario("lifetimes/f", &["LT-1"], Verdict::Pass, &[]);
+        flaky.flaky = true;
+        flaky.attempts = 2;
+        let warn = scenario("lifetimes/w", &["LT-4"], Verdict::Warn, &["LT-4"]);
+        let mut r = report(vec![flaky, warn]);
+        let parse = |r: &Report| {
+            let xml = write(r);
+            junit_parser::from_reader(std::io::Cursor::new(xml.into_bytes())).unwrap()
+        };
+        crate::report::gate::gate(&mut r, Policy::default());
+        let s = parse(&r);
+        assert!(s.suites[0].cases.iter().all(|c| c.status.is_success()));
+        assert_eq!(s.suites[0].properties.hashmap["tessera.outcome"], "passed");
+        crate::report::gate::gate(
+            &mut r,
+            Policy {
+                flaky_fails: true,
+                strict: true,
+            },
+        );
+        let s = parse(&r);
+        assert!(s.suites[0].cases.iter().all(|c| c.status.is_failure()));
+        assert_eq!(s.suites[0].properties.hashmap["tessera.outcome"], "failed");
+        let w = s.suites[0]
+            .cases
+            .iter()
+            .find(|c| c.original_name == "lifetimes/w")
+            .unwrap();
+        assert_eq!(w.status.failure_as_ref().failure_type, "warn (--strict)");
     }
 
     #[test]
@@ -313,7 +434,9 @@ pub(crate) mod tests {
         s.gate = Some(GateMark::UnexpectedPass {
             reason: "ticket 9".into(),
         });
-        let xml = write(&report(vec![s]));
+        let mut r = report(vec![s]);
+        crate::report::gate::decide_merged(&mut r, &[], Default::default());
+        let xml = write(&r);
         let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
         let c = &suites.suites[0].cases[0];
         assert!(c.status.is_failure());

@@ -1,6 +1,7 @@
 //! The Markdown writer (`report.md`), sized for a CI job summary (GitHub's
-//! `$GITHUB_STEP_SUMMARY`, GitLab, ...): the outcome line, totals per area,
-//! a per-rule verdict table, then each failure with its evidence.
+//! `$GITHUB_STEP_SUMMARY`, GitLab, ...): the outcome (as the gate decided
+//! it, with the reasons the run fails), totals per area, a per-rule verdict
+//! table, then each failure and each warning with its evidence.
 //!
 //! Pure function of the report. Scenario titles, bodies and URLs come from
 //! files and targets, so they are treated as untrusted text: `<`, `>`, `&`
@@ -9,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::model::{GateMark, Report, ScenarioReport, Totals, Verdict};
+use super::model::{Finding, GateMark, Outcome, Report, ScenarioReport, Totals, Verdict};
 
 /// Longest response body quoted as evidence, in characters.
 const BODY_LIMIT: usize = 600;
@@ -18,22 +19,16 @@ const BODY_LIMIT: usize = 600;
 pub fn write(report: &Report) -> String {
     let mut out = String::new();
     let t = report.totals();
-    let failing = report
-        .scenarios
-        .iter()
-        .filter(|s| s.verdict.is_failure() && !expected(s))
-        .count()
-        + report
-            .scenarios
-            .iter()
-            .filter(|s| matches!(s.gate, Some(GateMark::UnexpectedPass { .. })))
-            .count();
-    let n_expected = report.scenarios.iter().filter(|s| expected(s)).count();
+    let n_expected = report.outcome.as_ref().map_or(0, |o| o.expected_failures);
     let _ = writeln!(out, "# Tessera: {}\n", text(&report.target.name));
     let _ = writeln!(
         out,
         "**{}** · {} scenarios: {}{} · {} · {}{}\n",
-        if failing == 0 { "PASSED" } else { "FAILED" },
+        match &report.outcome {
+            Some(o) if o.passed() => "PASSED",
+            Some(_) => "FAILED",
+            None => "NOT DECIDED",
+        },
         t.total(),
         counts(&t),
         if n_expected > 0 {
@@ -49,6 +44,9 @@ pub fn write(report: &Report) -> String {
             .map(|p| format!(" · shard {}", text(p)))
             .unwrap_or_default()
     );
+    if let Some(o) = &report.outcome {
+        outcome(&mut out, o);
+    }
     let _ = writeln!(
         out,
         "Target `{}` · profiles: {} · {:.1} s\n",
@@ -64,13 +62,14 @@ pub fn write(report: &Report) -> String {
         );
     }
 
-    out.push_str("## Areas\n\n| area | pass | fail | error | skipped | n/a | total |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("## Areas\n\n| area | pass | warn | fail | error | skipped | n/a | total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (area, t) in report.totals_by_area() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&area),
             t.pass,
+            t.warn,
             t.fail,
             t.error,
             t.skipped,
@@ -80,8 +79,9 @@ pub fn write(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "| **all** | {} | {} | {} | {} | {} | {} |\n",
+        "| **all** | {} | {} | {} | {} | {} | {} | {} |\n",
         t.pass,
+        t.warn,
         t.fail,
         t.error,
         t.skipped,
@@ -89,7 +89,7 @@ pub fn write(report: &Report) -> String {
         t.total()
     );
 
-    out.push_str("## Rules\n\n| rule | verdict | pass | fail | error | skipped | n/a |\n|---|---|---:|---:|---:|---:|---:|\n");
+    out.push_str("## Rules\n\n| rule | verdict | pass | warn | fail | error | skipped | n/a |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
     let mut uncovered = Vec::new();
     for rv in report.rule_verdicts() {
         match rv.verdict {
@@ -97,11 +97,12 @@ pub fn write(report: &Report) -> String {
             Some(v) => {
                 let _ = writeln!(
                     out,
-                    "| {} | {} {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} {} | {} | {} | {} | {} | {} | {} |",
                     rv.rule,
                     icon(v),
                     v.as_str(),
                     rv.pass,
+                    rv.warn,
                     rv.fail,
                     rv.error,
                     rv.skipped,
@@ -120,17 +121,36 @@ pub fn write(report: &Report) -> String {
     }
     out.push('\n');
 
+    // What the gate named, plus every failure and baseline mark.
     let failures: Vec<&ScenarioReport> = report
         .scenarios
         .iter()
-        .filter(|s| s.verdict.is_failure() || s.gate.is_some())
+        .filter(|s| {
+            s.verdict.is_failure()
+                || s.gate.is_some()
+                || report
+                    .outcome
+                    .as_ref()
+                    .is_some_and(|o| o.reasons_for(&s.id).next().is_some())
+        })
         .collect();
     out.push_str("## Failures\n\n");
     if failures.is_empty() {
         out.push_str("None.\n");
     }
-    for s in failures {
-        failure(&mut out, s);
+    for s in &failures {
+        failure(&mut out, s, report.outcome.as_ref());
+    }
+    let warnings: Vec<&ScenarioReport> = report
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict == Verdict::Warn && !failures.iter().any(|f| f.id == s.id))
+        .collect();
+    if !warnings.is_empty() {
+        out.push_str("\n## Warnings (SHOULD clauses)\n\n");
+        for s in warnings {
+            failure(&mut out, s, report.outcome.as_ref());
+        }
     }
 
     let flaky: Vec<&ScenarioReport> = report.scenarios.iter().filter(|s| s.flaky).collect();
@@ -148,7 +168,7 @@ pub fn write(report: &Report) -> String {
     out
 }
 
-fn failure(out: &mut String, s: &ScenarioReport) {
+fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
     let mark = match &s.gate {
         Some(GateMark::ExpectedFailure { reason }) => {
             format!(" (expected by the baseline: {})", text(reason))
@@ -175,6 +195,15 @@ fn failure(out: &mut String, s: &ScenarioReport) {
     );
     if let Some(r) = &s.reason {
         let _ = writeln!(out, "Reason: {}\n", text(r));
+    }
+    // What fails the run beyond the verdict itself (an expired entry, a
+    // flaky pass under --flaky-fails, a warn under --strict).
+    for r in o
+        .into_iter()
+        .flat_map(|o| o.reasons_for(&s.id))
+        .filter(|r| !matches!(r, Finding::Failed { .. }))
+    {
+        let _ = writeln!(out, "Fails the run: {}\n", text(&r.to_string()));
     }
     if !s.vars.is_empty() {
         let vars: Vec<String> = s
@@ -227,13 +256,38 @@ fn failure(out: &mut String, s: &ScenarioReport) {
     }
 }
 
-fn expected(s: &ScenarioReport) -> bool {
-    matches!(s.gate, Some(GateMark::ExpectedFailure { .. }))
+/// The gate's reasons (when the run fails) and notes.
+fn outcome(out: &mut String, o: &Outcome) {
+    let mut switches = Vec::new();
+    if o.policy.strict {
+        switches.push("`--strict`");
+    }
+    if o.policy.flaky_fails {
+        switches.push("`--flaky-fails`");
+    }
+    if !switches.is_empty() {
+        let _ = writeln!(out, "Gate: {}\n", switches.join(", "));
+    }
+    if !o.passed() {
+        out.push_str("The run fails:\n\n");
+        for r in &o.reasons {
+            let _ = writeln!(out, "- {}", text(&r.to_string()));
+        }
+        out.push('\n');
+    }
+    if !o.notes.is_empty() {
+        out.push_str("Notes:\n\n");
+        for n in &o.notes {
+            let _ = writeln!(out, "- {}", text(&n.to_string()));
+        }
+        out.push('\n');
+    }
 }
 
 fn counts(t: &Totals) -> String {
     let mut parts = vec![format!("{} passed", t.pass)];
     for (n, what) in [
+        (t.warn, "warned"),
         (t.fail, "failed"),
         (t.error, "errored"),
         (t.skipped, "skipped"),
@@ -249,6 +303,7 @@ fn counts(t: &Totals) -> String {
 fn icon(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "✅",
+        Verdict::Warn => "🟡",
         Verdict::Fail => "❌",
         Verdict::Error => "⚠️",
         Verdict::Skipped => "⏭️",
@@ -347,14 +402,41 @@ mod tests {
 
     #[test]
     fn a_clean_run_says_passed() {
-        let r = crate::report::model::tests::report(vec![crate::report::model::tests::scenario(
-            "lifetimes/a",
-            &["LT-1"],
-            Verdict::Pass,
-            &[],
-        )]);
+        let mut r =
+            crate::report::model::tests::report(vec![crate::report::model::tests::scenario(
+                "lifetimes/a",
+                &["LT-1"],
+                Verdict::Pass,
+                &[],
+            )]);
+        crate::report::gate::gate(&mut r, Default::default());
         let md = write(&r);
         assert!(md.contains("**PASSED** · 1 scenarios: 1 passed"), "{md}");
         assert!(md.contains("## Failures\n\nNone.\n"));
+    }
+
+    /// The headline is the gate's outcome: a flaky pass under
+    /// `--flaky-fails` fails the run although every scenario passed.
+    #[test]
+    fn the_headline_renders_the_stored_outcome() {
+        let mut s =
+            crate::report::model::tests::scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]);
+        s.flaky = true;
+        s.attempts = 3;
+        let mut r = crate::report::model::tests::report(vec![s]);
+        let policy = crate::report::model::Policy {
+            flaky_fails: true,
+            strict: false,
+        };
+        crate::report::gate::gate(&mut r, policy);
+        let md = write(&r);
+        assert!(md.contains("**FAILED** · 1 scenarios: 1 passed"), "{md}");
+        assert!(
+            md.contains("The run fails:\n\n- lifetimes/a is flaky: passed after 3 attempts\n"),
+            "{md}"
+        );
+        assert!(md.contains("Fails the run: lifetimes/a is flaky"), "{md}");
+        r.outcome = None;
+        assert!(write(&r).contains("**NOT DECIDED**"));
     }
 }

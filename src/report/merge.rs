@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport};
+use super::model::{Policy, REPORT_FORMAT_VERSION, Report, ScenarioReport};
 use crate::select::partition::Partition;
 
 /// A JSON report that cannot be used.
@@ -104,8 +104,11 @@ pub enum MergeError {
 /// The result: the first report's tool and target, the earliest
 /// `started_at`, the longest `duration_ms` (shards run side by side), no
 /// partition, and the scenarios in suite order (by file, keeping each file's
-/// order), which is the order an unsharded run reports them in.
-pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
+/// order), which is the order an unsharded run reports them in. Its outcome
+/// is decided again from the merged scenarios by
+/// [`super::gate::decide_merged`] (no baseline: the shards' marks and
+/// expired entries count; `policy` adds to the shards' switches).
+pub fn merge(reports: Vec<Report>, policy: Policy) -> Result<Report, MergeError> {
     let first = reports.first().ok_or(MergeError::Empty)?;
     for (index, r) in reports.iter().enumerate() {
         if r.format_version != REPORT_FORMAT_VERSION {
@@ -184,7 +187,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
             },
         )
         .unwrap_or_default();
-    Ok(Report {
+    let mut merged = Report {
         format_version: REPORT_FORMAT_VERSION,
         tool: first.tool.clone(),
         started_at,
@@ -192,7 +195,11 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, MergeError> {
         target: first.target.clone(),
         partition: None,
         scenarios,
-    })
+        outcome: None,
+    };
+    let shards: Vec<_> = reports.into_iter().map(|r| r.outcome).collect();
+    super::gate::decide_merged(&mut merged, &shards, policy);
+    Ok(merged)
 }
 
 fn check_shards(reports: &[Report]) -> Result<(), MergeError> {
@@ -239,6 +246,10 @@ mod tests {
     use crate::report::Verdict;
     use crate::report::model::tests::{report, scenario};
 
+    fn merge_plain(reports: Vec<Report>) -> Result<Report, MergeError> {
+        merge(reports, Policy::default())
+    }
+
     fn suite() -> Report {
         let mut scenarios = Vec::new();
         for i in 0..12 {
@@ -277,12 +288,16 @@ mod tests {
         let full = suite();
         for n in 1..=4 {
             let shards: Vec<Report> = (1..=n).rev().map(|k| shard(&full, k, n)).collect();
-            let merged = merge(shards).unwrap();
+            let merged = merge_plain(shards).unwrap();
             assert_eq!(merged.scenarios, full.scenarios, "n={n}");
             assert_eq!(merged.rule_verdicts(), full.rule_verdicts());
             assert_eq!(merged.totals(), full.totals());
             assert_eq!(merged.partition, None);
             assert_eq!(merged.duration_ms, u64::from(n));
+            // Decided again from the merged scenarios: as the whole run.
+            let mut whole = full.clone();
+            crate::report::gate::gate(&mut whole, Policy::default());
+            assert_eq!(merged.outcome, whole.outcome, "n={n}");
         }
     }
 
@@ -290,31 +305,31 @@ mod tests {
     fn refuses_what_would_lie() {
         let full = suite();
         let s = |k, n| shard(&full, k, n);
-        assert_eq!(merge(vec![]), Err(MergeError::Empty));
+        assert_eq!(merge_plain(vec![]), Err(MergeError::Empty));
         assert_eq!(
-            merge(vec![s(1, 3), s(3, 3)]),
+            merge_plain(vec![s(1, 3), s(3, 3)]),
             Err(MergeError::MissingShards(vec![Partition { k: 2, n: 3 }]))
         );
         assert_eq!(
-            merge(vec![s(1, 2), s(1, 2), s(2, 2)]),
+            merge_plain(vec![s(1, 2), s(1, 2), s(2, 2)]),
             Err(MergeError::RepeatedShard(Partition { k: 1, n: 2 }))
         );
         assert_eq!(
-            merge(vec![s(1, 2), s(2, 3)]),
+            merge_plain(vec![s(1, 2), s(2, 3)]),
             Err(MergeError::ShardCount { a: 2, b: 3 })
         );
         assert_eq!(
-            merge(vec![s(1, 2), full.clone()]),
+            merge_plain(vec![s(1, 2), full.clone()]),
             Err(MergeError::MixedPartitions { index: 1 })
         );
         assert_eq!(
-            merge(vec![full.clone(), s(1, 1)]),
+            merge_plain(vec![full.clone(), s(1, 1)]),
             Err(MergeError::MixedPartitions { index: 1 })
         );
         let mut other = s(2, 2);
         other.target.base_url = "http://127.0.0.1:2".into();
         assert_eq!(
-            merge(vec![s(1, 2), other]),
+            merge_plain(vec![s(1, 2), other]),
             Err(MergeError::Target {
                 index: 1,
                 what: "base_url"
@@ -323,7 +338,7 @@ mod tests {
         let mut other = full.clone();
         other.scenarios[0].verdict = Verdict::Error;
         assert!(matches!(
-            merge(vec![full.clone(), other]),
+            merge_plain(vec![full.clone(), other]),
             Err(MergeError::Duplicate {
                 first: 0,
                 index: 1,
@@ -332,20 +347,20 @@ mod tests {
         ));
         let mut huge = full.clone();
         huge.partition = Some("1/4000000000".into());
-        match merge(vec![huge]) {
+        match merge_plain(vec![huge]) {
             Err(MergeError::MissingShards(m)) => assert_eq!(m.len(), 20),
             other => panic!("{other:?}"),
         }
         // The same report twice is refused...
         assert!(matches!(
-            merge(vec![full.clone(), full.clone()]),
+            merge_plain(vec![full.clone(), full.clone()]),
             Err(MergeError::RepeatedReport { index: 1, first: 0 })
         ));
         // ...while identical results from two runs are fine.
         let mut later = full.clone();
         later.started_at = "2099-01-01T00:00:00Z".into();
         assert_eq!(
-            merge(vec![full.clone(), later]).unwrap().scenarios,
+            merge_plain(vec![full.clone(), later]).unwrap().scenarios,
             full.scenarios
         );
     }
@@ -361,7 +376,7 @@ mod tests {
         let e = parse_report(&raw.to_string(), p).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "r.json: report format_version 99; this tessera reads version 1"
+            "r.json: report format_version 99; this tessera reads version 2"
         );
         assert!(parse_report("{}", p).is_err());
         assert!(parse_report("not json", p).is_err());

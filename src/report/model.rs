@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any incompatible change of the JSON shape.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+pub const REPORT_FORMAT_VERSION: u32 = 2;
 
 /// One run of a suite against one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +29,154 @@ pub struct Report {
     #[serde(default)]
     pub partition: Option<String>,
     pub scenarios: Vec<ScenarioReport>,
+    /// Whether the run passes, decided once by the gate (`report::gate`) or
+    /// by `report merge`; every writer renders it and none works it out
+    /// again. `None` only before the gate has run (a runner's raw result).
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+}
+
+/// The run's outcome: passed or failed, why, and the counts it was decided
+/// on. Written by [`crate::report::gate`] only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub result: RunResult,
+    /// Everything that fails the run (empty when it passes).
+    pub reasons: Vec<Finding>,
+    /// Things worth saying that do not fail it.
+    pub notes: Vec<Finding>,
+    /// Verdict counts over the scenarios.
+    pub totals: Totals,
+    /// Failures the baseline expects (they do not fail the run).
+    pub expected_failures: usize,
+    /// Passes the baseline expected to fail (they fail the run).
+    pub unexpected_passes: usize,
+    /// Scenarios that passed on a retry.
+    pub flaky: usize,
+    /// The switches the gate applied.
+    pub policy: Policy,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.result == RunResult::Passed
+    }
+
+    /// The findings that fail the run because of scenario `id`.
+    pub fn reasons_for<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.reasons.iter().filter(move |f| f.scenario() == id)
+    }
+}
+
+/// Passed or failed: the exit code is 0 or 1 accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Passed,
+    Failed,
+}
+
+impl RunResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Passed => "passed",
+            RunResult::Failed => "failed",
+        }
+    }
+}
+
+/// The gate's switches (`--flaky-fails`, `--strict`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A scenario that passed only on a retry fails the run.
+    pub flaky_fails: bool,
+    /// A `warn` (a broken SHOULD clause) fails the run.
+    pub strict: bool,
+}
+
+/// One thing the gate found about one scenario; a reason when it fails the
+/// run, a note otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Finding {
+    /// Failed or errored, and no baseline entry expects it.
+    Failed { id: String, verdict: Verdict },
+    /// Failed or errored as the baseline expects.
+    ExpectedFailure {
+        id: String,
+        verdict: Verdict,
+        reason: String,
+    },
+    /// Passed although the baseline expects a failure.
+    UnexpectedPass { id: String, reason: String },
+    /// The baseline entry for this scenario expired (`YYYY-MM-DD`).
+    ExpiredEntry {
+        id: String,
+        expired: String,
+        reason: String,
+    },
+    /// Passed only on a retry.
+    Flaky { id: String, attempts: u32 },
+    /// Broke only SHOULD clauses.
+    Warn { id: String },
+    /// A baseline entry for a scenario that is not in this report.
+    UnmatchedEntry { id: String },
+}
+
+impl Finding {
+    /// The scenario (report id) it is about.
+    pub fn scenario(&self) -> &str {
+        match self {
+            Finding::Failed { id, .. }
+            | Finding::ExpectedFailure { id, .. }
+            | Finding::UnexpectedPass { id, .. }
+            | Finding::ExpiredEntry { id, .. }
+            | Finding::Flaky { id, .. }
+            | Finding::Warn { id }
+            | Finding::UnmatchedEntry { id } => id,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Failed { id, verdict } => write!(f, "{id} {}", verdict.as_str()),
+            Finding::ExpectedFailure {
+                id,
+                verdict,
+                reason,
+            } => write!(
+                f,
+                "{id} {}: expected by the baseline ({reason})",
+                verdict.as_str()
+            ),
+            Finding::UnexpectedPass { id, reason } => write!(
+                f,
+                "{id} passed but the baseline expects it to fail ({reason}); remove the entry"
+            ),
+            Finding::ExpiredEntry {
+                id,
+                expired,
+                reason,
+            } => write!(
+                f,
+                "baseline entry `{id}` expired on {expired} (reason was: {reason})"
+            ),
+            Finding::Flaky { id, attempts } => {
+                write!(f, "{id} is flaky: passed after {attempts} attempts")
+            }
+            Finding::Warn { id } => write!(f, "{id} warn: breaks a SHOULD clause"),
+            Finding::UnmatchedEntry { id } => {
+                write!(
+                    f,
+                    "baseline entry `{id}` matches no scenario in this report"
+                )
+            }
+        }
+    }
 }
 
 /// What was tested.
@@ -54,6 +202,9 @@ pub struct TargetSummary {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
+    /// Only expectations citing SHOULD clauses did not hold: shown
+    /// everywhere, fails the run only under `--strict`.
+    Warn,
     /// An expectation did not hold: the target breaks a rule.
     Fail,
     /// The target misbehaved (refused, timed out, unparsable body) or the run
@@ -70,6 +221,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
             Verdict::Fail => "fail",
             Verdict::Error => "error",
             Verdict::Skipped => "skipped",
@@ -77,7 +229,8 @@ impl Verdict {
         }
     }
 
-    /// Whether this verdict fails a run.
+    /// Whether this verdict fails a run by itself (a warn fails it only
+    /// under `--strict`, which is the gate's call).
     pub fn is_failure(self) -> bool {
         matches!(self, Verdict::Fail | Verdict::Error)
     }
@@ -227,6 +380,7 @@ pub struct RuleVerdict {
     /// `None` when no scenario in the report cites it.
     pub verdict: Option<Verdict>,
     pub pass: usize,
+    pub warn: usize,
     pub fail: usize,
     pub error: usize,
     pub skipped: usize,
@@ -235,8 +389,10 @@ pub struct RuleVerdict {
 
 /// Counts of verdicts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Totals {
     pub pass: usize,
+    pub warn: usize,
     pub fail: usize,
     pub error: usize,
     pub skipped: usize,
@@ -247,6 +403,7 @@ impl Totals {
     pub fn add(&mut self, v: Verdict) {
         match v {
             Verdict::Pass => self.pass += 1,
+            Verdict::Warn => self.warn += 1,
             Verdict::Fail => self.fail += 1,
             Verdict::Error => self.error += 1,
             Verdict::Skipped => self.skipped += 1,
@@ -255,7 +412,7 @@ impl Totals {
     }
 
     pub fn total(&self) -> usize {
-        self.pass + self.fail + self.error + self.skipped + self.not_applicable
+        self.pass + self.warn + self.fail + self.error + self.skipped + self.not_applicable
     }
 }
 
@@ -280,10 +437,12 @@ impl Report {
 
     /// One verdict per rule of semantics.md, in its order.
     ///
-    /// A failed scenario counts as a failure only for the rules its failed
-    /// checks name (so a scenario citing LT-1 and LT-5 that fails on LT-5 does
-    /// not fail LT-1); an error counts against every rule it cites.
+    /// A failed (or warned) scenario counts as a failure (or warn) only for
+    /// the rules its failed checks name (so a scenario citing LT-1 and LT-5
+    /// that fails on LT-5 does not fail LT-1); an error counts against every
+    /// rule it cites. `LT-5/SHOULD` counts for LT-5.
     pub fn rule_verdicts(&self) -> Vec<RuleVerdict> {
+        use crate::rules::cites;
         crate::rules::RULES
             .iter()
             .map(|rule| {
@@ -291,6 +450,7 @@ impl Report {
                     rule: rule.id.to_owned(),
                     verdict: None,
                     pass: 0,
+                    warn: 0,
                     fail: 0,
                     error: 0,
                     skipped: 0,
@@ -299,19 +459,16 @@ impl Report {
                 for s in self
                     .scenarios
                     .iter()
-                    .filter(|s| s.rules.iter().any(|r| r == rule.id))
+                    .filter(|s| s.rules.iter().any(|r| cites(r, rule.id)))
                 {
+                    let broken = || {
+                        s.failures()
+                            .any(|(_, c)| c.rules.iter().any(|r| cites(r, rule.id)))
+                    };
                     match s.verdict {
-                        Verdict::Fail => {
-                            if s.failures()
-                                .any(|(_, c)| c.rules.iter().any(|r| r == rule.id))
-                            {
-                                rv.fail += 1;
-                            } else {
-                                rv.pass += 1;
-                            }
-                        }
-                        Verdict::Pass => rv.pass += 1,
+                        Verdict::Fail if broken() => rv.fail += 1,
+                        Verdict::Warn if broken() => rv.warn += 1,
+                        Verdict::Fail | Verdict::Warn | Verdict::Pass => rv.pass += 1,
                         Verdict::Error => rv.error += 1,
                         Verdict::Skipped => rv.skipped += 1,
                         Verdict::NotApplicable => rv.not_applicable += 1,
@@ -321,6 +478,8 @@ impl Report {
                     Some(Verdict::Fail)
                 } else if rv.error > 0 {
                     Some(Verdict::Error)
+                } else if rv.warn > 0 {
+                    Some(Verdict::Warn)
                 } else if rv.pass > 0 {
                     Some(Verdict::Pass)
                 } else if rv.skipped > 0 {
@@ -403,6 +562,7 @@ pub(crate) mod tests {
             },
             partition: None,
             scenarios,
+            outcome: None,
         }
     }
 

@@ -185,6 +185,7 @@ pub async fn run(
         target: target.summary(),
         partition: None,
         scenarios: reports,
+        outcome: None,
     })
 }
 
@@ -301,7 +302,7 @@ fn blank_report(inst: &Instance) -> ScenarioReport {
         area: s.area.clone(),
         title: s.title.clone(),
         file: s.file.display().to_string(),
-        rules: s.rules.clone(),
+        rules: s.rules.iter().map(ToString::to_string).collect(),
         profile: s.profile.as_str().to_owned(),
         vars: inst.case().vars.clone(),
         verdict: Verdict::Pass,

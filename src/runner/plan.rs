@@ -238,7 +238,7 @@ pub(crate) mod tests {
             area: "a".into(),
             title: String::new(),
             description: None,
-            rules: vec!["LT-5".into()],
+            rules: vec!["LT-5".parse().unwrap()],
             profile,
             requires: vec![],
             knobs: Default::default(),

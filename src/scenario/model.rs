@@ -491,7 +491,7 @@ pub struct Scenario {
     pub area: String,
     pub title: String,
     pub description: Option<String>,
-    pub rules: Vec<String>,
+    pub rules: Vec<crate::rules::RuleRef>,
     pub profile: Profile,
     pub requires: Vec<Capability>,
     pub knobs: BTreeMap<String, serde_json::Value>,
@@ -533,7 +533,7 @@ pub struct Case {
 pub struct Step {
     pub loc: Loc,
     /// Rules a failure here breaks (the scenario's unless the step says).
-    pub rules: Vec<String>,
+    pub rules: Vec<crate::rules::RuleRef>,
     pub note: Option<String>,
     pub kind: StepKind,
 }

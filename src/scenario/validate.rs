@@ -18,6 +18,7 @@ use std::path::Path;
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::template::{Template, Var};
+use crate::rules::{RuleRef, RuleRefError};
 
 /// Fixture users of semantics.md ("Reference fixture"); a target profile maps
 /// them to its own accounts.
@@ -269,13 +270,17 @@ fn key_before(source: Option<&str>, loc: Loc, key: &str) -> Loc {
     }
 }
 
-fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<String> {
+/// Rule citations as typed references: `LT-5`, or `LT-5/SHOULD` for a
+/// rule that has a SHOULD clause.
+fn check_rules(c: &mut Checker, rules: &[Spanned<String>]) -> Vec<RuleRef> {
     let mut out = Vec::new();
     for r in rules {
-        if crate::rules::is_known(&r.value) {
-            out.push(r.value.clone());
-        } else {
-            c.err(r.loc, K::UnknownRule(r.value.clone()));
+        match r.value.parse::<RuleRef>() {
+            Ok(rule) => out.push(rule),
+            Err(RuleRefError::Unknown {
+                suggestion: None, ..
+            }) => c.err(r.loc, K::UnknownRule(r.value.clone())),
+            Err(e) => c.err(r.loc, K::Invalid(e.to_string())),
         }
     }
     out
@@ -408,7 +413,7 @@ fn check_duration(c: &mut Checker, d: &Spanned<String>) -> Option<std::time::Dur
 fn check_step(
     c: &mut Checker,
     raw: &Spanned<RawStep>,
-    scenario_rules: &[String],
+    scenario_rules: &[RuleRef],
     cases: &[Case],
     captured: &mut BTreeSet<String>,
     nested: bool,
@@ -1086,5 +1091,35 @@ steps:
         let e = regex::Regex::new(&pattern).unwrap_err().to_string();
         assert!(!one_line(&e).contains('\n'));
         assert!(one_line(&e).contains("unclosed group"));
+    }
+
+    /// Validation turns citations into [`RuleRef`](crate::rules::RuleRef)s and refuses a SHOULD
+    /// citation of a rule without one, with its place.
+    #[test]
+    fn scenarios_cite_rule_refs() {
+        let check = |rules: &str, step_rules: &str| {
+            let src = format!(
+                "version: 1\nid: a/b\ntitle: t\nrules: {rules}\nprofile: arcgis-token\nsteps:\n  - request: {{endpoint: server_info, query: {{f: json}}}}\n    expect: {{status: 200}}\n    rules: {step_rules}\n"
+            );
+            let path = std::path::Path::new("t.yaml");
+            let file = crate::scenario::load::parse_yaml(&src, path).unwrap();
+            crate::scenario::validate::check_with_source(file, path, &src)
+                .map_err(|ds| ds.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+        };
+        let s = check("[LT-5/SHOULD, TS-7]", "[LT-5/SHOULD]").unwrap();
+        assert_eq!(s.rules, ["LT-5/SHOULD", "TS-7"]);
+        assert_eq!(s.steps[0].rules[0].level(), crate::rules::Level::Should);
+        let e = check("[TS-7]", "[TS-7/SHOULD]").unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "t.yaml:9:13: error: `TS-7/SHOULD` names a SHOULD clause, but TS-7 has none (its levels: MUST); cite `TS-7`"
+            ]
+        );
+        let e = check("[ts-7]", "[TS-7]").unwrap_err();
+        assert!(
+            e[0].starts_with("t.yaml:4:9: error:") && e[0].ends_with("did you mean `TS-7`?"),
+            "{e:?}"
+        );
     }
 }

@@ -72,7 +72,10 @@ impl Filter {
     pub fn matches(&self, s: &Scenario) -> bool {
         self.ids.as_ref().is_none_or(|g| g.is_match(&s.id))
             && (self.areas.is_empty() || self.areas.contains(&s.area))
-            && (self.rules.is_empty() || s.rules.iter().any(|r| self.rules.contains(r)))
+            && (self.rules.is_empty()
+                || s.rules
+                    .iter()
+                    .any(|r| self.rules.iter().any(|x| x == r.id.as_str())))
             && (self.profiles.is_empty() || self.profiles.iter().any(|p| p == s.profile.as_str()))
     }
 }
@@ -89,7 +92,7 @@ mod tests {
             area: id.split('/').next().unwrap().into(),
             title: String::new(),
             description: None,
-            rules: rules.iter().map(|r| r.to_string()).collect(),
+            rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
             profile,
             requires: vec![],
             knobs: Default::default(),

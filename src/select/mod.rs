@@ -127,7 +127,7 @@ mod tests {
             area: id.split('/').next().unwrap_or_default().into(),
             title: String::new(),
             description: None,
-            rules: vec!["LT-1".into()],
+            rules: vec!["LT-1".parse().expect("a rule")],
             profile: Profile::ArcgisToken,
             requires: vec![],
             knobs: Default::default(),

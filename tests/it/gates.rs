@@ -435,3 +435,271 @@ async fn a_scenario_passing_on_a_retry_is_flaky() {
     assert_eq!(code(&o), 0, "{}", both(&o));
     assert_eq!(r.scenarios[0].attempts, 1);
 }
+
+// ------------------------------------------------- one outcome, five outputs
+
+/// The run's outcome as each output shows it, checked against the exit
+/// code: the console's result line and reasons, `report.json`'s
+/// `outcome`, the `tessera.outcome` property of every JUnit suite, the
+/// Markdown headline and the HTML badge. Each names `reason` when the run
+/// fails.
+fn assert_one_outcome(o: &std::process::Output, dir: &std::path::Path, failed: bool, reason: &str) {
+    let all = both(o);
+    assert_eq!(code(o), if failed { 1 } else { 0 }, "{all}");
+
+    let console = stdout(o);
+    let word = if failed {
+        "result: FAILED"
+    } else {
+        "result: ok"
+    };
+    assert!(console.contains(word), "console: {console}");
+    assert_eq!(
+        console.contains("the run fails:"),
+        failed,
+        "console: {console}"
+    );
+
+    let r = report(dir);
+    let outcome = r.outcome.expect("report.json carries the outcome");
+    assert_eq!(!outcome.passed(), failed, "report.json: {outcome:?}");
+
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
+    assert!(!suites.suites.is_empty());
+    for s in &suites.suites {
+        let p = &s.properties.hashmap;
+        assert_eq!(
+            p.get("tessera.outcome").map(String::as_str),
+            Some(if failed { "failed" } else { "passed" }),
+            "junit.xml: {xml}"
+        );
+    }
+    // A run that fails has a red testcase; one that passes has none.
+    let red = suites
+        .suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .any(|c| c.status.is_failure() || c.status.is_error());
+    assert_eq!(red, failed, "junit.xml: {xml}");
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let head = if failed { "**FAILED**" } else { "**PASSED**" };
+    assert!(md.contains(head), "report.md: {md}");
+
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let badge = if failed {
+        "id=\"outcome\">FAILED<"
+    } else {
+        "id=\"outcome\">PASSED<"
+    };
+    assert!(html.contains(badge), "report.html lacks {badge}");
+
+    if failed {
+        let (_, fails) = console.split_once("the run fails:\n").unwrap();
+        assert!(
+            fails
+                .lines()
+                .any(|l| l.starts_with("  - ") && l.contains(reason)),
+            "console: {console}"
+        );
+        assert!(
+            outcome
+                .reasons
+                .iter()
+                .any(|f| f.to_string().contains(reason)),
+            "report.json: {:?}",
+            outcome.reasons
+        );
+        assert!(
+            xml.contains(&xml_text(reason)),
+            "junit.xml lacks {reason}: {xml}"
+        );
+        assert!(
+            md.contains(&md_text(reason)),
+            "report.md lacks {reason}: {md}"
+        );
+        assert!(
+            html_text(&html).contains(reason),
+            "report.html lacks {reason}"
+        );
+    }
+}
+
+fn xml_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// How report.md escapes prose.
+fn md_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The page's text with HTML's character references resolved.
+fn html_text(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#x60;", "`")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Issue 11: an expired baseline entry on a passing scenario fails the run,
+/// and every output says so (report.md used to say PASSED, the console
+/// "result: ok" before "the run fails:").
+#[test]
+fn an_expired_entry_on_a_pass_fails_the_run_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let expired = write(
+        dir.path(),
+        "expired.yaml",
+        &format!(
+            "version: 1\nexpected_failures:\n  - id: {FAILING}\n    reason: vendor ticket 1\n    expires: 2000-01-01\n"
+        ),
+    );
+    let out = dir.path().join("o");
+    let o = run(&[&repo(SAMPLES)], &out, &["--baseline", &expired]);
+    assert!(
+        report(&out)
+            .scenarios
+            .iter()
+            .all(|s| s.verdict == Verdict::Pass)
+    );
+    assert_one_outcome(
+        &o,
+        &out,
+        true,
+        &format!("baseline entry `{FAILING}` expired on 2000-01-01"),
+    );
+}
+
+#[test]
+fn an_unexpected_pass_fails_the_run_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = write(
+        dir.path(),
+        "b.yaml",
+        &format!(
+            "version: 1\nexpected_failures:\n  - id: {FAILING}\n    reason: vendor ticket 2\n"
+        ),
+    );
+    let out = dir.path().join("o");
+    let o = run(&[&repo(SAMPLES)], &out, &["--baseline", &b]);
+    assert_one_outcome(
+        &o,
+        &out,
+        true,
+        &format!("{FAILING} passed but the baseline expects it to fail"),
+    );
+    // The same baseline with the deviation: an expected failure, a pass.
+    let out = dir.path().join("expected");
+    let o = run(
+        &[&repo(SAMPLES)],
+        &out,
+        &[DEVIATION, &["--baseline", &b]].concat(),
+    );
+    assert_one_outcome(&o, &out, false, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_pass_under_flaky_fails_fails_the_run_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, failed) in [(None, false), (Some("--flaky-fails"), true)] {
+        let server = flaky_server(1).await;
+        let out = dir.path().join(format!("{failed}"));
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            repo("fixtures/runner/stub/info.yaml"),
+            "--target".into(),
+            server.uri(),
+            "--retries".into(),
+            "1".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        args.extend(flag.map(String::from));
+        let o = tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            tessera(&a)
+        })
+        .await
+        .unwrap();
+        assert!(report(&out).scenarios[0].flaky, "{}", both(&o));
+        assert_one_outcome(&o, &out, failed, "is flaky: passed after 2 attempts");
+    }
+}
+
+/// A scenario whose failed check cites only `LT-5/SHOULD` warns: shown in
+/// every output, the run passes; under `--strict` (on `run` or on `report
+/// merge`) it fails, in every output.
+#[test]
+fn warns_show_everywhere_and_fail_the_run_only_under_strict() {
+    const SHOULD: &str = "fixtures/runner/should";
+    const AT_EXPIRY: &[&str] = &["--deviation", "valid-at-expiry-instant"];
+    let dir = tempfile::tempdir().unwrap();
+
+    let clean = dir.path().join("clean");
+    let o = run(&[&repo(SHOULD)], &clean, &[]);
+    assert_one_outcome(&o, &clean, false, "");
+    assert_eq!(report(&clean).scenarios[0].verdict, Verdict::Pass);
+
+    let warned = dir.path().join("warned");
+    let o = run(&[&repo(SHOULD)], &warned, AT_EXPIRY);
+    assert_one_outcome(&o, &warned, false, "");
+    let r = report(&warned);
+    assert_eq!(r.scenarios[0].verdict, Verdict::Warn);
+    assert_eq!(r.outcome.as_ref().unwrap().totals.warn, 1);
+    // Shown distinctly in each output.
+    assert!(
+        stdout(&o).contains("WARN  samples/lt5-invalid-at-expiry"),
+        "{}",
+        both(&o)
+    );
+    assert!(stdout(&o).contains("1 warned"), "{}", both(&o));
+    let md = std::fs::read_to_string(warned.join("report.md")).unwrap();
+    assert!(
+        md.contains("1 warned") && md.contains("## Warnings"),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(warned.join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("<property name=\"verdict\" value=\"warn\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<system-out>warn: [LT-5/SHOULD]"), "{xml}");
+    let html = std::fs::read_to_string(warned.join("report.html")).unwrap();
+    assert!(
+        html.contains("<span class=\"badge warn\">warn</span>"),
+        "report.html"
+    );
+
+    let strict = dir.path().join("strict");
+    let o = run(
+        &[&repo(SHOULD)],
+        &strict,
+        &[AT_EXPIRY, &["--strict"]].concat(),
+    );
+    let reason = "samples/lt5-invalid-at-expiry warn: breaks a SHOULD clause";
+    assert_one_outcome(&o, &strict, true, reason);
+    assert!(report(&strict).outcome.unwrap().policy.strict);
+
+    // `report merge --strict` decides the merged run again.
+    let merged = dir.path().join("merged");
+    let m = merged.display().to_string();
+    let json = arg(&warned, "report.json");
+    let o = tessera(&["report", "merge", &json, "--out", &m]);
+    assert_one_outcome(&o, &merged, false, "");
+    let o = tessera(&["report", "merge", &json, "--out", &m, "--strict"]);
+    assert_one_outcome(&o, &merged, true, reason);
+}

@@ -304,7 +304,10 @@ async fn the_binary_writes_a_masked_report_and_exits_0() {
     );
     assert!(stdout.contains("PASS  stub/token-round-trip"), "{stdout}");
     let report = std::fs::read_to_string(out_dir.path().join("report.json")).unwrap();
-    assert!(report.contains("\"format_version\": 1"));
+    assert!(report.contains(&format!(
+        "\"format_version\": {}",
+        tessera::report::model::REPORT_FORMAT_VERSION
+    )));
     for text in [&report, &stdout.to_string()] {
         assert!(!text.contains(PLANTED_TOKEN));
         assert!(!text.contains("alice-secret-1"));
