@@ -68,7 +68,10 @@ impl HttpExecutor {
     /// knobs and deviations) or checks that a remote one can be fuzzed.
     pub fn new(rt: Arc<Runtime>, target: &Target, timeouts: Timeouts) -> Result<Self, ExecError> {
         let (base_url, server) = match &target.kind {
-            TargetKind::Reference { deviations } => {
+            TargetKind::Reference {
+                deviations,
+                variants,
+            } => {
                 let opts = ServerOptions {
                     config: Config {
                         knobs: target.knobs.clone(),
@@ -76,6 +79,7 @@ impl HttpExecutor {
                     },
                     control: true,
                     deviations: deviations.clone(),
+                    variants: variants.clone(),
                 };
                 let h = rt
                     .block_on(reference::spawn(opts, ([127, 0, 0, 1], 0).into()))

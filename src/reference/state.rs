@@ -1,5 +1,5 @@
 //! Shared server state: configuration, the injected clock and randomness, the
-//! deviations switched on, and the mutable part (accounts with their current
+//! deviations and variants switched on, and the mutable part (accounts with their current
 //! passwords, the token store) behind one mutex. Handlers never hold the lock
 //! across an `await`; there are no awaits in them at all.
 
@@ -9,6 +9,7 @@ use super::clock::{Clock, SystemClock, VirtualClock};
 use super::config::Config;
 use super::deviations::Deviation;
 use super::tokens::{Audience, Binding, Entropy, Kind, OsEntropy, Store};
+use super::variants::Variants;
 use super::{AccessToken, ServerOptions};
 use crate::knobs::Knobs;
 
@@ -34,6 +35,7 @@ pub struct Inner {
 struct Shared {
     config: Config,
     deviations: u64,
+    variants: Variants,
     clock: Arc<dyn Clock>,
     virtual_clock: Option<Arc<VirtualClock>>,
     control: bool,
@@ -91,6 +93,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             config: opts.config,
             deviations,
+            variants: opts.variants,
             clock,
             virtual_clock,
             control: opts.control,
@@ -109,6 +112,11 @@ impl AppState {
     /// Is deviation `d` switched on?
     pub fn dev(&self, d: Deviation) -> bool {
         self.0.deviations & d.bit() != 0
+    }
+
+    /// The variant in force for each VARIANT rule.
+    pub fn variants(&self) -> &Variants {
+        &self.0.variants
     }
 
     pub fn now_ms(&self) -> i64 {

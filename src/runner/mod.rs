@@ -287,8 +287,11 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
                 },
             );
             let played = match &shared.target.kind {
-                TargetKind::Reference { deviations } => {
-                    play_in_process(inst, shared, &plan, deviations, &mut redactor).await
+                TargetKind::Reference {
+                    deviations,
+                    variants,
+                } => {
+                    play_in_process(inst, shared, &plan, deviations, variants, &mut redactor).await
                 }
                 TargetKind::Remote => play_remote(inst, shared, &plan, &mut redactor).await,
             };
@@ -356,6 +359,7 @@ async fn play_in_process(
     shared: &Shared,
     plan: &Plan,
     deviations: &[crate::reference::Deviation],
+    variants: &crate::reference::Variants,
     redactor: &mut Redactor,
 ) -> play::Played {
     let opts = ServerOptions {
@@ -365,6 +369,7 @@ async fn play_in_process(
         },
         control: true,
         deviations: deviations.to_vec(),
+        variants: variants.clone(),
     };
     let handle = match crate::reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await {
         Ok(h) => h,
