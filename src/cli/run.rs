@@ -79,6 +79,11 @@ pub struct RunArgs {
     /// (repeatable; `--target reference` only).
     #[arg(long = "deviation", value_name = "NAME")]
     deviations: Vec<String>,
+    /// Start the in-process reference with another variant of a VARIANT
+    /// rule, as RULE=NAME (repeatable; `--target reference` only; see
+    /// `tessera serve --list-variants`).
+    #[arg(long = "variant", value_name = "RULE=NAME")]
+    variants: Vec<String>,
 }
 
 /// `--timeout`: a duration above zero (a zero timeout fails every request).
@@ -108,6 +113,17 @@ pub fn execute(args: RunArgs) -> u8 {
     }
     if !deviations.is_empty() && args.target != "reference" {
         errln!("error: --deviation applies to `--target reference` only");
+        return exit::USAGE;
+    }
+    let variants = match tessera::reference::Variants::from_specs(&args.variants) {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("error: --variant: {e}");
+            return exit::USAGE;
+        }
+    };
+    if !args.variants.is_empty() && args.target != "reference" {
+        errln!("error: --variant applies to `--target reference` only");
         return exit::USAGE;
     }
     for p in &args.profiles {
@@ -213,7 +229,7 @@ pub fn execute(args: RunArgs) -> u8 {
     rt.block_on(async {
         let target =
             match Target::resolve(&args.target, deviations, Timeouts::new(args.timeout)).await {
-                Ok(t) => t,
+                Ok(t) => t.with_variants(variants),
                 Err(e) => {
                     errln!("{}", e.render(false));
                     return e.exit_code();

@@ -1,10 +1,10 @@
 //! `tessera serve`: run the reference server on a socket until Ctrl-C, or list
-//! its deviations. Prints the URL it listens on (never a token or password).
+//! its deviations or variants. Prints the URL it listens on (never a token or password).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use tessera::reference::{Config, Deviation, ServerOptions};
+use tessera::reference::{Config, Deviation, ServerOptions, Variants};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -20,6 +20,14 @@ pub struct ServeArgs {
     /// Switch on a deliberate rule violation (repeatable); see --list-deviations.
     #[arg(long = "deviation", value_name = "NAME")]
     deviations: Vec<Deviation>,
+    /// Switch a VARIANT rule to another listed variant, as RULE=NAME
+    /// (repeatable), e.g. `HP-8=ignored` or
+    /// `HP-2=authorization,x-esri,query,body,cookie`; see --list-variants.
+    #[arg(long = "variant", value_name = "RULE=NAME")]
+    variants: Vec<String>,
+    /// Print every switchable VARIANT rule with its variant names and exit.
+    #[arg(long)]
+    list_variants: bool,
     /// Print every deviation (name, rule IDs, description) and exit.
     #[arg(long)]
     list_deviations: bool,
@@ -37,6 +45,24 @@ pub fn execute(args: ServeArgs) -> u8 {
         }
         return tessera::exit::OK;
     }
+    if args.list_variants {
+        for (rule, names) in tessera::reference::variants::TWO_WAY {
+            outln!("{rule:<6} {} (reference: {})", names.join("|"), names[0]);
+        }
+        outln!(
+            "HP-2   an order of {} (reference: {})",
+            tessera::reference::variants::CARRIER_NAMES.join(","),
+            tessera::reference::variants::CarrierOrder::default()
+        );
+        return tessera::exit::OK;
+    }
+    let variants = match Variants::from_specs(&args.variants) {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("error: --variant: {e}");
+            return tessera::exit::USAGE;
+        }
+    };
     let config = match &args.config {
         None => Config::default(),
         Some(p) => match Config::load(p) {
@@ -52,6 +78,7 @@ pub fn execute(args: ServeArgs) -> u8 {
         config,
         control: args.control,
         deviations: args.deviations,
+        variants,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -67,6 +94,7 @@ pub fn execute(args: ServeArgs) -> u8 {
     rt.block_on(async move {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
         let control = opts.control;
+        let variants = opts.variants.changed();
         let handle = match tessera::reference::spawn(opts, args.listen).await {
             Ok(h) => h,
             Err(e) => {
@@ -81,6 +109,9 @@ pub fn execute(args: ServeArgs) -> u8 {
         }
         if !devs.is_empty() {
             errln!("deviations on: {}", devs.join(", "));
+        }
+        if !variants.is_empty() {
+            errln!("variants on: {}", variants.join(", "));
         }
         stop.await;
         handle.shutdown().await;
