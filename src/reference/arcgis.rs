@@ -78,11 +78,7 @@ pub fn info(st: &AppState, ctx: &Ctx, root: Root) -> Response {
             "fullVersion": "11.3.0",
             "authInfo": {
                 "isTokenBasedSecurity": true,
-                "tokenServicesUrl": if st.dev(Deviation::AdvertisedTokenUrlDead) {
-                    format!("{}/arcgis/tokenservice/", ctx.base)
-                } else {
-                    format!("{}/arcgis/tokens/", ctx.base)
-                },
+                "tokenServicesUrl": format!("{}/arcgis/tokens/", ctx.base),
                 "shortLivedTokenValidity": k.short_lived_minutes,
             }
         }),

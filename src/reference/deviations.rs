@@ -42,7 +42,6 @@ deviations! {
     NoExpirationClamp "no-expiration-clamp" ["LT-3"] "expiration above max_expiration_minutes is honoured, not clamped";
     LenientExpiration "lenient-expiration" ["LT-4"] "zero, negative or non-integer expiration gets the default lifetime instead of 400";
     PortalOmitsSsl "portal-omits-ssl" ["TS-2"] "Portal generateToken answers carry no `ssl`";
-    AdvertisedTokenUrlDead "advertised-token-url-dead" ["TS-7"] "rest/info advertises a tokenServicesUrl at which nothing answers";
     ExpiresInSeconds "expires-in-seconds" ["TS-2"] "`expires` is reported in epoch seconds, not milliseconds";
     NonUrlSafeTokens "non-url-safe-tokens" ["TS-2"] "tokens use the standard base64 alphabet with + / and = padding";
     GetGenerateTokenAllowed "get-generate-token-allowed" ["TS-4"] "generateToken answers GET requests with the knob off";

@@ -293,23 +293,6 @@ async fn portal_omits_ssl() {
 }
 
 #[tokio::test]
-async fn advertised_token_url_dead() {
-    for on in both() {
-        let k = Kit::maybe(D::AdvertisedTokenUrlDead, on);
-        let info = k.send(Req::get("/arcgis/rest/info?f=json")).await.json();
-        let url = info["authInfo"]["tokenServicesUrl"].as_str().unwrap().to_owned();
-        let path = url.strip_prefix("http://ref.test:8080").unwrap();
-        let r = k
-            .send(Req::post(
-                path,
-                "username=alice&password=alice-secret-1&client=requestip&f=json",
-            ))
-            .await;
-        assert_eq!(r.ok(), !on, "{}", r.text);
-    }
-}
-
-#[tokio::test]
 async fn http_status_errors() {
     for on in both() {
         let k = Kit::maybe(D::HttpStatusErrors, on);
