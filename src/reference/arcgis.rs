@@ -139,7 +139,10 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         ),
     };
     // LT-1..LT-4.
-    let asked = ctx.param("expiration").map(str::trim).filter(|s| !s.is_empty());
+    let asked = ctx
+        .param("expiration")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let minutes = match asked {
         None => short as i64,
         Some(s) => match super::params::positive_int(s) {
@@ -168,7 +171,9 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     let unbound_ok = st.dev(Deviation::MissingBindingValueUnbound);
     let no_client_id = || match v.ts5 {
         Ts5::Code201 => arcgis_error_text(st, fmt, 201, MSG_EXCEPTION, DETAIL_NO_CLIENT_ID),
-        Ts5::Code400 => fail("client=ip requires the ip parameter, client=referer the referer parameter."),
+        Ts5::Code400 => {
+            fail("client=ip requires the ip parameter, client=referer the referer parameter.")
+        }
     };
     let binding = match ctx.param("client") {
         // IP-4 `short-only`: without `client`, an explicit expiration is refused.

@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 
 use super::auth::{Denial, Principal, authenticate};
 use super::deviations::Deviation;
-use super::errors::{
-    Format, arcgis_error, body, forbidden, invalid_token_portal, token_required,
-};
+use super::errors::{Format, arcgis_error, body, forbidden, invalid_token_portal, token_required};
 use super::params::Ctx;
 use super::state::AppState;
 use super::tokens::Audience;

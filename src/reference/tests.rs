@@ -214,7 +214,9 @@ async fn invalid_token_text_per_product() {
     // semantics.md "Client compatibility": Server, Portal, location service.
     let k = Kit::new();
     let msg = |r: Resp| r.json()["error"]["message"].as_str().unwrap().to_owned();
-    let r = k.send(Req::get(&format!("{SECURED}?f=json&token=nope"))).await;
+    let r = k
+        .send(Req::get(&format!("{SECURED}?f=json&token=nope")))
+        .await;
     assert_eq!(msg(r), "Invalid Token");
     let r = k
         .send(Req::get("/sharing/rest/community/self?f=json&token=nope"))
@@ -222,7 +224,9 @@ async fn invalid_token_text_per_product() {
     assert_eq!(msg(r), "Invalid token.");
     let r = k.send(Req::post(PGT, "token=nope-nope&f=json")).await;
     assert_eq!(msg(r), "Invalid token.");
-    let r = k.send(Req::get(&format!("{STYLE_ARCGIS}?f=json&token=nope"))).await;
+    let r = k
+        .send(Req::get(&format!("{STYLE_ARCGIS}?f=json&token=nope")))
+        .await;
     assert_eq!(msg(r), "Token Invalid.");
 }
 

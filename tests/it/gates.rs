@@ -440,7 +440,11 @@ async fn a_scenario_passing_on_a_retry_is_flaky() {
 fn variant_switches_the_in_process_reference_only() {
     let dir = tempfile::tempdir().unwrap();
     // A listed variant runs (these samples do not touch HP-8).
-    let o = run(&[&repo(SAMPLES)], dir.path(), &["--variant", "HP-8=ignored"]);
+    let o = run(
+        &[&repo(SAMPLES)],
+        dir.path(),
+        &["--variant", "HP-8=ignored"],
+    );
     assert_eq!(code(&o), 0, "{}", both(&o));
     // An unknown name is a usage error that lists the valid ones.
     let o = run(&[&repo(SAMPLES)], dir.path(), &["--variant", "HP-8=maybe"]);
@@ -450,7 +454,12 @@ fn variant_switches_the_in_process_reference_only() {
     let o = run(
         &[&repo(SAMPLES)],
         dir.path(),
-        &["--variant", "HP-8=ignored", "--target", "http://127.0.0.1:9"],
+        &[
+            "--variant",
+            "HP-8=ignored",
+            "--target",
+            "http://127.0.0.1:9",
+        ],
     );
     assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(both(&o).contains("--target reference"), "{}", both(&o));

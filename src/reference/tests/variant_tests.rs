@@ -60,7 +60,11 @@ async fn ts_5_missing_binding_value_201_or_400() {
         let k = Kit::variant(&[v]);
         for extra in ["&client=ip", "&client=referer", "&client=ip&ip="] {
             let r = k.generate(ALICE, extra).await;
-            assert_eq!((r.status, r.code()), (StatusCode::OK, Some(code)), "{v}{extra}");
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::OK, Some(code)),
+                "{v}{extra}"
+            );
         }
     }
     let r = Kit::new().generate(ALICE, "&client=ip").await;
@@ -102,7 +106,9 @@ async fn lt_3_portal_above_maximum_clamped_or_refused() {
         .await;
     assert!(r.ok());
     // The Server path clamps under either variant (a MUST).
-    let r = k.generate(ALICE, "&client=requestip&expiration=99999").await;
+    let r = k
+        .generate(ALICE, "&client=requestip&expiration=99999")
+        .await;
     assert_eq!(r.json()["expires"], T0 + 1440 * MIN);
 }
 
@@ -221,7 +227,10 @@ async fn hp_2_any_carrier_order() {
 async fn hp_5_cookie_under_web_tier_auth() {
     let mut c = Config::default();
     c.knobs.web_tier_auth = true;
-    for (v, served) in [("HP-5=cookie-carries", true), ("HP-5=cookie-ignored", false)] {
+    for (v, served) in [
+        ("HP-5=cookie-carries", true),
+        ("HP-5=cookie-ignored", false),
+    ] {
         let k = Kit::variant_with(c.clone(), &[v]);
         let t = k.token(ALICE).await;
         let r = k
@@ -249,7 +258,11 @@ async fn hp_6_first_or_last_in_every_carrier() {
         let k = Kit::variant(&[v]);
         let t = k.token(ALICE).await;
         let bad = "bad-bad-bad-bad-bad";
-        let (a, b) = if last { (bad, t.as_str()) } else { (t.as_str(), bad) };
+        let (a, b) = if last {
+            (bad, t.as_str())
+        } else {
+            (t.as_str(), bad)
+        };
         let q = k
             .send(Req::get(&format!("{SECURED}?f=json&token={a}&token={b}")))
             .await;
@@ -275,10 +288,7 @@ async fn hp_8_public_service_checked_or_ignored() {
     let bob = k.token(BOB).await;
     let expired = k.token_with(ALICE, "&client=requestip&expiration=1").await;
     k.advance(2 * MIN);
-    let portal = k
-        .generate_portal(ALICE, "&client=requestip")
-        .await
-        .json()["token"]
+    let portal = k.generate_portal(ALICE, "&client=requestip").await.json()["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -329,7 +339,11 @@ async fn ip_4_unbound_or_short_only() {
         .await;
     assert!(r.ok());
     // With `client` an expiration is fine.
-    assert!(k.generate(ALICE, "&client=requestip&expiration=30").await.ok());
+    assert!(
+        k.generate(ALICE, "&client=requestip&expiration=30")
+            .await
+            .ok()
+    );
 }
 
 #[tokio::test]
@@ -338,11 +352,20 @@ async fn sl_3_out_of_range_refused_or_clamped() {
     let t = k.token(ALICE).await;
     for d in ["5", "43201", "1.5", "ten"] {
         let r = k.start(&t, &format!("&durationSeconds={d}")).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, Some(400)), "{d}");
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, Some(400)),
+            "{d}"
+        );
     }
     let k = Kit::variant(&["SL-3=clamp"]);
     let t = k.token(ALICE).await;
-    for (d, secs) in [("5", 10), ("43201", 43_200), ("99999", 43_200), ("60.7", 60)] {
+    for (d, secs) in [
+        ("5", 10),
+        ("43201", 43_200),
+        ("99999", 43_200),
+        ("60.7", 60),
+    ] {
         let r = k.start(&t, &format!("&durationSeconds={d}")).await;
         assert!(r.ok(), "{d}: {}", r.text);
         assert_eq!(r.json()["endTime"], T0 + secs * 1000, "{d}");
@@ -364,7 +387,9 @@ async fn sl_5_session_token_elsewhere_403_or_498() {
             .await;
         assert_eq!(r.code(), Some(code), "{v}");
         let r = k
-            .send(Req::get(&format!("/sharing/rest/community/self?f=json&token={s}")))
+            .send(Req::get(&format!(
+                "/sharing/rest/community/self?f=json&token={s}"
+            )))
             .await;
         assert_eq!(r.code(), Some(code), "{v}");
         let r = k
@@ -382,7 +407,10 @@ async fn sl_6_session_token_starting_a_session_403_or_498() {
         let s = k.session(&t, "").await;
         let r = k.start(&s, "").await;
         assert_eq!(r.code(), Some(code), "{v}");
-        assert_eq!(r.status, StatusCode::from_u16(if code == 403 { 403 } else { 401 }).unwrap());
+        assert_eq!(
+            r.status,
+            StatusCode::from_u16(if code == 403 { 403 } else { 401 }).unwrap()
+        );
         // An expired session token gets 498 either way.
         let s = k.session(&t, "&durationSeconds=10").await;
         k.advance(11_000);
@@ -392,7 +420,10 @@ async fn sl_6_session_token_starting_a_session_403_or_498() {
 
 #[tokio::test]
 async fn every_alternative_at_once_still_serves_the_basics() {
-    let k = Kit::with_variants(Config::default(), super::super::Variants::all_alternatives());
+    let k = Kit::with_variants(
+        Config::default(),
+        super::super::Variants::all_alternatives(),
+    );
     let t = k.token_with(ALICE, "&client=requestip").await;
     assert!(k.use_token(&t).await.ok());
     let s = k.session(&t, "").await;
