@@ -248,6 +248,8 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
 
 /// Stores and answers a new token (TS-2): `{token, expires}`, plus `ssl` on
 /// the Portal's answers [AT-29] (a stand-alone Server omits it [AT-30]).
+/// Portal tokens end in `.` like real ones, so clients and the suite meet
+/// that shape here.
 fn issue(
     st: &AppState,
     inner: &mut Inner,
@@ -261,6 +263,9 @@ fn issue(
         let mut buf = [0u8; 47];
         inner.entropy.fill(&mut buf);
         base64::engine::general_purpose::STANDARD.encode(buf)
+    } else if svc == TokenService::Portal {
+        // Real Portal tokens end in `.` [AT-23]; TS-2 allows it.
+        new_token(inner.entropy.as_mut(), "", TOKEN_BYTES) + "."
     } else {
         new_token(inner.entropy.as_mut(), "", TOKEN_BYTES)
     };

@@ -47,6 +47,8 @@ async fn ts_2_success_shape_and_url_safe_token() {
     assert_ne!(t, k.token(ALICE).await);
     let v = k.generate_portal(ALICE, "").await.json();
     assert_eq!(v["ssl"], json!(false));
+    let pt = v["token"].as_str().unwrap();
+    assert!(pt.ends_with('.') && pt.len() == 65, "{pt}");
     assert_eq!(v.as_object().unwrap().len(), 3);
 }
 
