@@ -1046,6 +1046,15 @@ mod tests {
             from: Addr::Alt1,
             referer: None,
         };
+        // HP-8 `checked`: a presented garbage token is refused even here ...
+        assert_eq!(one(&predict(&k(), &s, &op)), (200, Some(498)));
+        // ... while no token at all is served.
+        let op = Op::Secured {
+            service: Service::Public,
+            carriers: Carriers::default(),
+            from: Addr::Alt1,
+            referer: None,
+        };
         assert_eq!(one(&predict(&k(), &s, &op)), (200, None));
     }
 
