@@ -265,7 +265,11 @@ fn cookie<'a>(ctx: &'a Ctx, name: &str, last_wins: bool) -> Option<&'a str> {
         .filter_map(|kv| kv.trim().split_once('='))
         .filter(|(k, _)| *k == name)
         .map(|(_, v)| v.trim());
-    let found = if last_wins { all.last() } else { all.next() };
+    let found = if last_wins {
+        all.next_back()
+    } else {
+        all.next()
+    };
     found.filter(|v| !v.is_empty())
 }
 
