@@ -159,7 +159,8 @@ fn last<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// IP-2: believe `X-Forwarded-For` only from a trusted proxy; the client is
 /// the right-most address that is not itself a trusted proxy.
 fn client_ip(st: &AppState, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
-    let trusted = &st.knobs().trusted_proxies;
+    let knobs = st.knobs();
+    let trusted = &knobs.trusted_proxies;
     let any = st.dev(Deviation::TrustAnyForwardedFor);
     if !any && !trusted.contains(&peer) {
         return peer;

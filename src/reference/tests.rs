@@ -1164,6 +1164,38 @@ async fn control_api() {
 }
 
 #[tokio::test]
+async fn control_knobs_read_set_and_reset() {
+    let k = Kit::new();
+    let v = k.send(Req::get("/_tessera/knobs")).await.json();
+    assert_eq!(v["short_lived_minutes"], 60);
+    let r = k
+        .send(Req::post_json(
+            "/_tessera/knobs",
+            r#"{"short_lived_minutes": 30, "allow_http_get": true}"#,
+        ))
+        .await;
+    assert!(r.ok(), "{}", r.text);
+    assert_eq!(r.json()["short_lived_minutes"], 30);
+    assert_eq!(k.generate(ALICE, "").await.json()["expires"], T0 + 30 * MIN);
+    let v = k.send(Req::get("/arcgis/rest/info?f=json")).await.json();
+    assert_eq!(v["authInfo"]["shortLivedTokenValidity"], 30);
+    // All or nothing: an unknown knob or a bad value changes nothing.
+    for bad in [r#"{"nope": 1}"#, r#"{"short_lived_minutes": "x"}"#, "[1]"] {
+        let r = k.send(Req::post_json("/_tessera/knobs", bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        k.send(Req::get("/_tessera/knobs")).await.json()["short_lived_minutes"],
+        30
+    );
+    // Reset restores the start-up values.
+    assert!(k.send(Req::post_json("/_tessera/reset", "{}")).await.ok());
+    let v = k.send(Req::get("/_tessera/knobs")).await.json();
+    assert_eq!(v["short_lived_minutes"], 60);
+    assert_eq!(v["allow_http_get"], false);
+}
+
+#[tokio::test]
 async fn control_api_absent_without_control() {
     let opts = super::ServerOptions::default();
     let clock = std::sync::Arc::new(super::VirtualClock::at(T0));
