@@ -67,9 +67,16 @@ impl HttpExecutor {
     /// knobs and deviations) or checks that a remote one can be fuzzed.
     pub fn new(rt: Arc<Runtime>, target: &Target, timeouts: Timeouts) -> Result<Self, ExecError> {
         let (base_url, server) = match &target.kind {
-            TargetKind::Reference { deviations } => {
+            TargetKind::Reference {
+                deviations,
+                variants,
+            } => {
                 let server = rt
-                    .block_on(in_process::Server::start(&target.knobs, deviations))
+                    .block_on(in_process::Server::start(
+                        &target.knobs,
+                        deviations,
+                        variants,
+                    ))
                     .map_err(unreachable)?;
                 (server.base_url().to_owned(), Some(server))
             }
