@@ -47,7 +47,7 @@ pub struct HttpExecutor {
     server: Option<reference::Handle>,
     /// Scratch copies in the shapes `render::Context` takes.
     captures: IndexMap<String, String>,
-    no_case: IndexMap<String, serde_json::Value>,
+    no_case: crate::scenario::plan::Case,
 }
 
 impl std::fmt::Debug for HttpExecutor {
@@ -113,7 +113,7 @@ impl HttpExecutor {
             now_ms: 0,
             server,
             captures: IndexMap::new(),
-            no_case: IndexMap::new(),
+            no_case: Default::default(),
         })
     }
 
@@ -175,7 +175,9 @@ impl HttpExecutor {
             addresses: &self.addresses,
             captures: &self.captures,
         };
-        let rendered = render::prepare(&ctx, &r.to_request()).map_err(ExecError::Protocol)?;
+        let plan = crate::scenario::plan::RequestPlan::compile(&r.to_request())
+            .map_err(ExecError::Protocol)?;
+        let rendered = render::prepare(&ctx, &plan).map_err(ExecError::Protocol)?;
         let source = rendered
             .source(&self.addresses)
             .map_err(ExecError::Unsupported)?;

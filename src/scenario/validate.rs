@@ -17,6 +17,10 @@ use std::path::Path;
 
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
+use super::plan::{
+    Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate, Query,
+    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind,
+};
 use super::template::{Template, Var};
 
 /// Fixture users of semantics.md ("Reference fixture"); a target profile maps
@@ -159,12 +163,10 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
         let at = c.find(Loc { line: 1, column: 1 }, "rules:");
         c.err(at, K::Empty("at least one rule ID in `rules`"));
     }
-    let mut knobs = std::collections::BTreeMap::new();
+    let mut knobs = ScenarioKnobs::default();
     for (name, v) in &file.knobs {
-        match crate::knobs::Knobs::default().with(name, &v.value) {
-            Ok(_) => {
-                knobs.insert(name.clone(), v.value.clone());
-            }
+        match knobs.set(name, &v.value) {
+            Ok(()) => {}
             Err(crate::knobs::KnobError::Unknown(_)) => {
                 // The key sits before its value on the same line.
                 let at = key_before(source, v.loc, name);
@@ -296,10 +298,7 @@ fn check_matrix(
                 if !names.insert(n.to_owned()) {
                     c.err(row.loc, K::DuplicateCase(n.to_owned()));
                 }
-                out.push(Case {
-                    name: n.to_owned(),
-                    vars: row.value.clone(),
-                });
+                out.push(Case::new(n.to_owned(), row.value.clone()));
             }
             _ => c.err(row.loc, K::CaseName),
         }
@@ -461,7 +460,7 @@ fn check_step(
         check_rules(c, &s.rules)
     };
     let kind = if let Some(req) = &s.request {
-        let rs = check_request_step(c, loc, req, s, cases, captured);
+        let rs = check_request_step(c, loc, req, s, cases, captured)?;
         StepKind::Request(Box::new(rs))
     } else if let Some(d) = &s.advance {
         // Moving the target's clock is a control-API call.
@@ -494,7 +493,7 @@ fn check_step(
                 {
                     // Requests sent at once cannot see each other's captures.
                     let mut scope = before.clone();
-                    reqs.push(check_request_step(
+                    reqs.extend(check_request_step(
                         c,
                         item.loc,
                         req,
@@ -545,11 +544,11 @@ fn check_request_step(
     raw: &RawStep,
     cases: &[Case],
     captured: &mut BTreeSet<String>,
-) -> RequestStep {
+) -> Option<RequestStep> {
+    let errors_before = c.errors.len();
     match (&req.endpoint, &req.path) {
-        (Some(_), Some(p)) => {
+        (Some(_), Some(_)) => {
             let at = c.find(loc, "path:");
-            let _ = p;
             c.err(
                 at,
                 K::Invalid("either `endpoint` or `path` in a request, not both".into()),
@@ -589,83 +588,11 @@ fn check_request_step(
         check_template(c, loc, t, cases, captured);
     }
     check_header_literals(c, loc, req);
-    let expect = raw.expect.clone().unwrap_or_default();
-    for m in expect
-        .json
-        .values()
-        .chain(expect.headers.values())
-        .chain(expect.body.iter())
-    {
-        if let Some(t) = &m.value.tolerance {
-            check_duration(c, t);
-        }
-        if matcher_is_empty(&m.value) {
-            c.err(
-                m.loc,
-                K::Empty("at least one matcher (`equals`, `exists`, `type`, ...) in `{}`"),
-            );
-        }
-        if m.value.one_of.as_ref().is_some_and(|l| l.is_empty()) {
-            let at = c.find(m.loc, "one_of");
-            c.err(at, K::Empty("at least one value in `one_of`"));
-        }
-        if let Some(re) = &m.value.matches
-            && let Err(e) = regex::Regex::new(re)
-        {
-            let at = c.find(m.loc, re);
-            c.err(at, K::BadRegex(one_line(&e.to_string())));
-        }
-        for v in m.value.operands() {
-            if let serde_json::Value::String(s) = v {
-                check_template(c, m.loc, s, cases, captured);
-            }
-        }
-    }
-    for (path, m) in &expect.json {
-        if serde_json_path::JsonPath::parse(path).is_err() {
-            let at = key_before(c.source, m.loc, path);
-            let at = if at == m.loc { c.find(loc, path) } else { at };
-            c.err(at, K::BadJsonPath(path.clone()));
-        }
-    }
-    for (field, n) in [
-        ("status", &expect.status),
-        ("arcgis_error", &expect.arcgis_error),
-    ] {
-        let Some(n) = n else { continue };
-        let text = n.value.0.trim();
-        if let Ok(code) = text.parse::<i64>() {
-            if field == "status" && !(100..=599).contains(&code) {
-                c.err(
-                    n.loc,
-                    K::Invalid(format!(
-                        "an HTTP status from 100 to 599 in `status`, found `{code}`"
-                    )),
-                );
-            }
-            continue;
-        }
-        if field == "arcgis_error" && text == "none" {
-            continue;
-        }
-        // A string is only a template: literal text can never be a number.
-        let has_placeholder = Template::parse(text).is_ok_and(|t| t.vars().next().is_some());
-        if has_placeholder {
-            check_template(c, n.loc, text, cases, captured);
-        } else {
-            let also = if field == "arcgis_error" {
-                ", `none`"
-            } else {
-                ""
-            };
-            c.err(
-                n.loc,
-                K::Type(format!(
-                    "an integer{also} or a template such as `{{{{case.{field}}}}}` in `{field}`, found `{text}`"
-                )),
-            );
-        }
-    }
+    let request = RequestPlan::compile(req);
+    let asserts = match &raw.expect {
+        Some(expect) => compile_expect(c, loc, expect, cases, captured),
+        None => Vec::new(),
+    };
     let mut capture = indexmap::IndexMap::new();
     for (name, src) in &raw.capture {
         if let Some(why) = bad_capture_name(name) {
@@ -674,23 +601,248 @@ fn check_request_step(
         }
         match CaptureSource::parse(&src.value) {
             Ok(cs) => {
-                if let CaptureSource::JsonPath(p) = &cs
-                    && serde_json_path::JsonPath::parse(p).is_err()
-                {
-                    c.err(src.loc, K::BadJsonPath(p.clone()));
-                }
                 capture.insert(name.clone(), cs);
             }
-            Err(e) => c.err(src.loc, K::BadCapture(e)),
+            Err(CaptureError::JsonPath(p)) => c.err(src.loc, K::BadJsonPath(p)),
+            Err(CaptureError::Shape(e)) => c.err(src.loc, K::BadCapture(e)),
         }
         captured.insert(name.clone());
     }
-    RequestStep {
-        loc,
-        request: req.clone(),
-        expect,
-        capture,
+    match request {
+        Ok(request) if c.errors.len() == errors_before => Some(RequestStep {
+            loc,
+            request,
+            asserts,
+            capture,
+        }),
+        Ok(_) => None,
+        Err(e) => {
+            // Every bad template is reported above with its place; this only
+            // guards against a plan that silently loses a step.
+            if c.errors.len() == errors_before {
+                c.err(loc, K::BadTemplate(e));
+            }
+            None
+        }
     }
+}
+
+/// Compiles `expect:` into asserts, in the order their checks are reported:
+/// status, arcgis_error, no_error, headers, json paths, body.
+fn compile_expect(
+    c: &mut Checker,
+    loc: Loc,
+    expect: &Expect,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Vec<Assert> {
+    let mut out = Vec::new();
+    for (field, query, n) in [
+        ("status", Query::Status, &expect.status),
+        ("arcgis_error", Query::ArcgisError, &expect.arcgis_error),
+    ] {
+        let Some(n) = n else { continue };
+        if let Some(predicate) = compile_code(c, field, n, cases, captured) {
+            out.push(Assert {
+                query,
+                predicate,
+                tolerance: None,
+            });
+        }
+    }
+    if let Some(want) = expect.no_error {
+        out.push(Assert {
+            query: Query::ArcgisError,
+            predicate: Predicate::NoError(want),
+            tolerance: None,
+        });
+    }
+    let mut matchers: Vec<(Query, &Spanned<Matcher>)> = Vec::new();
+    for (name, m) in &expect.headers {
+        matchers.push((Query::Header(name.clone()), m));
+    }
+    for (path, m) in &expect.json {
+        match JsonQuery::parse(path) {
+            Ok(q) => matchers.push((Query::Json(q), m)),
+            Err(_) => {
+                let at = key_before(c.source, m.loc, path);
+                let at = if at == m.loc { c.find(loc, path) } else { at };
+                c.err(at, K::BadJsonPath(path.clone()));
+                // Still check the matcher itself.
+                compile_matcher(c, Query::Body, m, cases, captured);
+            }
+        }
+    }
+    if let Some(m) = &expect.body {
+        matchers.push((Query::Body, m));
+    }
+    for (query, m) in matchers {
+        out.extend(compile_matcher(c, query, m, cases, captured));
+    }
+    out
+}
+
+/// `status:` or `arcgis_error:`: an integer, `none` (arcgis_error only) or
+/// integer arithmetic over placeholders (`"{{case.code}}"`).
+fn compile_code(
+    c: &mut Checker,
+    field: &str,
+    n: &Spanned<IntExpr>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Option<Predicate> {
+    let text = n.value.0.trim();
+    if let Ok(code) = text.parse::<i64>() {
+        if field == "status" && !(100..=599).contains(&code) {
+            c.err(
+                n.loc,
+                K::Invalid(format!(
+                    "an HTTP status from 100 to 599 in `status`, found `{code}`"
+                )),
+            );
+            return None;
+        }
+        return Some(Predicate::Code(Arith::literal(code as i128)));
+    }
+    if field == "arcgis_error" && text == "none" {
+        return Some(Predicate::NoCode);
+    }
+    // A string is only a template: literal text can never be a number.
+    let has_placeholder = Template::parse(text).is_ok_and(|t| t.vars().next().is_some());
+    if !has_placeholder {
+        let also = if field == "arcgis_error" {
+            ", `none`"
+        } else {
+            ""
+        };
+        c.err(
+            n.loc,
+            K::Type(format!(
+                "an integer{also} or a template such as `{{{{case.{field}}}}}` in `{field}`, found `{text}`"
+            )),
+        );
+        return None;
+    }
+    check_template(c, n.loc, text, cases, captured);
+    match Arith::parse(text) {
+        Ok(a) => Some(Predicate::Code(a)),
+        Err(e) => {
+            c.err(n.loc, K::BadIntExpr(e));
+            None
+        }
+    }
+}
+
+/// One matcher: its predicates, in the order their checks are reported.
+fn compile_matcher(
+    c: &mut Checker,
+    query: Query,
+    m: &Spanned<Matcher>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Vec<Assert> {
+    let mv = &m.value;
+    let tolerance = mv.tolerance.as_ref().and_then(|t| check_duration(c, t));
+    if matcher_is_empty(mv) {
+        c.err(
+            m.loc,
+            K::Empty("at least one matcher (`equals`, `exists`, `type`, ...) in `{}`"),
+        );
+    }
+    if mv.one_of.as_ref().is_some_and(|l| l.is_empty()) {
+        let at = c.find(m.loc, "one_of");
+        c.err(at, K::Empty("at least one value in `one_of`"));
+    }
+    let operand = |c: &mut Checker, op: &str, v: &serde_json::Value| -> Option<Operand> {
+        if let serde_json::Value::String(s) = v {
+            check_template(c, m.loc, s, cases, captured);
+        }
+        // A bad template is reported by `check_template`.
+        let o = Operand::compile(v).ok()?;
+        // Bounds are numbers, and `{{now}}` is one: text that should be
+        // arithmetic but is not would only fail when played.
+        let numeric = matches!(op, "at_least" | "at_most") || (o.uses_now && v.is_string());
+        if numeric && o.number.is_none() {
+            let why = match v {
+                serde_json::Value::String(s) => Arith::parse(s).err().unwrap_or_default(),
+                other => format!("a number or integer arithmetic in `{op}`, found `{other}`"),
+            };
+            let at = match v {
+                serde_json::Value::String(s) => c.find(m.loc, s),
+                _ => c.find(m.loc, op),
+            };
+            c.err(at, K::BadIntExpr(why));
+            return None;
+        }
+        Some(o)
+    };
+    let mut preds = Vec::new();
+    if let Some(want) = mv.exists {
+        preds.push(Predicate::Exists(want));
+    }
+    if let Some(v) = &mv.equals
+        && let Some(o) = operand(c, "equals", v)
+    {
+        preds.push(Predicate::Equals(o));
+    }
+    if let Some(v) = &mv.not_equals
+        && let Some(o) = operand(c, "not_equals", v)
+    {
+        preds.push(Predicate::NotEquals(o));
+    }
+    if let Some(list) = &mv.one_of {
+        let ops: Vec<Operand> = list
+            .iter()
+            .filter_map(|v| operand(c, "one_of", v))
+            .collect();
+        if ops.len() == list.len() && !ops.is_empty() {
+            preds.push(Predicate::OneOf(ops));
+        }
+    }
+    if let Some(re) = &mv.matches {
+        match regex::Regex::new(re) {
+            Ok(r) => preds.push(Predicate::Matches(r)),
+            Err(e) => {
+                let at = c.find(m.loc, re);
+                c.err(at, K::BadRegex(one_line(&e.to_string())));
+            }
+        }
+    }
+    if let Some(text) = &mv.contains {
+        // Text that does not parse as a template is meant literally.
+        let t = Template::parse(text).unwrap_or_else(|_| Template::literal(text));
+        preds.push(Predicate::Contains(t));
+    }
+    if let Some(t) = mv.type_ {
+        preds.push(Predicate::Type(t));
+    }
+    if let Some(n) = mv.length {
+        preds.push(Predicate::Length(n));
+    }
+    if let Some(n) = mv.min_length {
+        preds.push(Predicate::MinLength(n));
+    }
+    if let Some(n) = mv.max_length {
+        preds.push(Predicate::MaxLength(n));
+    }
+    if let Some(v) = &mv.at_least
+        && let Some(o) = operand(c, "at_least", v)
+    {
+        preds.push(Predicate::AtLeast(o));
+    }
+    if let Some(v) = &mv.at_most
+        && let Some(o) = operand(c, "at_most", v)
+    {
+        preds.push(Predicate::AtMost(o));
+    }
+    preds
+        .into_iter()
+        .map(|predicate| Assert {
+            query: query.clone(),
+            predicate,
+            tolerance,
+        })
+        .collect()
 }
 
 /// Placeholder names a capture may not take: `{{NAME}}` would mean the
@@ -970,7 +1122,22 @@ steps:
                     r.capture["ct"],
                     CaptureSource::Header("Content-Type".into())
                 );
-                assert_eq!(r.request.form["client"], None);
+                assert!(r.request.form.contains(&("client".to_string(), None)));
+                // Expectations compile into asserts, one per operator.
+                let labels: Vec<String> = r.asserts.iter().map(|a| a.label()).collect();
+                assert_eq!(
+                    labels,
+                    [
+                        "status",
+                        "arcgis_error",
+                        "json $.expires equals",
+                        "json $.token matches"
+                    ]
+                );
+                assert_eq!(
+                    r.asserts[2].tolerance,
+                    Some(std::time::Duration::from_secs(1))
+                );
             }
             other => panic!("{other:?}"),
         }
