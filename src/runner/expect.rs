@@ -218,7 +218,7 @@ fn looks_binary(body: &str) -> bool {
 }
 
 /// A body start for messages.
-pub fn snippet(s: &str, max: usize) -> String {
+fn snippet(s: &str, max: usize) -> String {
     let t: String = s.chars().take(max).collect();
     if s.chars().count() > max {
         format!("{t}…")

@@ -374,22 +374,6 @@ pub struct Matcher {
     pub tolerance: Option<Spanned<String>>,
 }
 
-impl Matcher {
-    /// The operands that may be templates (`equals`, `not_equals`,
-    /// `at_least`, `at_most` and each of `one_of`).
-    pub fn operands(&self) -> impl Iterator<Item = &serde_json::Value> {
-        [
-            &self.equals,
-            &self.not_equals,
-            &self.at_least,
-            &self.at_most,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.one_of.iter().flatten())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {

@@ -19,7 +19,7 @@ use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::plan::{
     Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate, Query,
-    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind,
+    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
 };
 use super::template::{Template, Var};
 
@@ -724,13 +724,48 @@ fn compile_code(
         return None;
     }
     check_template(c, n.loc, text, cases, captured);
-    match Arith::parse(text) {
-        Ok(a) => Some(Predicate::Code(a)),
+    let a = match Arith::parse(text) {
+        Ok(a) => a,
         Err(e) => {
             c.err(n.loc, K::BadIntExpr(e));
-            None
+            return None;
+        }
+    };
+    // Case values are known now: each one the code names must be an integer
+    // (or `none` for a lone `arcgis_error: "{{case.KEY}}"`).
+    let none_allowed = field == "arcgis_error" && a.lone_var().is_some();
+    for t in &a.terms {
+        let TermValue::Var {
+            var: Var::Case(k), ..
+        } = &t.value
+        else {
+            continue;
+        };
+        for cs in cases {
+            let ok = match cs.vars.get(k) {
+                // A missing key is reported by `check_template`.
+                None => true,
+                Some(serde_json::Value::Number(n)) => n.is_i64() || n.is_u64(),
+                Some(serde_json::Value::String(s)) => {
+                    s.contains("{{")
+                        || s.trim().parse::<i128>().is_ok()
+                        || (none_allowed && s.trim() == "none")
+                }
+                Some(_) => false,
+            };
+            if !ok {
+                let found = cs.vars.get(k).map(|v| v.to_string()).unwrap_or_default();
+                c.err(
+                    n.loc,
+                    K::BadIntExpr(format!(
+                        "an integer for `{{{{case.{k}}}}}` in case `{}`, found `{found}`",
+                        cs.name
+                    )),
+                );
+            }
         }
     }
+    Some(Predicate::Code(a))
 }
 
 /// One matcher: its predicates, in the order their checks are reported.
@@ -1024,6 +1059,37 @@ steps:
             "{HEAD}steps:\n  - request: {{endpoint: server_info, headers: {{X-A: \"Bearer {{{{now}}}}\"}}}}\n"
         ))
         .unwrap();
+    }
+
+    #[test]
+    fn codes_are_integer_arithmetic_over_integer_case_values() {
+        let src = |code: &str, expect: &str| {
+            format!(
+                "{HEAD}matrix:\n  - {{name: a, code: {code}}}\nsteps:\n  - request: {{endpoint: server_info}}\n    expect: {expect}\n"
+            )
+        };
+        load(&src("498", "{status: 200, arcgis_error: \"{{case.code}}\"}")).unwrap();
+        load(&src("none", "{arcgis_error: \"{{case.code}}\"}")).unwrap();
+        load(&src("\"498\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
+        let e = one_error(&src("abc", "{arcgis_error: \"{{case.code}}\"}"));
+        assert!(
+            e.contains("integer arithmetic") && e.contains("in case `a`, found `\"abc\"`"),
+            "{e}"
+        );
+        // `none` only stands alone.
+        let e = one_error(&src("none", "{arcgis_error: \"{{case.code}} + 1\"}"));
+        assert!(e.contains("in case `a`"), "{e}");
+        let e = one_error(&src("200", "{status: \"{{case.code}}x\"}"));
+        assert!(e.starts_with("t.yaml:10:22:") && e.contains("a duration unit"), "{e}");
+        let e = one_error(&src(
+            "200",
+            "{json: {$.a: {at_least: true}}}",
+        ));
+        assert!(e.contains("a number or integer arithmetic in `at_least`"), "{e}");
+        let e = one_error(&src("200", "{json: {$.a: {equals: \"{{now}} and later\"}}}"));
+        assert!(e.contains("integer arithmetic"), "{e}");
+        // Text operands that do not mention the clock stay text.
+        load(&src("200", "{json: {$.a: {equals: \"{{user.password}}-wrong\"}}}")).unwrap();
     }
 
     #[test]
