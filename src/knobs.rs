@@ -168,7 +168,8 @@ mod tests {
         let mut s = ScenarioKnobs::default();
         assert!(s.is_empty());
         s.set("web_tier_auth", &serde_json::json!(true)).unwrap();
-        s.set("max_concurrent_sessions", &serde_json::json!(2)).unwrap();
+        s.set("max_concurrent_sessions", &serde_json::json!(2))
+            .unwrap();
         assert!(matches!(
             s.set("nope", &serde_json::json!(1)),
             Err(KnobError::Unknown(_))

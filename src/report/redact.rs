@@ -511,7 +511,10 @@ mod tests {
             &json!("short"),
             &src("$.data['sessionToken']")
         ));
-        assert!(captured_is_secret(&json!("0123456789abcdefXYZ"), &src("body")));
+        assert!(captured_is_secret(
+            &json!("0123456789abcdefXYZ"),
+            &src("body")
+        ));
         assert!(!captured_is_secret(&json!("short"), &src("body")));
         assert!(captured_is_secret(&json!("abc"), &src("header:Set-Cookie")));
         assert!(!captured_is_secret(

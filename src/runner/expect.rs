@@ -78,7 +78,14 @@ impl Evaluation {
         self.definite
     }
 
-    fn push(&mut self, what: String, expected: String, actual: String, passed: bool, rules: &[String]) {
+    fn push(
+        &mut self,
+        what: String,
+        expected: String,
+        actual: String,
+        passed: bool,
+        rules: &[String],
+    ) {
         self.definite |= !passed;
         self.checks.push(Check {
             what,
@@ -115,7 +122,13 @@ pub fn evaluate(
             ),
         };
         let expected = if want_none { "no error" } else { "an error" };
-        ev.push(what, expected.into(), actual, error_obj.is_none() == want_none, rules);
+        ev.push(
+            what,
+            expected.into(),
+            actual,
+            error_obj.is_none() == want_none,
+            rules,
+        );
     };
     // The last JSON query reported as "body is not JSON" (one check per path).
     let mut not_json_reported: Option<&Query> = None;
@@ -183,7 +196,11 @@ pub fn evaluate(
                     (_, a) => show(a.as_ref()),
                 };
                 match n.eval(|v| ctx.lookup(v)) {
-                    Ok(n) => (n.to_string(), actual.as_ref().and_then(as_i128) == Some(n), shown),
+                    Ok(n) => (
+                        n.to_string(),
+                        actual.as_ref().and_then(as_i128) == Some(n),
+                        shown,
+                    ),
                     Err(e) if a.query == Query::ArcgisError => (e, false, String::new()),
                     Err(e) => (e, false, shown),
                 }
@@ -252,7 +269,10 @@ struct Resolved {
 
 fn resolve(o: &Operand, ctx: &Context) -> Result<Resolved, String> {
     let value = o.value.render(&mut |v| ctx.lookup(v))?;
-    let number = o.number.as_ref().and_then(|a| a.eval(|v| ctx.lookup(v)).ok());
+    let number = o
+        .number
+        .as_ref()
+        .and_then(|a| a.eval(|v| ctx.lookup(v)).ok());
     Ok(Resolved {
         value,
         number,
@@ -623,7 +643,10 @@ mod tests {
             json!({"contains": "1021: Token has expired."}),
             Some(json!("Error 1021: Token has expired."))
         ));
-        assert!(ok(json!({"contains": "-{{token}}-"}), Some(json!("a-TOK123-b"))));
+        assert!(ok(
+            json!({"contains": "-{{token}}-"}),
+            Some(json!("a-TOK123-b"))
+        ));
         // Text that is not a template is meant literally.
         assert!(ok(json!({"contains": "{{"}), Some(json!("a {{ b"))));
         assert!(ok(json!({"type": "integer"}), Some(json!(5))));
@@ -673,7 +696,10 @@ mod tests {
             &[],
             Duration::ZERO,
         );
-        assert!(ev.checks[0].actual.starts_with("a binary body of"), "{ev:?}");
+        assert!(
+            ev.checks[0].actual.starts_with("a binary body of"),
+            "{ev:?}"
+        );
     }
 
     #[test]
@@ -725,7 +751,10 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("arcgis_error", "499", false), ("no_error", "error 499", true)]
+            [
+                ("arcgis_error", "499", false),
+                ("no_error", "error 499", true)
+            ]
         );
     }
 
@@ -757,7 +786,9 @@ mod tests {
     fn a_non_json_body_is_one_check_per_path_and_not_a_definite_failure() {
         let f = Fixture::new();
         let ev = evaluate(
-            &compile(&json!({"json": {"$.a": {"exists": true, "type": "string"}, "$.b": {"equals": 1}}})),
+            &compile(
+                &json!({"json": {"$.a": {"exists": true, "type": "string"}, "$.b": {"equals": 1}}}),
+            ),
             &resp(200, "<html>"),
             &f.ctx(),
             &[],

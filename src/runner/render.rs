@@ -115,7 +115,10 @@ impl Context<'_> {
         self.render(t).map(Some)
     }
 
-    fn render_map(&self, m: &[(String, Option<Template>)]) -> Result<Vec<(String, String)>, String> {
+    fn render_map(
+        &self,
+        m: &[(String, Option<Template>)],
+    ) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         for (k, v) in m {
             if let Some(v) = self.render_value(v)? {
@@ -159,11 +162,7 @@ pub fn prepare(ctx: &Context, req: &RequestPlan) -> Result<Rendered, String> {
     };
     let mut url = format!("{}{path}", ctx.base_url);
     let query = ctx.render_map(&req.query)?;
-    let raw_query = req
-        .raw_query
-        .as_ref()
-        .map(|q| ctx.render(q))
-        .transpose()?;
+    let raw_query = req.raw_query.as_ref().map(|q| ctx.render(q)).transpose()?;
     let mut qs = form_encode(&query);
     if let Some(raw) = raw_query.filter(|r| !r.is_empty()) {
         if !qs.is_empty() {

@@ -397,7 +397,7 @@ pub struct SetPassword {
 
 // The checked types (`Scenario`, `Step`, ...) moved to `plan`, the compiled
 // form the runner plays; re-exported here for existing paths.
-pub use super::plan::{Case, CaptureSource, RequestStep, Scenario, Step, StepKind};
+pub use super::plan::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
 
 /// The longest duration a scenario may write: 100 years of 365.25 days.
 pub const MAX_DURATION: jiff::SignedDuration = jiff::SignedDuration::from_secs(36_525 * 86_400);

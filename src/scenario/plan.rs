@@ -549,7 +549,10 @@ impl Arith {
                 TermValue::Var { var, unit_ms } => {
                     let text = lookup(var)?;
                     let n: i128 = text.trim().parse().map_err(|_| {
-                        format!("an integer in `{{{{{var}}}}}`, found `{text}` in `{}`", self.text)
+                        format!(
+                            "an integer in `{{{{{var}}}}}`, found `{text}` in `{}`",
+                            self.text
+                        )
                     })?;
                     match unit_ms {
                         Some(u) => n.checked_mul(*u).ok_or_else(range)?,
@@ -594,8 +597,9 @@ fn term(parts: &[Part], expr: &str) -> Result<TermValue, String> {
         [Part::Var(v), Part::Lit(unit)]
             if unit.chars().all(|c| c.is_ascii_alphabetic()) && !unit.is_empty() =>
         {
-            let d = parse_duration(&format!("1{unit}"))
-                .map_err(|_| format!("a duration unit such as `m` or `s`, found `{unit}` in `{expr}`"))?;
+            let d = parse_duration(&format!("1{unit}")).map_err(|_| {
+                format!("a duration unit such as `m` or `s`, found `{unit}` in `{expr}`")
+            })?;
             Ok(TermValue::Var {
                 var: v.clone(),
                 unit_ms: Some(d.as_millis() as i128),

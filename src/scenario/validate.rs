@@ -1068,7 +1068,11 @@ steps:
                 "{HEAD}matrix:\n  - {{name: a, code: {code}}}\nsteps:\n  - request: {{endpoint: server_info}}\n    expect: {expect}\n"
             )
         };
-        load(&src("498", "{status: 200, arcgis_error: \"{{case.code}}\"}")).unwrap();
+        load(&src(
+            "498",
+            "{status: 200, arcgis_error: \"{{case.code}}\"}",
+        ))
+        .unwrap();
         load(&src("none", "{arcgis_error: \"{{case.code}}\"}")).unwrap();
         load(&src("\"498\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
         let e = one_error(&src("abc", "{arcgis_error: \"{{case.code}}\"}"));
@@ -1080,16 +1084,26 @@ steps:
         let e = one_error(&src("none", "{arcgis_error: \"{{case.code}} + 1\"}"));
         assert!(e.contains("in case `a`"), "{e}");
         let e = one_error(&src("200", "{status: \"{{case.code}}x\"}"));
-        assert!(e.starts_with("t.yaml:10:22:") && e.contains("a duration unit"), "{e}");
+        assert!(
+            e.starts_with("t.yaml:10:22:") && e.contains("a duration unit"),
+            "{e}"
+        );
+        let e = one_error(&src("200", "{json: {$.a: {at_least: true}}}"));
+        assert!(
+            e.contains("a number or integer arithmetic in `at_least`"),
+            "{e}"
+        );
         let e = one_error(&src(
             "200",
-            "{json: {$.a: {at_least: true}}}",
+            "{json: {$.a: {equals: \"{{now}} and later\"}}}",
         ));
-        assert!(e.contains("a number or integer arithmetic in `at_least`"), "{e}");
-        let e = one_error(&src("200", "{json: {$.a: {equals: \"{{now}} and later\"}}}"));
         assert!(e.contains("integer arithmetic"), "{e}");
         // Text operands that do not mention the clock stay text.
-        load(&src("200", "{json: {$.a: {equals: \"{{user.password}}-wrong\"}}}")).unwrap();
+        load(&src(
+            "200",
+            "{json: {$.a: {equals: \"{{user.password}}-wrong\"}}}",
+        ))
+        .unwrap();
     }
 
     #[test]
