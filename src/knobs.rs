@@ -129,10 +129,6 @@ impl ScenarioKnobs {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stated.is_empty()
-    }
-
     /// Each stated knob with its value, in the order written.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> + '_ {
         self.stated
@@ -166,7 +162,7 @@ mod tests {
     #[test]
     fn scenario_knobs_apply_only_what_they_state() {
         let mut s = ScenarioKnobs::default();
-        assert!(s.is_empty());
+        assert_eq!(s.iter().count(), 0);
         s.set("web_tier_auth", &serde_json::json!(true)).unwrap();
         s.set("max_concurrent_sessions", &serde_json::json!(2))
             .unwrap();

@@ -1,11 +1,13 @@
-//! Semantic checks: turns a [`ScenarioFile`] into a checked [`Scenario`] or
-//! a list of [`Diagnostic`]s, each with a location.
+//! Semantic checks and compilation: turns a [`ScenarioFile`] into the
+//! compiled [`Scenario`] the runner plays (see [`super::plan`]) or a list of
+//! [`Diagnostic`]s, each with a location.
 //!
 //! Everything that can be known before running is checked here, so a bad
 //! scenario never starts: rule IDs, endpoint and knob names, templates,
-//! captures used before they are set, durations, JSON paths, regexes, fixture
-//! user and address aliases, and that `requires` declares what the steps use.
-//! Nothing here reads files or knows the YAML crate.
+//! captures used before they are set, durations, JSON paths, regexes, integer
+//! arithmetic, fixture user and address aliases, and that `requires` declares
+//! what the steps use. What is parsed to check it is kept, parsed, in the
+//! plan. Nothing here reads files or knows the YAML crate.
 //!
 //! Values nested in plain maps (request fields, matcher operands) carry no
 //! location of their own; when the file's text is at hand
