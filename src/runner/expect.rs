@@ -195,7 +195,7 @@ pub fn evaluate(
                     (Query::ArcgisError, None) => "no error".into(),
                     (_, a) => show(a.as_ref()),
                 };
-                match n.eval(|v| ctx.lookup(v)) {
+                match n.eval(|v| ctx.int(v)) {
                     Ok(n) => (
                         n.to_string(),
                         actual.as_ref().and_then(as_i128) == Some(n),
@@ -269,10 +269,7 @@ struct Resolved {
 
 fn resolve(o: &Operand, ctx: &Context) -> Result<Resolved, String> {
     let value = o.value.render(&mut |v| ctx.lookup(v))?;
-    let number = o
-        .number
-        .as_ref()
-        .and_then(|a| a.eval(|v| ctx.lookup(v)).ok());
+    let number = o.number.as_ref().and_then(|a| a.eval(|v| ctx.int(v)).ok());
     Ok(Resolved {
         value,
         number,
@@ -460,7 +457,7 @@ fn predicate(
                 }
             }
         }
-        Predicate::Code(n) => match n.eval(|v| ctx.lookup(v)) {
+        Predicate::Code(n) => match n.eval(|v| ctx.int(v)) {
             Ok(n) => (n.to_string(), actual.and_then(as_i128) == Some(n), shown),
             Err(e) => (e, false, shown),
         },
@@ -516,7 +513,7 @@ mod tests {
     fn compile(expect: &Value) -> Vec<Assert> {
         let src = format!(
             "version: 1\nid: a/b\ntitle: t\nrules: [LT-2]\nprofile: arcgis-token\n\
-             matrix:\n  - {{name: c1, code: 498}}\nsteps:\n\
+             matrix:\n  - {{name: c1, code: 498, later: \"{{{{now}}}} + 1m\"}}\nsteps:\n\
              \x20 - request: {{endpoint: server_info}}\n    capture: {{token: body}}\n\
              \x20 - request: {{endpoint: server_info}}\n    expect: {expect}\n"
         );
@@ -581,6 +578,11 @@ mod tests {
         );
         // ...but not to plain numbers: a status code is exact.
         assert!(!run(json!({"equals": "{{case.code}}"}), Some(json!(499)), 2000)[0].passed);
+        // A case value may be arithmetic itself.
+        assert!(ok(
+            json!({"equals": "{{case.later}}"}),
+            Some(json!(1_700_000_060_000i64))
+        ));
         // An explicit tolerance always applies.
         assert!(ok(
             json!({"equals": 1000, "tolerance": "1s"}),

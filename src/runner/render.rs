@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 
 use super::http::PreparedRequest;
 use crate::knobs::Knobs;
-use crate::scenario::plan::{Case, Destination, RequestPlan};
+use crate::scenario::plan::{Case, Destination, RequestPlan, integer_of};
 use crate::scenario::template::{Template, UserField, Var};
 use crate::target::User;
 
@@ -97,6 +97,20 @@ impl Context<'_> {
                 .cloned()
                 .ok_or_else(|| format!("`{c}` was not captured")),
         }
+    }
+
+    /// The integer a placeholder stands for in arithmetic. A case value that
+    /// is arithmetic itself (`"60m"`, `"{{now}} + 5m"`) counts as its value.
+    pub fn int(&self, v: &Var) -> Result<i128, String> {
+        if let Var::Case(k) = v
+            && let Some(a) = self.case.ariths.get(k)
+        {
+            return a.eval(|inner| match inner {
+                Var::Case(_) => Err(format!("case value `{k}` refers to another case value")),
+                other => self.int(other),
+            });
+        }
+        integer_of(v, &self.lookup(v)?)
     }
 
     /// Renders a template.
@@ -248,6 +262,7 @@ pub(crate) mod tests {
             case.insert("client".into(), serde_json::Value::Null);
             case.insert("code".into(), serde_json::json!(498));
             case.insert("carrier".into(), serde_json::json!("Bearer {{token}}"));
+            case.insert("later".into(), serde_json::json!("{{now}} + 1m"));
             let mut captures = IndexMap::new();
             captures.insert("token".into(), "TOK123".into());
             Fixture {
@@ -301,6 +316,10 @@ pub(crate) mod tests {
         );
         assert_eq!(render(c, "{{knobs.short_lived_minutes}}").unwrap(), "60");
         assert_eq!(render(c, "{{case.code}}").unwrap(), "498");
+        assert_eq!(c.int(&Var::Case("code".into())), Ok(498));
+        assert_eq!(c.int(&Var::Now), Ok(1_700_000_000_000));
+        assert_eq!(c.int(&Var::Case("later".into())), Ok(1_700_000_060_000));
+        assert!(c.int(&Var::Case("carrier".into())).is_err());
         // A case value holding a placeholder is rendered where it is used.
         assert_eq!(render(c, "{{case.carrier}}").unwrap(), "Bearer TOK123");
         assert_eq!(render(c, "{{addr.alt1}}").unwrap(), "127.0.0.2");

@@ -74,12 +74,17 @@ pub struct Case {
     /// The string values that hold placeholders themselves (one level, no
     /// `{{case.*}}`), split once; rendered where `{{case.KEY}}` is used.
     pub templates: IndexMap<String, Template>,
+    /// The string values that are integer arithmetic (`"60m"`,
+    /// `"{{now}} + 5m"`), parsed once; used where `{{case.KEY}}` is a term
+    /// of arithmetic.
+    pub ariths: IndexMap<String, Arith>,
 }
 
 impl Case {
     /// A case from its values, splitting the string values that hold
-    /// placeholders. A value that does not parse is kept as text: validation
-    /// reports it where `{{case.KEY}}` uses it.
+    /// placeholders and parsing those that are arithmetic. A value that does
+    /// not parse is kept as text: validation reports it where `{{case.KEY}}`
+    /// uses it.
     pub fn new(name: String, vars: IndexMap<String, Value>) -> Case {
         let templates = vars
             .iter()
@@ -88,10 +93,15 @@ impl Case {
                 Some((k.clone(), Template::parse(s).ok()?))
             })
             .collect();
+        let ariths = vars
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), Arith::parse(v.as_str()?).ok()?)))
+            .collect();
         Case {
             name,
             vars,
             templates,
+            ariths,
         }
     }
 }
@@ -535,11 +545,11 @@ impl Arith {
         }
     }
 
-    /// The value, with placeholders filled by `lookup` (each must hold an
-    /// integer). Overflow is an error, never a panic.
+    /// The value, with each placeholder's integer given by `int_of`.
+    /// Overflow is an error, never a panic.
     pub fn eval(
         &self,
-        mut lookup: impl FnMut(&Var) -> Result<String, String>,
+        mut int_of: impl FnMut(&Var) -> Result<i128, String>,
     ) -> Result<i128, String> {
         let range = || format!("a number in range, found `{}`", self.text);
         let mut total: i128 = 0;
@@ -547,13 +557,7 @@ impl Arith {
             let v = match &t.value {
                 TermValue::Literal(n) => *n,
                 TermValue::Var { var, unit_ms } => {
-                    let text = lookup(var)?;
-                    let n: i128 = text.trim().parse().map_err(|_| {
-                        format!(
-                            "an integer in `{{{{{var}}}}}`, found `{text}` in `{}`",
-                            self.text
-                        )
-                    })?;
+                    let n = int_of(var).map_err(|e| format!("{e} in `{}`", self.text))?;
                     match unit_ms {
                         Some(u) => n.checked_mul(*u).ok_or_else(range)?,
                         None => n,
@@ -567,6 +571,14 @@ impl Arith {
         }
         Ok(total)
     }
+}
+
+/// The integer a placeholder's text stands for (`{{now}}` renders epoch
+/// milliseconds, a knob or a captured value their digits).
+pub fn integer_of(var: &Var, text: &str) -> Result<i128, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("an integer in `{{{{{var}}}}}`, found `{text}`"))
 }
 
 /// One term between operators: an integer, a duration, `{{x}}` or `{{x}}UNIT`.
@@ -713,7 +725,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn no_vars(_: &Var) -> Result<String, String> {
+    fn no_vars(_: &Var) -> Result<i128, String> {
         Err("no placeholders here".into())
     }
 
@@ -746,8 +758,8 @@ mod tests {
         let v = a
             .eval(|v| {
                 Ok(match v {
-                    Var::Now => "1000000".into(),
-                    _ => "60".into(),
+                    Var::Now => 1_000_000,
+                    _ => 60,
                 })
             })
             .unwrap();
@@ -773,7 +785,12 @@ mod tests {
         assert!(Arith::parse("{{case.scheme}} {{alice}}").is_err());
         // A placeholder must hold an integer when the step plays.
         let a = Arith::parse("{{token}} + 1").unwrap();
-        assert!(a.eval(|_| Ok("TOK".into())).is_err());
+        let e = a.eval(|v| integer_of(v, "TOK")).unwrap_err();
+        assert_eq!(
+            e,
+            "an integer in `{{token}}`, found `TOK` in `{{token}} + 1`"
+        );
+        assert_eq!(a.eval(|v| integer_of(v, " 41 ")), Ok(42));
     }
 
     #[test]
@@ -786,7 +803,30 @@ mod tests {
         assert!(eval(&format!("0 - {}", i128::MIN)).is_err());
         assert_eq!(eval(&i128::MIN.to_string()).unwrap(), i128::MIN);
         let big = Arith::parse("{{x}}h").unwrap();
-        assert!(big.eval(|_| Ok(max.clone())).is_err());
+        assert!(big.eval(|_| Ok(i128::MAX)).is_err());
+    }
+
+    #[test]
+    fn case_values_that_are_arithmetic_are_parsed_once() {
+        let vars = [
+            ("name", json!("c")),
+            ("ttl", json!("60m")),
+            ("at", json!("{{now}} + 1s")),
+            ("who", json!("{{user.name}}")),
+            ("n", json!(5)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let c = Case::new("c".into(), vars);
+        assert_eq!(c.ariths["ttl"].eval(no_vars), Ok(3_600_000));
+        assert!(c.ariths.contains_key("at"));
+        assert!(
+            c.ariths.contains_key("who"),
+            "a lone placeholder is arithmetic too"
+        );
+        assert!(!c.ariths.contains_key("name"));
+        assert_eq!(c.templates.keys().collect::<Vec<_>>(), ["at", "who"]);
     }
 
     #[test]

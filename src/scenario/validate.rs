@@ -749,8 +749,8 @@ fn compile_code(
                 None => true,
                 Some(serde_json::Value::Number(n)) => n.is_i64() || n.is_u64(),
                 Some(serde_json::Value::String(s)) => {
-                    s.contains("{{")
-                        || s.trim().parse::<i128>().is_ok()
+                    cs.ariths.contains_key(k)
+                        || s.contains("{{")
                         || (none_allowed && s.trim() == "none")
                 }
                 Some(_) => false,
@@ -1077,6 +1077,7 @@ steps:
         .unwrap();
         load(&src("none", "{arcgis_error: \"{{case.code}}\"}")).unwrap();
         load(&src("\"498\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
+        load(&src("\"1s\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
         let e = one_error(&src("abc", "{arcgis_error: \"{{case.code}}\"}"));
         assert!(
             e.contains("integer arithmetic") && e.contains("in case `a`, found `\"abc\"`"),
