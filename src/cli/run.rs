@@ -70,6 +70,8 @@ pub struct RunArgs {
     filter: FilterArgs,
     #[command(flatten)]
     deviation: DeviationArgs,
+    #[command(flatten)]
+    tls: super::TlsArgs,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -82,6 +84,13 @@ pub fn execute(args: RunArgs) -> u8 {
         errln!("error: {e}");
         return exit::USAGE;
     }
+    let tls = match args.tls.request() {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let filter = match args.filter.filter() {
         Ok(f) => f,
         Err(code) => return code,
@@ -157,7 +166,7 @@ pub fn execute(args: RunArgs) -> u8 {
     rt.block_on(async {
         let deviations = args.deviation.deviations.clone();
         let timeouts = args.timeout.timeouts();
-        let target = match Target::resolve(&args.target, deviations, timeouts).await {
+        let target = match Target::resolve_with_tls(&args.target, deviations, timeouts, tls).await {
             Ok(t) => t,
             Err(e) => {
                 errln!("{}", e.render(false));

@@ -69,7 +69,11 @@ impl HttpExecutor {
         let (base_url, server) = match &target.kind {
             TargetKind::Reference { deviations } => {
                 let server = rt
-                    .block_on(in_process::Server::start(&target.knobs, deviations))
+                    .block_on(in_process::Server::start_with(
+                        &target.knobs,
+                        deviations,
+                        target.reference_tls,
+                    ))
                     .map_err(unreachable)?;
                 (server.base_url().to_owned(), Some(server))
             }
@@ -95,7 +99,7 @@ impl HttpExecutor {
         }
         Ok(HttpExecutor {
             rt,
-            clients: Clients::new(timeouts),
+            clients: target.clients(timeouts),
             base_url,
             endpoints: target.endpoints.clone(),
             users: target.users.clone(),

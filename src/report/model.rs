@@ -193,6 +193,63 @@ pub struct TargetSummary {
     /// Deviations the in-process reference was started with.
     #[serde(default)]
     pub deviations: Vec<String>,
+    /// How the target was reached over HTTPS; absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSummary>,
+}
+
+/// The TLS side of a target: public facts only (no key, no certificate body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSummary {
+    /// `https`.
+    pub scheme: String,
+    /// The negotiated version (`TLS 1.3`); empty if unknown.
+    pub version: String,
+    /// The server certificate's subject (`CN=...`); empty if unknown.
+    pub subject: String,
+    /// The server certificate's `notAfter` (RFC 3339, UTC); empty if unknown.
+    pub expires: String,
+    /// Certificates and host names were NOT verified (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Files of extra trusted CA certificates (`--cacert`, `tls.cacert`).
+    #[serde(default)]
+    pub cacert: Vec<String>,
+    /// A client certificate was presented.
+    #[serde(default)]
+    pub client_cert: bool,
+}
+
+impl TlsSummary {
+    /// One line for the writers' target sections, starting with a loud
+    /// warning when certificates were not verified.
+    pub fn line(&self) -> String {
+        let mut parts = Vec::new();
+        if self.insecure {
+            parts.push(
+                "INSECURE: --insecure, the certificate and host name were NOT verified".to_owned(),
+            );
+        }
+        let mut seen = self.scheme.clone();
+        if !self.version.is_empty() {
+            seen.push_str(&format!(", {}", self.version));
+        }
+        if !self.subject.is_empty() {
+            seen.push_str(&format!(", certificate {}", self.subject));
+        }
+        if !self.expires.is_empty() {
+            seen.push_str(&format!(" (expires {})", self.expires));
+        }
+        parts.push(seen);
+        if !self.cacert.is_empty() {
+            parts.push(format!("trusting {}", self.cacert.join(", ")));
+        }
+        if self.client_cert {
+            parts.push("client certificate presented".to_owned());
+        }
+        parts.join("; ")
+    }
 }
 
 /// The outcome of one scenario (one matrix case).
@@ -559,6 +616,7 @@ pub(crate) mod tests {
                 capabilities: vec!["clock-control".into()],
                 knobs: serde_json::json!({}),
                 deviations: vec![],
+                tls: None,
             },
             partition: None,
             scenarios,

@@ -144,7 +144,7 @@ pub async fn run(
     let list = instances(scenarios);
     let shared = Arc::new(Shared {
         target: target.clone(),
-        clients: Clients::new(Timeouts::new(opts.timeout)),
+        clients: target.clients(Timeouts::new(opts.timeout)),
         redactor: base_redactor(target),
         state: RwLock::new(()),
         jobs: Semaphore::new(opts.jobs.max(1)),
@@ -347,10 +347,13 @@ async fn play_in_process(
     deviations: &[Deviation],
     redactor: &mut Redactor,
 ) -> play::Played {
-    let server = match in_process::Server::start(&plan.knobs, deviations).await {
-        Ok(s) => s,
-        Err(e) => return error_played(e.to_string()),
-    };
+    let server =
+        match in_process::Server::start_with(&plan.knobs, deviations, shared.target.reference_tls)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return error_played(e.to_string()),
+        };
     let base = server.base_url().to_owned();
     let played = play::play(
         &inst.scenario,

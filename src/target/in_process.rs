@@ -3,9 +3,25 @@
 //! scenario's knobs), the fuzzer one per run. The one place outside
 //! `reference` that starts a server, so control and deviations are applied
 //! the same way for every user.
+//!
+//! Over TLS (`--target reference --tls`) every server of the process uses
+//! one certificate, made on first use ([`certificate`]), which the target's
+//! clients trust.
+
+use std::sync::OnceLock;
 
 use crate::knobs::Knobs;
+use crate::reference::tls::ServerTls;
 use crate::reference::{self, Config, Deviation, ServerOptions};
+
+/// The certificate of every in-process server over TLS (made once: key
+/// generation is not free, and the clients trust this one).
+pub fn certificate() -> Result<&'static ServerTls, String> {
+    static CERT: OnceLock<Result<ServerTls, String>> = OnceLock::new();
+    CERT.get_or_init(|| ServerTls::self_signed(&[]).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
 
 /// A running in-process reference server on a free loopback port, with the
 /// control API on. Dropping it stops the server too, without waiting.
@@ -24,6 +40,16 @@ pub struct StartError(#[from] pub std::io::Error);
 impl Server {
     /// Starts the built-in fixture with `knobs` and `deviations`.
     pub async fn start(knobs: &Knobs, deviations: &[Deviation]) -> Result<Server, StartError> {
+        Self::start_with(knobs, deviations, false).await
+    }
+
+    /// Like [`Server::start`]; with `tls`, the server speaks HTTPS with
+    /// [`certificate`] on `https://127.0.0.1:PORT`.
+    pub async fn start_with(
+        knobs: &Knobs,
+        deviations: &[Deviation],
+        tls: bool,
+    ) -> Result<Server, StartError> {
         let opts = ServerOptions {
             config: Config {
                 knobs: knobs.clone(),
@@ -32,12 +58,18 @@ impl Server {
             control: true,
             deviations: deviations.to_vec(),
         };
-        let handle = reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await?;
-        let base_url = format!("http://{}", handle.addr);
+        let listen = ([127, 0, 0, 1], 0).into();
+        let (handle, scheme) = if tls {
+            let cert = certificate().map_err(std::io::Error::other)?;
+            (reference::spawn_tls(opts, listen, cert).await?, "https")
+        } else {
+            (reference::spawn(opts, listen).await?, "http")
+        };
+        let base_url = format!("{scheme}://{}", handle.addr);
         Ok(Server { handle, base_url })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http(s)://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
