@@ -173,6 +173,12 @@ pub fn execute(args: RunArgs) -> u8 {
                 return e.exit_code();
             }
         };
+        if target.tls.insecure {
+            errln!(
+                "warning: {}",
+                tessera::report::model::TlsSummary::INSECURE_WARNING
+            );
+        }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(print_events(rx));
         let result = tessera::runner::run(selected.scenarios, &target, &opts, Some(tx)).await;

@@ -201,14 +201,18 @@ pub(crate) fn failure_of(e: &(dyn std::error::Error + 'static)) -> Option<TlsFai
     handshake_hint.then_some(TlsFailure::Handshake)
 }
 
-/// `io::Error` hides its inner error from `source()`; look inside it too.
+/// `io::Error` hides its inner error from `source()` (and may wrap another
+/// `io::Error`); look inside it too.
 fn as_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(r) = err.downcast_ref::<rustls::Error>() {
-        return Some(r);
+    let mut cur = err;
+    for _ in 0..8 {
+        if let Some(r) = cur.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        let inner = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+        cur = inner;
     }
-    err.downcast_ref::<std::io::Error>()
-        .and_then(|io| io.get_ref())
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    None
 }
 
 fn classify_rustls(e: &rustls::Error) -> TlsFailure {

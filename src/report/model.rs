@@ -222,15 +222,13 @@ pub struct TlsSummary {
 }
 
 impl TlsSummary {
-    /// One line for the writers' target sections, starting with a loud
-    /// warning when certificates were not verified.
+    /// The warning every writer shows first when `insecure`.
+    pub const INSECURE_WARNING: &str =
+        "INSECURE: run with --insecure, the target's certificate and host name were NOT verified";
+
+    /// One line for the writers' target sections (without the warning).
     pub fn line(&self) -> String {
         let mut parts = Vec::new();
-        if self.insecure {
-            parts.push(
-                "INSECURE: --insecure, the certificate and host name were NOT verified".to_owned(),
-            );
-        }
         let mut seen = self.scheme.clone();
         if !self.version.is_empty() {
             seen.push_str(&format!(", {}", self.version));
