@@ -454,6 +454,69 @@ mod tests {
     }
 
     #[test]
+    fn tls_settings_load_relative_to_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_owned()]).unwrap();
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        std::fs::write(dir.path().join("certs/ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("certs/me.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("certs/me.key"),
+            ca.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        let p = dir.path().join("t.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "{HEAD}tls:\n  cacert: certs/ca.pem\n  insecure: true\n  \
+                 client_cert: certs/me.pem\n  client_key: certs/me.key\n"
+            ),
+        )
+        .unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert!(t.tls.insecure);
+        assert!(t.tls.has_client_cert());
+        assert_eq!(t.tls.cacert_sources().len(), 1);
+        assert!(t.tls.cacert_sources()[0].ends_with("ca.pem"));
+        assert!(!format!("{t:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn shipped_reference_tls_loads_with_the_served_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("reference-tls.yaml");
+        std::fs::copy(fixture("reference-tls.yaml"), &p).unwrap();
+        let served = crate::reference::tls::ServerTls::self_signed(&[]).unwrap();
+        std::fs::write(dir.path().join("reference-tls.pem"), served.cert_pem()).unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert!(t.base_url.starts_with("https://"));
+        assert_eq!(t.tls.cacert_sources().len(), 1);
+        assert!(!t.tls.insecure);
+    }
+
+    #[test]
+    fn tls_mistakes_are_located_errors() {
+        let e = load_text(&format!("{HEAD}tls:\n  cacert: nowhere.pem\n")).unwrap_err();
+        assert!(
+            e.contains(":5:11: error: a readable PEM file") && e.contains("nowhere.pem"),
+            "{e}"
+        );
+        let e = load_text(&format!("{HEAD}tls:\n  client_cert: me.pem\n")).unwrap_err();
+        assert!(
+            e.contains(":5:16: error: `client_key` beside `client_cert`"),
+            "{e}"
+        );
+        let e = load_text(&format!("{HEAD}tls:\n  ca_cert: x.pem\n")).unwrap_err();
+        assert!(e.contains(":5:") && e.contains("ca_cert"), "{e}");
+        let e = load_text(&format!("{HEAD}tls:\n  cacert: t.yaml\n")).unwrap_err();
+        assert!(
+            e.contains(":5:11: error: a PEM CA certificate") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn missing_env_var_is_named() {
         let err = load_with_env(&fixture("vendor-example.yaml"), &|_| None).unwrap_err();
         match &err {

@@ -346,3 +346,107 @@ fn the_suite_gives_the_same_verdicts_over_https() {
         }
     }
 }
+
+/// A server that requires a client certificate from `client_ca`: it
+/// answers `200 ok` to anyone who presents one.
+async fn mtls_server(server: &Ca, client_ca: &Ca) -> std::net::SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(client_ca.pem.as_bytes()).unwrap())
+        .unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let issuer = rcgen::Issuer::from_params(&server.params, &server.key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = tcp.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_when_asked_for() {
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let addr = mtls_server(&server_ca, &client_ca).await;
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+
+    // Without one: a handshake failure that names the flags.
+    let clients = Clients::with_tls(timeouts(), server_ca.trusted());
+    let c = clients.for_source(None).unwrap();
+    let e = tessera::client::http::send(&c, &PreparedRequest::get(&url))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TransportError::Tls(tessera::client::TlsFailure::Handshake, _)
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("--client-cert"), "{e}");
+
+    // With one the client CA signed: answered.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tessera client");
+    let issuer = rcgen::Issuer::from_params(&client_ca.params, &client_ca.key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let mut tls = server_ca.trusted();
+    tls.set_client_identity_pem(
+        "client.pem",
+        cert.pem().as_bytes(),
+        key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let clients = Clients::with_tls(timeouts(), tls);
+    let c = clients.for_source(None).unwrap();
+    let r = tessera::client::http::send(&c, &PreparedRequest::get(&url))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+}
