@@ -192,8 +192,9 @@ pub(crate) fn failure_of(e: &(dyn std::error::Error + 'static)) -> Option<TlsFai
         if let Some(r) = as_rustls(err) {
             return Some(classify_rustls(r));
         }
-        let text = err.to_string().to_ascii_lowercase();
-        if text.contains("handshake") || text.contains("tls") {
+        // "tls handshake eof": the peer hung up mid-handshake, no rustls
+        // error to read.
+        if err.to_string().to_ascii_lowercase().contains("handshake") {
             handshake_hint = true;
         }
         cur = err.source();
