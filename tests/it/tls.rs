@@ -211,10 +211,15 @@ impl Drop for Serve {
 /// `tessera serve --tls --control` on a free port, its certificate written
 /// to `cert`.
 fn serve_tls(cert: &Path) -> (Serve, String) {
+    let cert = cert.display().to_string();
+    serve_with(&["--tls", "--tls-cert-out", &cert])
+}
+
+/// `tessera serve --control` on a free port with `tls_args`; its URL.
+fn serve_with(tls_args: &[&str]) -> (Serve, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--control", "--tls"])
-        .arg("--tls-cert-out")
-        .arg(cert)
+        .args(["serve", "--listen", "127.0.0.1:0", "--control"])
+        .args(tls_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -250,6 +255,56 @@ fn serve_tls_without_cacert_exits_4_naming_the_unknown_issuer() {
     let text = both(&o);
     assert!(text.contains("unknown issuer"), "{text}");
     assert!(text.contains("--cacert"), "{text}");
+}
+
+#[test]
+fn serve_takes_a_given_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("given CA");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params
+        .signed_by(&key, &rcgen::Issuer::from_params(&ca.params, &ca.key))
+        .unwrap();
+    let (c, k, ca_file) = (
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let (c, k, ca_file) = (
+        c.display().to_string(),
+        k.display().to_string(),
+        ca_file.display().to_string(),
+    );
+    let (_server, url) = serve_with(&["--tls-cert", &c, "--tls-key", &k]);
+    let out = dir.path().join("out").display().to_string();
+    let o = tessera(&[
+        "run",
+        "specs/issuance",
+        "--target",
+        &url,
+        "--cacert",
+        &ca_file,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code(&o), 0, "{}", both(&o));
+
+    // A key that is not PEM: exit 3, naming the file.
+    let o = tessera(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &c,
+        "--tls-key",
+        &c,
+    ]);
+    assert_eq!(code(&o), 3, "{}", both(&o));
+    assert!(both(&o).contains("server.pem"), "{}", both(&o));
 }
 
 #[test]
