@@ -384,7 +384,8 @@ impl Target {
     ) -> Result<Target, TargetError> {
         if tls.reference_tls && spec != "reference" {
             return Err(TargetError::Usage(
-                "`reference` with --tls (--tls serves the in-process reference over HTTPS;                  for a remote target write an https:// URL)"
+                "`reference` with --tls (--tls serves the in-process reference over HTTPS; \
+                 for a remote target write an https:// URL)"
                     .into(),
             ));
         }

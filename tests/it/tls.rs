@@ -341,7 +341,11 @@ fn tls_flags_are_checked_before_anything_runs() {
     assert!(both(&o).contains("--cacert no/such.pem"), "{}", both(&o));
     let o = tessera(&["run", "--target", "http://127.0.0.1:9", "--tls"]);
     assert_eq!(code(&o), 2, "{}", both(&o));
-    assert!(both(&o).contains("https://"), "{}", both(&o));
+    assert!(
+        both(&o).contains("over HTTPS; for a remote target write an https:// URL"),
+        "{}",
+        both(&o)
+    );
 }
 
 /// The whole suite: `tessera serve --tls` + `--cacert`, the in-process
