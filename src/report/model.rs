@@ -554,6 +554,26 @@ impl Report {
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn the_tls_line_says_what_was_seen_and_trusted() {
+        let mut t = TlsSummary {
+            scheme: "https".into(),
+            version: "TLS 1.3".into(),
+            subject: "CN=gis.example.com, O=Example".into(),
+            expires: "2027-12-04T00:00:00Z".into(),
+            insecure: false,
+            cacert: vec!["internal-ca.pem".into()],
+            client_cert: true,
+        };
+        insta::assert_snapshot!(t.line(), @"https, TLS 1.3, certificate CN=gis.example.com, O=Example (expires 2027-12-04T00:00:00Z); trusting internal-ca.pem; client certificate presented");
+        t.version.clear();
+        t.subject.clear();
+        t.expires.clear();
+        t.cacert.clear();
+        t.client_cert = false;
+        insta::assert_snapshot!(t.line(), @"https");
+    }
+
     pub(crate) fn scenario(
         id: &str,
         rules: &[&str],
