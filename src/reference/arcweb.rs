@@ -136,11 +136,7 @@ fn get_user_id(st: &AppState, ctx: &Ctx) -> Response {
     let Some((user, epoch)) = credentials(st, &inner, ctx) else {
         return refuse("Invalid username or password");
     };
-    let existing = inner.store.entries().find_map(|(k, e)| match &e.kind {
-        Kind::UserId(u) if u.user == user && u.epoch == epoch => Some(k.clone()),
-        _ => None,
-    });
-    if let Some(secret) = existing.and_then(|k| inner.store.secret_of(&k).map(str::to_owned)) {
+    if let Some(secret) = inner.store.user_id_of(&user, epoch) {
         return text(StatusCode::OK, secret);
     }
     let id = new_token(inner.entropy.as_mut(), "", ARCWEB_TOKEN_BYTES);
@@ -165,7 +161,7 @@ fn token_state(st: &AppState, inner: &Inner, ctx: &Ctx, t: &str) -> TokenState {
     if !well_formed(t) {
         return TokenState::Refused("Wrong token format");
     }
-    let Some(Kind::ArcWeb(a)) = inner.store.get(t).map(|e| &e.kind) else {
+    let Some(Kind::ArcWeb(a)) = inner.store.get(t) else {
         return TokenState::Refused("Invalid token");
     };
     let current = inner.account(&a.user).map(|x| x.epoch);
@@ -199,19 +195,19 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
     }
     let drop_binding = st.dev(Deviation::RenewalDropsBinding);
     let shorten = st.dev(Deviation::RenewalShortensToken);
-    if let Some(e) = inner.store.get_mut(t)
-        && let Kind::ArcWeb(a) = &mut e.kind
-    {
-        let target = ctx.now.saturating_add(RENEW_MINUTES * 60_000);
-        a.expires_ms = if shorten {
-            target
-        } else {
-            a.expires_ms.max(target)
-        };
-        if drop_binding {
-            a.bound_ip = None;
+    inner.store.update(t, |k| {
+        if let Kind::ArcWeb(a) = k {
+            let target = ctx.now.saturating_add(RENEW_MINUTES * 60_000);
+            a.expires_ms = if shorten {
+                target
+            } else {
+                a.expires_ms.max(target)
+            };
+            if drop_binding {
+                a.bound_ip = None;
+            }
         }
-    }
+    });
     text(StatusCode::OK, t.to_owned())
 }
 
@@ -229,7 +225,7 @@ fn map(st: &AppState, ctx: &Ctx) -> Response {
     let Some(id) = ctx.nonempty("usrid") else {
         return refuse("No token or userid supplied");
     };
-    let Some(Kind::UserId(u)) = inner.store.get(id).map(|e| &e.kind) else {
+    let Some(Kind::UserId(u)) = inner.store.get(id) else {
         return refuse("Invalid userid");
     };
     let current = inner.account(&u.user).map(|x| x.epoch);

@@ -2,6 +2,11 @@
 //! deviations switched on, and the mutable part (accounts with their current
 //! passwords, the token store) behind one mutex. Handlers never hold the lock
 //! across an `await`; there are no awaits in them at all.
+//!
+//! Taking the lock also runs the store's purge when the injected clock says
+//! one is due, so memory held by long-ended tokens, sessions and retired
+//! user IDs goes back as soon as the clock moves past them and a request
+//! arrives: no background task, and tests on a virtual clock see it happen.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -124,10 +129,16 @@ impl AppState {
         }
     }
 
+    /// The mutable part; purges the store first when a purge is due.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the store half-written
         // in a way that matters more than serving on; recover the guard.
-        self.0.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now_ms();
+        if inner.store.purge_due(now) {
+            inner.purge(now, self.dev(Deviation::PasswordChangeKeepsTokens));
+        }
+        inner
     }
 
     /// Forgets every token, user ID and session and restores the configured
@@ -169,5 +180,17 @@ fn fill(inner: &mut Inner, config: &Config, now: i64) {
 impl Inner {
     pub fn account(&self, name: &str) -> Option<&Account> {
         self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Drops long-ended entries and, unless retired IDs still work
+    /// (`keep_retired`), the ArcWeb user IDs a password change retired (LT-9).
+    pub fn purge(&mut self, now_ms: i64, keep_retired: bool) {
+        self.store.purge(now_ms);
+        if !keep_retired {
+            let accounts = &self.accounts;
+            self.store.retain_user_ids(|user, epoch| {
+                accounts.iter().any(|a| a.name == user && a.epoch == epoch)
+            });
+        }
     }
 }
