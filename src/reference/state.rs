@@ -194,3 +194,64 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::SeededEntropy;
+    use super::super::tokens::{
+        ARCWEB_TOKEN_BYTES, PURGE_GRACE_MS, PURGE_INTERVAL_MS, TOKEN_BYTES, UserId, new_token,
+    };
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn taking_the_lock_purges_once_the_clock_passes_expiry_and_grace() {
+        let clock = Arc::new(VirtualClock::at(T0));
+        let st = AppState::with_virtual_clock(
+            ServerOptions::default(),
+            clock.clone(),
+            Box::new(SeededEntropy::new(9)),
+        );
+        let start = st.lock().store.len();
+        let id = {
+            let mut inner = st.lock();
+            for _ in 0..2000 {
+                let t = new_token(inner.entropy.as_mut(), "", TOKEN_BYTES);
+                let kind = Kind::Access(AccessToken {
+                    user: "alice".into(),
+                    epoch: 0,
+                    issued_ms: T0,
+                    expires_ms: T0 + 60_000,
+                    binding: Binding::None,
+                    audience: Audience::Server,
+                    privileges: None,
+                });
+                inner.store.insert(&t, kind, T0);
+            }
+            let id = new_token(inner.entropy.as_mut(), "", ARCWEB_TOKEN_BYTES);
+            let kind = Kind::UserId(UserId {
+                user: "alice".into(),
+                epoch: 0,
+                issued_ms: T0,
+            });
+            inner.store.insert(&id, kind, T0);
+            id
+        };
+        assert_eq!(st.lock().store.len(), start + 2001);
+        // Expired but within the grace: kept.
+        clock.advance(60_000 + PURGE_GRACE_MS - 1).unwrap();
+        assert_eq!(st.lock().store.len(), start + 2001);
+        clock.advance(PURGE_INTERVAL_MS).unwrap();
+        let inner = st.lock();
+        assert_eq!(inner.store.len(), start + 1, "only the user ID stays");
+        assert!(inner.store.capacity() < 100, "{}", inner.store.capacity());
+        drop(inner);
+        // A password change retires the user ID; the next due purge drops it.
+        st.lock().accounts[0].epoch += 1;
+        assert!(st.lock().store.get(&id).is_some());
+        clock.advance(PURGE_INTERVAL_MS).unwrap();
+        assert!(st.lock().store.get(&id).is_none());
+        assert_eq!(st.lock().store.len(), start);
+    }
+}
