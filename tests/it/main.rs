@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod bench;
 mod fuzz;
 mod gates;
 mod remote;
