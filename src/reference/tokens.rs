@@ -185,6 +185,59 @@ pub const SESSION_PREFIX: &str = "AAST";
 /// How often (in clock time) the store drops long-ended entries.
 pub const PURGE_INTERVAL_MS: i64 = 60_000;
 
+/// Entries a purge must free before the allocator is asked to hand the
+/// memory back to the operating system (about 10 MB).
+const RELEASE_AFTER_ENTRIES: usize = 100_000;
+
+/// What the store asks of glibc's allocator so that freed tables leave the
+/// process. By default glibc raises its mmap threshold each time a big block
+/// is freed, so the next tables of a growing store (up to 32 MB) land inside
+/// its per-thread heaps, and a heap's free top is not given back when it is
+/// freed: a purged million tokens left 10 MB a worker thread. A fixed
+/// threshold keeps every big table in a mapping of its own, unmapped when
+/// freed; a trim after a big purge releases free pages inside the heaps.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod allocator {
+    use std::ffi::c_int;
+
+    unsafe extern "C" {
+        fn mallopt(param: c_int, value: c_int) -> c_int;
+        fn malloc_trim(pad: usize) -> c_int;
+    }
+
+    /// glibc's `M_MMAP_THRESHOLD` (malloc.h).
+    const M_MMAP_THRESHOLD: c_int = -3;
+    /// glibc's default threshold; setting it explicitly stops its growth.
+    const THRESHOLD: c_int = 128 * 1024;
+
+    /// Fixes the mmap threshold (once per process).
+    pub fn keep_tables_returnable() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt takes two integers and no pointers; glibc
+            // documents it as safe to call at any time (it locks the arena).
+            unsafe {
+                mallopt(M_MMAP_THRESHOLD, THRESHOLD);
+            }
+        });
+    }
+
+    /// Gives free heap pages back to the operating system.
+    pub fn release_freed_memory() {
+        // SAFETY: malloc_trim takes no pointers and only releases free pages
+        // of glibc's own heaps; it locks each arena while it works.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod allocator {
+    pub fn keep_tables_returnable() {}
+    pub fn release_freed_memory() {}
+}
+
 /// Which table holds a token; it follows from the token's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Space {
@@ -400,11 +453,13 @@ impl<const R: usize, T> Table<R, T> {
         Some([head.as_slice(), slot.rest.as_slice()].concat())
     }
 
-    /// Gives memory back once most entries are gone.
-    fn compact(&mut self) {
-        if self.map.len() < self.map.capacity() / 4 {
+    /// Gives memory back once most entries are gone; whether it shrank.
+    fn compact(&mut self) -> bool {
+        let shrink = self.map.len() < self.map.capacity() / 4;
+        if shrink {
             self.map.shrink_to_fit();
         }
+        shrink
     }
 }
 
@@ -443,6 +498,7 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
+        allocator::keep_tables_returnable();
         Store {
             access: Table::default(),
             sessions: Table::default(),
@@ -708,15 +764,21 @@ impl Store {
     }
 
     fn compact(&mut self) {
-        self.access.compact();
-        self.sessions.compact();
-        self.arcweb.compact();
-        self.user_ids.compact();
+        let before = self.capacity();
+        let shrunk = [
+            self.access.compact(),
+            self.sessions.compact(),
+            self.arcweb.compact(),
+            self.user_ids.compact(),
+        ];
         if self.odd.len() < self.odd.capacity() / 4 {
             self.odd.shrink_to_fit();
         }
         self.users.compact();
         self.referers.compact();
+        if shrunk.contains(&true) && before - self.capacity() >= RELEASE_AFTER_ENTRIES {
+            allocator::release_freed_memory();
+        }
     }
 
     /// The store key and entry of `token` if the store holds exactly that token.

@@ -42,6 +42,12 @@ const SECURED: &str = "/arcgis/rest/services/SampleWorldCities/MapServer";
 const ISSUE_BODY: &str = "username=alice&password=alice-secret-1&f=json";
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// One benchmark at a time, whatever `--test-threads` says: they measure.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -201,7 +207,7 @@ async fn checked_requests(
     limit: Duration,
 ) -> Tally {
     let (c, url) = (client(), format!("{base}{SECURED}"));
-    drive(concurrency, u64::MAX, limit, move |i| {
+    drive(concurrency, 10_000_000, limit, move |i| {
         let token = &tokens[i as usize % tokens.len()];
         let req = c.get(&url).query(&[("f", "json"), ("token", token.as_str())]);
         async move {
@@ -242,6 +248,7 @@ const PAST_GRACE_MS: i64 = 60 * 60_000 + PURGE_GRACE_MS + 2 * 60_000;
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn memory_per_live_token() {
+    let _serial = serial();
     const TOKENS: u64 = 1_000_000;
     const CONCURRENCY: usize = 32;
     let rt = runtime(2);
@@ -311,6 +318,7 @@ async fn bare_server() -> (String, tokio::task::JoinHandle<()>) {
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn token_checked_throughput() {
+    let _serial = serial();
     const ROUNDS: usize = 4;
     const ROUND: Duration = Duration::from_secs(3);
     const CONCURRENCY: usize = 32;
@@ -364,6 +372,7 @@ fn token_checked_throughput() {
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn no_errors_under_256_connections() {
+    let _serial = serial();
     const CONNECTIONS: usize = 256;
     let secs: u64 = std::env::var("TESSERA_BENCH_SECS")
         .ok()
@@ -426,6 +435,7 @@ fn no_errors_under_256_connections() {
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn fuzz_against_plain_loop() {
+    let _serial = serial();
     let rt = Arc::new(runtime(2));
     let target = Target::reference(vec![]);
     let timeouts = Timeouts::new(Duration::from_secs(10));
@@ -491,6 +501,7 @@ fn fuzz_against_plain_loop() {
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn suite_against_plain_loop() {
+    let _serial = serial();
     let rt = runtime(2);
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
     let scenarios = tessera::scenario::load_suite(&[specs]).expect("the suite loads");
