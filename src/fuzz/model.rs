@@ -853,7 +853,10 @@ fn arc_refusals(
         );
         // A server may forget a token long expired (the reference purges a
         // day after expiry); it is then unknown: 403.
-        if s.now >= t.expires.saturating_add(crate::reference::tokens::PURGE_GRACE_MS) {
+        if s.now
+            >= t.expires
+                .saturating_add(crate::reference::tokens::PURGE_GRACE_MS)
+        {
             out.push(Expected::text(403, &[expired_rule, "LT-7a"]));
         }
     }

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use base64::Engine as _;
-use indexmap::IndexMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use indexmap::IndexMap;
 use subtle::ConstantTimeEq;
 
 use super::config::StyleFamily;
@@ -838,7 +838,11 @@ impl Store {
         let user_ids = (self.user_ids.map.iter())
             .map(move |(h, s)| (key(Space::UserId, h), self.user_id_kind(&s.data)));
         let odd = self.odd.iter().map(|(k, e)| (*k, e.kind.clone()));
-        access.chain(sessions).chain(arcweb).chain(user_ids).chain(odd)
+        access
+            .chain(sessions)
+            .chain(arcweb)
+            .chain(user_ids)
+            .chain(odd)
     }
 
     /// The token text of an entry found by key (ArcWeb returns a user's ID again).
@@ -965,7 +969,11 @@ mod tests {
         let id = new_token(&mut e, "", ARCWEB_TOKEN_BYTES);
         let sess = new_token(&mut e, SESSION_PREFIX, TOKEN_BYTES);
         let key = "an-api-key-from-the-config".to_owned();
-        s.insert(&t, access("u", 10, Binding::Referer("https://a.example".into())), 0);
+        s.insert(
+            &t,
+            access("u", 10, Binding::Referer("https://a.example".into())),
+            0,
+        );
         s.insert(&a, arcweb(10), 0);
         let uid = Kind::UserId(UserId {
             user: "u".into(),
@@ -991,7 +999,10 @@ mod tests {
         s.insert(&key, api.clone(), 0);
         assert_eq!(s.len(), 5);
         for (tok, want) in [
-            (&t, access("u", 10, Binding::Referer("https://a.example".into()))),
+            (
+                &t,
+                access("u", 10, Binding::Referer("https://a.example".into())),
+            ),
             (&a, arcweb(10)),
             (&id, uid),
             (&sess, session),

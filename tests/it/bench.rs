@@ -199,25 +199,131 @@ async fn one_token(c: &reqwest::Client, base: &str) -> String {
     v["token"].as_str().expect("a token").to_owned()
 }
 
-/// Token-checked requests with `tokens` in turn; right iff HTTP 200 without an error body.
+/// A minimal HTTP/1.1 keep-alive connection for load: a request line and a
+/// Host header out, a response read by its Content-Length. Much lighter than
+/// reqwest, so that the server, not the client, is what a throughput
+/// measures (both sides of a ratio use it).
+struct RawConn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConn {
+    async fn connect(addr: std::net::SocketAddr) -> std::io::Result<RawConn> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(RawConn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn fill(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncReadExt as _;
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+
+    /// `GET target`: the status and the body.
+    async fn get(&mut self, target: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        use tokio::io::AsyncWriteExt as _;
+        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+        let req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        self.stream.write_all(req.as_bytes()).await?;
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            self.fill().await?;
+        };
+        let head = std::str::from_utf8(&self.buf[..end]).map_err(|_| bad("head"))?;
+        let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .ok_or_else(|| bad("no content-length"))?;
+        let total = end + 4 + len;
+        while self.buf.len() < total {
+            self.fill().await?;
+        }
+        let body = self.buf[end + 4..total].to_vec();
+        self.buf.drain(..total);
+        Ok((status, body))
+    }
+}
+
+/// Token-checked requests with `tokens` in turn on `connections` keep-alive
+/// connections; right iff HTTP 200 without an error body.
 async fn checked_requests(
     base: &str,
     tokens: Arc<Vec<String>>,
-    concurrency: usize,
+    connections: usize,
     limit: Duration,
 ) -> Tally {
-    let (c, url) = (client(), format!("{base}{SECURED}"));
-    drive(concurrency, 10_000_000, limit, move |i| {
-        let token = &tokens[i as usize % tokens.len()];
-        let req = c.get(&url).query(&[("f", "json"), ("token", token.as_str())]);
-        async move {
-            match req.send().await {
-                Ok(r) if r.status() == 200 => r.text().await.is_ok_and(|t| !t.contains("\"error\"")),
-                _ => false,
-            }
-        }
-    })
-    .await
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a loopback address");
+    let targets: Arc<Vec<String>> = Arc::new(
+        tokens
+            .iter()
+            .map(|t| format!("{SECURED}?f=json&token={t}"))
+            .collect(),
+    );
+    let count = 10_000_000u64;
+    let next = Arc::new(AtomicU64::new(0));
+    let (ok, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let deadline = started + limit;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (targets, next, ok, errors) =
+                (targets.clone(), next.clone(), ok.clone(), errors.clone());
+            tokio::spawn(async move {
+                let mut conn = None;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || Instant::now() >= deadline {
+                        break;
+                    }
+                    if conn.is_none() {
+                        conn = RawConn::connect(addr).await.ok();
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let target = &targets[i as usize % targets.len()];
+                    match c.get(target).await {
+                        Ok((200, body)) if !body.windows(7).any(|w| w == b"\"error\"") => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            conn = None;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    Tally {
+        ok: ok.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 async fn advance_clock(c: &reqwest::Client, base: &str, ms: i64) {
@@ -460,9 +566,7 @@ fn fuzz_against_plain_loop() {
         ))
         .expect("the reference starts");
     let base = format!("http://{}", handle.addr);
-    let client = Clients::new(timeouts)
-        .for_source(None)
-        .expect("a client");
+    let client = Clients::new(timeouts).for_source(None).expect("a client");
     // As many requests as the fuzz run played operations, bounded in time.
     let deadline = Instant::now() + Duration::from_secs(600);
     let started = Instant::now();
