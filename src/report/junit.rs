@@ -79,6 +79,12 @@ fn outcome_properties(suite: &mut TestSuite, o: Option<&Outcome>) {
     for r in &o.reasons {
         suite.add_property(Property::new("tessera.outcome.reason", r.to_string()));
     }
+    let c = &o.coverage;
+    suite.add_property(Property::new("tessera.coverage.ran", c.ran.to_string()));
+    suite.add_property(Property::new("tessera.coverage.total", c.total.to_string()));
+    for u in &c.unchecked {
+        suite.add_property(Property::new("tessera.coverage.unchecked", u.to_string()));
+    }
 }
 
 fn test_case(s: &ScenarioReport, o: Option<&Outcome>) -> TestCase {

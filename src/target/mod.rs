@@ -49,6 +49,9 @@ pub struct Capabilities {
     pub clock_control: bool,
     /// `/_tessera/users/{name}/password` is available.
     pub password_control: bool,
+    /// `GET/POST /_tessera/knobs` is available: scenarios stating knobs
+    /// get them set there (and run alone).
+    pub knob_control: bool,
     /// The longest total real wait a scenario may use instead of clock control.
     pub max_real_wait: Duration,
     /// Source-address alias to local address. `primary` may be absent: the
@@ -68,6 +71,9 @@ impl Capabilities {
         }
         if self.password_control {
             v.push(Capability::PasswordControl.as_str().to_owned());
+        }
+        if self.knob_control {
+            v.push("knob-control".to_owned());
         }
         if !self.max_real_wait.is_zero() {
             v.push(format!("real-waits<={}", humanize(self.max_real_wait)));
@@ -278,6 +284,7 @@ impl Target {
             capabilities: Capabilities {
                 clock_control: true,
                 password_control: true,
+                knob_control: false,
                 max_real_wait: Duration::ZERO,
                 addresses: loopback_addresses(),
             },
@@ -391,6 +398,14 @@ impl Target {
         let base = url.trim_end_matches('/').to_owned();
         let clients = Clients::new(timeouts);
         let control = probe_clock(&clients, &base).await?;
+        let knob_control = control
+            && Control {
+                clients: &clients,
+                base_url: &base,
+            }
+            .knobs()
+            .await
+            .is_ok();
         Ok(Target {
             name: base.clone(),
             kind: TargetKind::Remote,
@@ -402,6 +417,7 @@ impl Target {
             capabilities: Capabilities {
                 clock_control: control,
                 password_control: control,
+                knob_control,
                 max_real_wait: Duration::ZERO,
                 addresses: if is_loopback_host(&parsed) {
                     loopback_addresses()
@@ -462,23 +478,8 @@ async fn probe_clock(clients: &Clients, base: &str) -> Result<bool, TargetError>
     })
 }
 
-/// `2m`, `1h 30m`, `500ms`.
-pub fn humanize(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut parts = Vec::new();
-    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
-    let (m, rest) = (rest / 60_000, rest % 60_000);
-    let (s, ms) = (rest / 1000, rest % 1000);
-    for (v, u) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
-        if v > 0 {
-            parts.push(format!("{v}{u}"));
-        }
-    }
-    parts.join(" ")
-}
+/// `2m`, `1h 30m`, `500ms` (the report's spelling).
+pub use crate::report::model::humanize;
 
 #[cfg(test)]
 mod tests {
