@@ -28,6 +28,13 @@
 //! - a flaky scenario (failed, then passed on a retry) fails the run only
 //!   with `flaky_fails`.
 //!
+//! Coverage is decided here too ([`coverage`], part of every outcome): the
+//! cases that ran out of all, the MUST rules cited by cases none of which
+//! ran (each with what would unlock them), the skip and not-applicable
+//! reasons grouped. [`apply_coverage_gates`] adds `--require-rule` (fails
+//! unless a case citing the rule passed) and `--min-ran` (fails below that
+//! share of cases run) as reasons.
+//!
 //! Entries for scenarios not in the report are ignored (a sharded run sees
 //! only part of the suite) and listed as notes. `report merge` decides the
 //! merged run with [`decide_merged`]. This module reads and writes
@@ -856,5 +863,57 @@ mod tests {
         let s = settle_attempts(vec![pass]).unwrap();
         assert_eq!((s.attempts, s.flaky), (1, false));
         assert_eq!(settle_attempts(vec![]), None);
+    }
+
+    #[test]
+    fn coverage_counts_runs_and_names_unchecked_must_rules_with_their_unlocks() {
+        let skipped = |id: &str, rules: &[&str], u: Unlock| {
+            let mut s = scenario(id, rules, Verdict::Skipped, &[]);
+            s.reason = Some(format!("reason of {id}"));
+            s.unlock = Some(u);
+            s
+        };
+        let mut r = report(vec![
+            scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]),
+            skipped("lifetimes/b", &["LT-5"], Unlock::RealWaits { ms: 3_600_000 }),
+            skipped("lifetimes/c", &["LT-5"], Unlock::RealWaits { ms: 120_000 }),
+            skipped("lifetimes/d", &["LT-5", "LT-1"], Unlock::AltAddresses),
+            skipped("lifetimes/e", &["LT-5"], Unlock::AltAddresses),
+        ]);
+        let o = gate(&mut r, PLAIN);
+        assert!(o.passed());
+        let c = &o.coverage;
+        assert_eq!((c.ran, c.total), (1, 5));
+        // LT-1 had a case run; LT-5 none: the shortest wait only.
+        assert_eq!(c.unchecked.len(), 1);
+        assert_eq!(
+            c.unchecked[0].to_string(),
+            "LT-5 (declare alternate addresses or allow real waits of 2m)"
+        );
+        assert_eq!(c.not_run.len(), 4);
+
+        let gates = CoverageGates {
+            require_rules: vec!["LT-5".into(), "LT-1".into()],
+            min_ran_percent: Some(20),
+        };
+        let o = apply_coverage_gates(&mut r, &gates);
+        assert_eq!(
+            texts(&o.reasons),
+            ["required rule LT-5: no case passed (to run its cases: declare alternate addresses or allow real waits of 2m)"]
+        );
+        let o = apply_coverage_gates(
+            &mut r,
+            &CoverageGates {
+                require_rules: vec![],
+                min_ran_percent: Some(21),
+            },
+        );
+        assert_eq!(o.reasons.len(), 2, "{:?}", o.reasons);
+        // A merge keeps the shards' coverage gates.
+        let shard = r.outcome.clone();
+        let m = decide_merged(&mut r, &[shard], PLAIN);
+        assert_eq!(m.coverage.required_rules, ["LT-5", "LT-1"]);
+        assert_eq!(m.coverage.min_ran_percent, Some(21));
+        assert_eq!(m.reasons.len(), 2, "{:?}", m.reasons);
     }
 }
