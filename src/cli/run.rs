@@ -105,7 +105,9 @@ pub fn execute(args: RunArgs) -> u8 {
         .iter()
         .find(|r| !tessera::rules::is_known(r))
     {
-        errln!("error: --require-rule: `{bad}` is not a rule ID of semantics.md (see `tessera rules`)");
+        errln!(
+            "error: --require-rule: `{bad}` is not a rule ID of semantics.md (see `tessera rules`)"
+        );
         return exit::USAGE;
     }
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {

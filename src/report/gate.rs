@@ -875,7 +875,11 @@ mod tests {
         };
         let mut r = report(vec![
             scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]),
-            skipped("lifetimes/b", &["LT-5"], Unlock::RealWaits { ms: 3_600_000 }),
+            skipped(
+                "lifetimes/b",
+                &["LT-5"],
+                Unlock::RealWaits { ms: 3_600_000 },
+            ),
             skipped("lifetimes/c", &["LT-5"], Unlock::RealWaits { ms: 120_000 }),
             skipped("lifetimes/d", &["LT-5", "LT-1"], Unlock::AltAddresses),
             skipped("lifetimes/e", &["LT-5"], Unlock::AltAddresses),
@@ -899,7 +903,9 @@ mod tests {
         let o = apply_coverage_gates(&mut r, &gates);
         assert_eq!(
             texts(&o.reasons),
-            ["required rule LT-5: no case passed (to run its cases: declare alternate addresses or allow real waits of 2m)"]
+            [
+                "required rule LT-5: no case passed (to run its cases: declare alternate addresses or allow real waits of 2m)"
+            ]
         );
         let o = apply_coverage_gates(
             &mut r,

@@ -299,7 +299,13 @@ fn page(r: &Report) -> Page {
             .unwrap_or_default(),
         coverage: o.map(|o| o.coverage.ran_text()).unwrap_or_default(),
         unchecked: o
-            .map(|o| o.coverage.unchecked.iter().map(ToString::to_string).collect())
+            .map(|o| {
+                o.coverage
+                    .unchecked
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         totals: counts(&t),
         total: t.total(),

@@ -382,11 +382,7 @@ impl std::fmt::Display for Unlock {
             }
             Unlock::RealWaits { ms } => {
                 let d = std::time::Duration::from_millis(*ms);
-                write!(
-                    f,
-                    "allow real waits of {}",
-                    humanize(d)
-                )
+                write!(f, "allow real waits of {}", humanize(d))
             }
             Unlock::AltAddresses => f.write_str("declare alternate addresses"),
             Unlock::PasswordControl => f.write_str("password control"),

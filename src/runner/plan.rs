@@ -82,10 +82,7 @@ pub fn decide(s: &Scenario, t: &Target) -> Decision {
 pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
     if !t.profiles.contains(&s.profile) {
         return Decision::NotApplicable(Unmet::new(
-            format!(
-                "the target does not implement the `{}` profile",
-                s.profile
-            ),
+            format!("the target does not implement the `{}` profile", s.profile),
             Unlock::Profile {
                 profile: s.profile.as_str().to_owned(),
             },

@@ -14,6 +14,7 @@
 //! decides no verdict (see `runner::plan` for applicability).
 
 pub mod in_process;
+pub mod probe;
 pub mod profile;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -388,8 +389,10 @@ impl Target {
         }
     }
 
-    /// A reference-style server at `url`: every profile, the reference's
-    /// default knobs, clock and password control if `/_tessera/clock` answers.
+    /// A reference-style server at `url`: every profile; clock and password
+    /// control if `/_tessera/clock` answers; the knobs `/_tessera/knobs`
+    /// serves (knob control), else the reference defaults with the
+    /// lifetimes `rest/info` states (`shortLivedTokenValidity`).
     pub async fn probe_url(url: &str, timeouts: Timeouts) -> Result<Target, TargetError> {
         let parsed = url::Url::parse(url).map_err(|e| TargetError::Unreachable {
             target: url.into(),
@@ -398,21 +401,31 @@ impl Target {
         let base = url.trim_end_matches('/').to_owned();
         let clients = Clients::new(timeouts);
         let control = probe_clock(&clients, &base).await?;
-        let knob_control = control
-            && Control {
+        // With `/_tessera/knobs` the knobs in force are known exactly.
+        let served_knobs = if control {
+            Control {
                 clients: &clients,
                 base_url: &base,
             }
             .knobs()
             .await
-            .is_ok();
+            .ok()
+            .and_then(|m| serde_json::from_value::<Knobs>(serde_json::Value::Object(m)).ok())
+        } else {
+            None
+        };
+        let knob_control = served_knobs.is_some();
+        let knobs = match served_knobs {
+            Some(k) => k,
+            None => probe::server_knobs(&clients, &base).await,
+        };
         Ok(Target {
             name: base.clone(),
             kind: TargetKind::Remote,
             base_url: base,
             endpoints: default_endpoints(),
             profiles: Profile::ALL.into_iter().collect(),
-            knobs: Knobs::default(),
+            knobs,
             declared_knobs: Knobs::NAMES.iter().map(|s| s.to_string()).collect(),
             capabilities: Capabilities {
                 clock_control: control,

@@ -791,7 +791,10 @@ async fn a_passed_run_says_what_did_not_run_in_every_output() {
         .lines()
         .find(|l| l.starts_with("unchecked: "))
         .unwrap_or_else(|| panic!("no unchecked line: {console}"));
-    assert!(unchecked.contains("LT-5 (allow real waits of 1h)"), "{unchecked}");
+    assert!(
+        unchecked.contains("LT-5 (allow real waits of 1h)"),
+        "{unchecked}"
+    );
     assert!(
         unchecked.contains("IP-1 (declare alternate addresses)"),
         "{unchecked}"
@@ -812,7 +815,10 @@ async fn a_passed_run_says_what_did_not_run_in_every_output() {
     );
     let html = html_text(&std::fs::read_to_string(dir.path().join("report.html")).unwrap());
     assert!(html.contains("ran 0 of 2 cases"), "report.html");
-    assert!(html.contains("LT-5 (allow real waits of 1h)"), "report.html");
+    assert!(
+        html.contains("LT-5 (allow real waits of 1h)"),
+        "report.html"
+    );
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(
         xml.contains(r#"name="tessera.coverage.ran" value="0""#)

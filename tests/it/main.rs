@@ -3,6 +3,7 @@
 mod cli;
 mod fuzz;
 mod gates;
+mod probe;
 mod remote;
 mod run;
 mod secrets;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 use tessera::report::model::{Report, Verdict};
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -22,8 +22,14 @@ impl Drop for Server {
 }
 
 fn serve() -> (Server, String) {
+    serve_with(&["--control"])
+}
+
+/// `tessera serve` on a free port with `extra` arguments; its URL.
+pub(crate) fn serve_with(extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--control"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
