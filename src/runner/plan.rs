@@ -368,6 +368,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn knob_control_sets_the_scenarios_knobs_and_runs_it_alone() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.knobs
+            .set("web_tier_auth", &serde_json::json!(true))
+            .unwrap();
+        s.knobs
+            .set("short_lived_minutes", &serde_json::json!(60))
+            .unwrap();
+        let mut t = remote();
+        t.capabilities.knob_control = true;
+        match decide(&s, &t) {
+            Decision::Play(p) => {
+                assert!(p.knobs.web_tier_auth);
+                assert!(p.exclusive);
+                // Only what differs from the target's knobs is set.
+                assert_eq!(
+                    serde_json::Value::Object(p.remote_knobs),
+                    serde_json::json!({"web_tier_auth": true})
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A scenario stating the target's own values needs nothing set.
+        let mut same = scenario(Profile::ArcgisToken, vec![]);
+        same.knobs
+            .set("web_tier_auth", &serde_json::json!(false))
+            .unwrap();
+        assert!(
+            matches!(decide(&same, &t), Decision::Play(p) if p.remote_knobs.is_empty() && !p.exclusive)
+        );
+    }
+
+    #[test]
+    fn every_unmet_need_says_what_would_unlock_it() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.knobs
+            .set("web_tier_auth", &serde_json::json!(false))
+            .unwrap();
+        let mut t = remote();
+        t.declared_knobs.remove("web_tier_auth");
+        match decide(&s, &t) {
+            Decision::NotApplicable(u) => assert_eq!(
+                u.unlock.map(|u| u.to_string()).as_deref(),
+                Some("declare web_tier_auth")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let wait = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::Advance(Duration::from_secs(61))],
+        );
+        t.capabilities.clock_control = false;
+        match decide(&wait, &t) {
+            Decision::Skip(u) => assert_eq!(
+                u.unlock.map(|u| u.to_string()).as_deref(),
+                Some("allow real waits of 1m 1s")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn advance_without_clock_control_waits_or_skips() {
         let s = scenario(
             Profile::ArcgisToken,
