@@ -365,6 +365,9 @@ pub enum Unlock {
     RealWaits { ms: u64 },
     /// Alternate source addresses (`capabilities.addresses`).
     AltAddresses,
+    /// The address of this alias (`capabilities.addresses`), which a
+    /// request renders (`{{addr.primary}}`).
+    Address { alias: String },
     /// `password_control`.
     PasswordControl,
     /// The target implements this profile.
@@ -385,6 +388,7 @@ impl std::fmt::Display for Unlock {
                 write!(f, "allow real waits of {}", humanize(d))
             }
             Unlock::AltAddresses => f.write_str("declare alternate addresses"),
+            Unlock::Address { alias } => write!(f, "declare the {alias} address"),
             Unlock::PasswordControl => f.write_str("password control"),
             Unlock::Profile { profile } => write!(f, "implement the {profile} profile"),
             Unlock::User { alias } => write!(f, "map an account to {alias}"),

@@ -170,6 +170,7 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
         let more = case_names(c);
         used.users.extend(more.users);
         used.addresses.extend(more.addresses);
+        used.rendered_addresses.extend(more.rendered_addresses);
     }
     if s.requires.contains(&Capability::AltAddresses)
         && !caps.addresses.keys().any(|k| k != PRIMARY)
@@ -184,6 +185,16 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
             return Decision::Skip(Unmet::new(
                 format!("needs the source address `{a}`; the target does not declare it"),
                 Unlock::AltAddresses,
+            ));
+        }
+    }
+    for a in &used.rendered_addresses {
+        if !caps.addresses.contains_key(a) {
+            return Decision::Skip(Unmet::new(
+                format!(
+                    "renders the address of `{a}` ({{{{addr.{a}}}}}); the target does not declare it"
+                ),
+                Unlock::Address { alias: a.clone() },
             ));
         }
     }
@@ -231,6 +242,9 @@ pub async fn restore_knobs(
 pub struct UsedNames {
     pub addresses: BTreeSet<String>,
     pub users: BTreeSet<String>,
+    /// Aliases whose IP address a request renders (`{{addr.X}}`): these
+    /// need a declared address even for `primary`.
+    pub rendered_addresses: BTreeSet<String>,
 }
 
 /// The aliases named by placeholders inside a matrix case's string values
@@ -249,6 +263,7 @@ fn add_names<'a>(vars: impl Iterator<Item = &'a Var>, u: &mut UsedNames) {
         match v {
             Var::Addr(a) => {
                 u.addresses.insert(a.clone());
+                u.rendered_addresses.insert(a.clone());
             }
             Var::User { alias, .. } => {
                 u.users.insert(alias.clone());
@@ -524,6 +539,30 @@ pub(crate) mod tests {
         ));
         // The scenario as a whole needs all of them.
         assert!(matches!(decide(&s, &t), Decision::Skip(_)));
+    }
+
+    #[test]
+    fn a_rendered_primary_address_must_be_declared() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.cases = vec![Case::new(
+            "c".into(),
+            [("xff".to_string(), serde_json::json!("{{addr.primary}}"))]
+                .into_iter()
+                .collect(),
+        )];
+        let mut t = remote();
+        t.capabilities.addresses.remove(PRIMARY);
+        let d = decide_case(&s, Some(&s.cases[0]), &t);
+        assert!(
+            matches!(&d, Decision::Skip(u) if u.contains("`primary`")
+                && u.unlock == Some(Unlock::Address { alias: "primary".into() })),
+            "{d:?}"
+        );
+        t.capabilities.addresses = crate::target::loopback_addresses();
+        assert!(matches!(
+            decide_case(&s, Some(&s.cases[0]), &t),
+            Decision::Play(_)
+        ));
     }
 
     #[test]

@@ -498,6 +498,35 @@ async fn probe_carriers(at: &At<'_>, user: &User, p: &mut Probe) {
             ),
         ));
     }
+    // IP-2: a requestip token asked for with X-Forwarded-For. If the header
+    // is believed from this machine, the token is bound to the forwarded
+    // address and refused here.
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("username", &user.name)
+        .append_pair("password", &user.password)
+        .append_pair("client", "requestip")
+        .append_pair("f", "json");
+    let mut req = form_post(at.url("generate_token"), form.finish());
+    req.headers
+        .push(("X-Forwarded-For".into(), "203.0.113.7".into()));
+    if let Some(forwarded) = at.send(req).await.as_ref().and_then(token_of) {
+        let use_req = PreparedRequest::get(with_query(
+            &at.url("secured_service"),
+            &[("f", "json"), ("token", &forwarded)],
+        ));
+        if let Some(r) = at.send(use_req).await {
+            let works_here = r.status == 200 && error_code(&r).is_none();
+            if works_here {
+                p.knobs.push((
+                    "trusted_proxies".into(),
+                    found(
+                        serde_json::json!([]),
+                        "X-Forwarded-For from this machine was not believed (a requestip token asked for with it works here); list the proxies the deployment trusts, if any",
+                    ),
+                ));
+            }
+        }
+    }
     let garbage = format!("garbage-{token}");
     if let Some(r) = at
         .send(PreparedRequest::get(with_query(
@@ -564,11 +593,11 @@ async fn probe_addresses(at: &At<'_>, p: &mut Probe) {
     let loopback = url::Url::parse(&at.t.base_url)
         .ok()
         .is_some_and(|u| super::is_loopback_host(&u));
+    if let Some(a) = at.t.capabilities.addresses.get(PRIMARY) {
+        candidates.insert(0, (PRIMARY.to_owned(), *a));
+    }
     if candidates.is_empty() && loopback {
-        candidates = super::loopback_addresses()
-            .into_iter()
-            .filter(|(k, _)| k != PRIMARY)
-            .collect();
+        candidates = super::loopback_addresses().into_iter().collect();
     }
     let mut usable = Vec::new();
     let mut tried = Vec::new();
@@ -707,20 +736,25 @@ pub fn summary(p: &Probe) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "probed {}", p.base_url);
     for f in &p.profiles {
-        let _ = writeln!(o, "  profile {:<28} {}", f.value, f.how);
+        let _ = writeln!(o, "  {:<36} {}", format!("profile {}", f.value), f.how);
     }
     if let Some(u) = &p.token_services_url {
         let _ = writeln!(o, "  tokenServicesUrl {} ({})", u.value, u.how);
     }
     for (n, f) in &p.knobs {
-        let _ = writeln!(o, "  {n} = {:<10} {}", scalar(&f.value), f.how);
+        let _ = writeln!(
+            o,
+            "  {:<36} {}",
+            format!("{n} = {}", scalar(&f.value)),
+            f.how
+        );
     }
     for (n, f) in [
         ("clock_control", &p.clock_control),
         ("password_control", &p.password_control),
         ("knob_control", &p.knob_control),
     ] {
-        let _ = writeln!(o, "  {n} = {:<10} {}", f.value, f.how);
+        let _ = writeln!(o, "  {:<36} {}", format!("{n} = {}", f.value), f.how);
     }
     let addrs: Vec<String> = p
         .addresses
@@ -779,7 +813,7 @@ mod tests {
         assert!(p.token_services_url.is_some());
         // The in-process reference always serves the control API.
         assert!(p.clock_control.value && p.knob_control.value);
-        assert_eq!(p.addresses.value.len(), 8);
+        assert_eq!(p.addresses.value.len(), 9, "primary and alt1..alt8");
     }
 
     #[tokio::test]
@@ -808,6 +842,6 @@ mod tests {
             loaded.users["alice"].password,
             "value-of-TESSERA_ALICE_PASSWORD"
         );
-        assert_eq!(loaded.capabilities.addresses.len(), 8);
+        assert_eq!(loaded.capabilities.addresses.len(), 9);
     }
 }

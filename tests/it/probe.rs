@@ -45,6 +45,7 @@ fn probe_writes_a_profile_of_the_served_reference() {
     assert!(text.contains("web_tier_auth: false"), "{text}");
     assert!(text.contains("clock_control: false"), "{text}");
     assert!(text.contains("alt1: \"127.0.0.2\""), "{text}");
+    assert!(text.contains("primary: \"127.0.0.1\""), "{text}");
     assert!(text.contains("${TESSERA_ALICE_PASSWORD}"), "{text}");
 
     let t = tessera::target::profile::load_with_env(&file, &|v| match v {
