@@ -395,7 +395,7 @@ fn unlocks<'a>(cases: impl Iterator<Item = &'a ScenarioReport>) -> Vec<Unlock> {
         Unlock::RealWaits { ms } => Some(*ms) == shortest,
         _ => true,
     });
-    counted.sort_by(|a, b| b.1.cmp(&a.1));
+    counted.sort_by_key(|c| std::cmp::Reverse(c.1));
     counted.into_iter().map(|(u, _)| u).collect()
 }
 

@@ -303,7 +303,7 @@ pub fn percent_text(part: usize, whole: usize) -> String {
         return "100%".into();
     }
     let tenths = (part * 1000 + whole / 2) / whole;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{}%", tenths / 10)
     } else {
         format!("{}.{}%", tenths / 10, tenths % 10)
