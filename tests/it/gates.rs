@@ -349,12 +349,24 @@ fn schema_report_prints_the_committed_schema() {
 async fn flaky_server(failures: u64) -> MockServer {
     let server = MockServer::start().await;
     let base = server.uri();
+    // Resolving the URL target reads rest/info once (its
+    // shortLivedTokenValidity) before any scenario plays: that read is
+    // answered apart, so `failures` counts the scenario's attempts.
+    Mock::given(method("GET"))
+        .and(path("/arcgis/rest/info"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "authInfo": {"isTokenBasedSecurity": true}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     if failures > 0 {
         Mock::given(method("GET"))
             .and(path("/arcgis/rest/info"))
             .respond_with(ResponseTemplate::new(500).set_body_string("warming up"))
             .up_to_n_times(failures)
-            .with_priority(1)
+            .with_priority(2)
             .mount(&server)
             .await;
     }
@@ -366,7 +378,7 @@ async fn flaky_server(failures: u64) -> MockServer {
                 "tokenServicesUrl": format!("{base}/arcgis/tokens/generateToken"),
             }
         })))
-        .with_priority(2)
+        .with_priority(3)
         .mount(&server)
         .await;
     server
