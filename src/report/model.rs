@@ -381,7 +381,7 @@ impl std::fmt::Display for Unlock {
         match self {
             Unlock::DeclareKnob { knob } => write!(f, "declare {knob}"),
             Unlock::KnobValue { knob, value } => {
-                write!(f, "{knob} = {value} (knob control)")
+                write!(f, "knob control to set {knob} = {value}")
             }
             Unlock::RealWaits { ms } => {
                 let d = std::time::Duration::from_millis(*ms);
