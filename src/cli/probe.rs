@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use tessera::client::Clients;
 use tessera::exit;
 use tessera::target::{Target, probe};
 
@@ -35,7 +34,7 @@ pub fn execute(args: ProbeArgs) -> u8 {
                 return e.exit_code();
             }
         };
-        let p = match probe::probe(&target, &Clients::new(timeouts)).await {
+        let p = match probe::probe(&target, &target.clients(timeouts)).await {
             Ok(p) => p,
             Err(e) => {
                 errln!("error: {e}");

@@ -104,9 +104,14 @@ pub async fn probe(target: &Target, clients: &Clients) -> Result<Probe, String> 
             deviations,
             variants,
         } => {
-            let server = super::in_process::Server::start(&target.knobs, deviations, variants)
-                .await
-                .map_err(|e| e.to_string())?;
+            let server = super::in_process::Server::start(
+                &target.knobs,
+                deviations,
+                variants,
+                target.reference_tls,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let mut t = target.clone();
             t.base_url = server.base_url().to_owned();
             let p = probe_at(&t, clients).await;
