@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod fuzz;
 mod gates;
+mod probe;
 mod remote;
 mod run;
 mod secrets;
