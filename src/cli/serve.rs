@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use tessera::reference::{Config, Deviation, ServerOptions};
+use tessera::reference::{Clock as _, Config, Deviation, ServerOptions};
 
 use super::{DeviationArgs, VariantArgs};
 
@@ -19,6 +19,10 @@ pub struct ServeArgs {
     /// Serve the test-only control API under /_tessera/ and run on a virtual clock.
     #[arg(long)]
     control: bool,
+    /// Run the server's clock ahead (`1.5s`) or behind (`-1.5s`) the system
+    /// clock, so clients see a skewed server.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = tessera::reference::clock::parse_offset)]
+    clock_offset: Option<i64>,
     #[command(flatten)]
     deviation: DeviationArgs,
     #[command(flatten)]
@@ -83,7 +87,23 @@ pub fn execute(args: ServeArgs) -> u8 {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
         let control = opts.control;
         let variants = opts.variants.changed();
-        let handle = match tessera::reference::spawn(opts, args.listen).await {
+        let offset = args.clock_offset.unwrap_or(0);
+        let state = match (control, offset) {
+            (_, 0) => tessera::reference::AppState::new(opts),
+            (false, ms) => tessera::reference::AppState::with_clock(
+                opts,
+                std::sync::Arc::new(tessera::reference::OffsetClock { offset_ms: ms }),
+                Box::new(tessera::reference::OsEntropy),
+            ),
+            (true, ms) => tessera::reference::AppState::with_virtual_clock(
+                opts,
+                std::sync::Arc::new(tessera::reference::VirtualClock::at(
+                    tessera::reference::SystemClock.now_ms().saturating_add(ms),
+                )),
+                Box::new(tessera::reference::OsEntropy),
+            ),
+        };
+        let handle = match tessera::reference::spawn_state(state, args.listen).await {
             Ok(h) => h,
             Err(e) => {
                 errln!("tessera serve: cannot listen on {}: {e}", args.listen);
@@ -94,6 +114,9 @@ pub fn execute(args: ServeArgs) -> u8 {
         outln!("http://{}", handle.addr);
         if control {
             errln!("control API on: /_tessera/ (virtual clock)");
+        }
+        if offset != 0 {
+            errln!("clock offset: {offset:+} ms from the system clock");
         }
         if !devs.is_empty() {
             errln!("deviations on: {}", devs.join(", "));

@@ -40,7 +40,7 @@ mod tests;
 
 use std::net::SocketAddr;
 
-pub use clock::{Clock, SystemClock, VirtualClock};
+pub use clock::{Clock, OffsetClock, SystemClock, VirtualClock};
 pub use config::{
     ApiKeyConfig, BASEMAP_PRIVILEGE, Config, ServiceConfig, StyleConfig, StyleFamily, UserConfig,
 };
