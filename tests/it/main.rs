@@ -4,6 +4,7 @@ mod cli;
 mod fuzz;
 mod gates;
 mod remote;
+mod real_time;
 mod run;
 mod secrets;
 mod support;
