@@ -819,6 +819,41 @@ mod tests {
         assert!(why.contains("2m"), "{why}");
     }
 
+    fn step_report(index: usize, skipped: Option<&str>) -> StepReport {
+        StepReport {
+            index,
+            line: 10,
+            kind: "request".into(),
+            at_ms: None,
+            label: String::new(),
+            note: None,
+            exchanges: vec![],
+            checks: vec![],
+            skipped: skipped.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_skipped_step_makes_a_passing_scenario_skipped_never_a_failing_one() {
+        let mut p = Played {
+            verdict: Verdict::Pass,
+            reason: None,
+            steps: vec![step_report(1, None), step_report(2, Some("too late"))],
+            tokens: vec![],
+        };
+        settle_skips(&mut p);
+        assert_eq!(p.verdict, Verdict::Skipped);
+        assert!(p.reason.unwrap().contains("step 2 (line 10): too late"));
+        let mut f = Played {
+            verdict: Verdict::Fail,
+            reason: None,
+            steps: vec![step_report(1, Some("too late"))],
+            tokens: vec![],
+        };
+        settle_skips(&mut f);
+        assert_eq!(f.verdict, Verdict::Fail);
+    }
+
     #[tokio::test]
     async fn a_sleep_gives_the_slot_back_and_takes_it_again() {
         let sem = Arc::new(Semaphore::new(1));
