@@ -335,7 +335,9 @@ fn plan_line(
     longest_wait: std::time::Duration,
     expected: std::time::Duration,
 ) -> String {
-    let secs = |d: std::time::Duration| tessera::target::humanize(std::time::Duration::from_secs(d.as_secs()));
+    let secs = |d: std::time::Duration| {
+        tessera::target::humanize(std::time::Duration::from_secs(d.as_secs()))
+    };
     let wait = if longest_wait.is_zero() {
         "no real waits".to_string()
     } else {

@@ -51,7 +51,9 @@ pub fn parse_offset(text: &str) -> Result<i64, String> {
         format!("a signed duration such as `1.5s`, `-1.5s` or `-250ms`, found `{t}`")
     })?;
     if sd.as_secs().abs() > 86_400 {
-        return Err(format!("an offset of at most a day either way, found `{t}`"));
+        return Err(format!(
+            "an offset of at most a day either way, found `{t}`"
+        ));
     }
     Ok(sd.as_millis() as i64)
 }

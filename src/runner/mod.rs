@@ -205,8 +205,7 @@ fn forecast(list: &[Instance], target: &Target) -> RunEvent {
     let mut to_run = 0;
     let mut longest = Duration::ZERO;
     for inst in list {
-        if let Decision::Play(plan) = plan::decide_case(&inst.scenario, Some(inst.case()), target)
-        {
+        if let Decision::Play(plan) = plan::decide_case(&inst.scenario, Some(inst.case()), target) {
             to_run += 1;
             let s = &inst.scenario;
             let wait = if plan.real_waits {

@@ -59,14 +59,12 @@ impl Scenario {
     /// Whether playing it changes state other scenarios could see on a
     /// shared target (the clock, a password).
     pub fn mutates_shared_state(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| {
-                matches!(
-                    s.kind,
-                    StepKind::Advance(_) | StepKind::AdvanceTo(_) | StepKind::SetPassword(_)
-                )
-            })
+        self.steps.iter().any(|s| {
+            matches!(
+                s.kind,
+                StepKind::Advance(_) | StepKind::AdvanceTo(_) | StepKind::SetPassword(_)
+            )
+        })
     }
 
     /// The longest single real wait the scenario asks for (an `advance:`,

@@ -430,7 +430,11 @@ fn check_advance_to(
             return None;
         }
     };
-    let offset_ms = match raw.offset.as_deref().map(crate::scenario::model::parse_signed_ms) {
+    let offset_ms = match raw
+        .offset
+        .as_deref()
+        .map(crate::scenario::model::parse_signed_ms)
+    {
         None => 0,
         Some(Ok(ms)) => ms,
         Some(Err(e)) => {

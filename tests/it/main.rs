@@ -3,8 +3,8 @@
 mod cli;
 mod fuzz;
 mod gates;
-mod remote;
 mod real_time;
+mod remote;
 mod run;
 mod secrets;
 mod support;

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 use tessera::report::Verdict;
 
-use super::support::{code, report, repo, stdout, tessera};
+use super::support::{code, repo, report, stdout, tessera};
 
 struct Server(Child);
 
@@ -37,7 +37,10 @@ fn serve(offset: &str) -> (Server, String) {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "serve printed {url:?}");
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "serve printed {url:?}"
+    );
     (Server(child), url)
 }
 
