@@ -152,7 +152,7 @@ pub async fn run(
     let list = instances(scenarios);
     let shared = Arc::new(Shared {
         target: target.clone(),
-        clients: Clients::new(Timeouts::new(opts.timeout)),
+        clients: target.clients(Timeouts::new(opts.timeout)),
         redactor: base_redactor(target),
         state: RwLock::new(()),
         jobs: Arc::new(Semaphore::new(opts.jobs.max(1))),
@@ -403,7 +403,14 @@ async fn play_in_process(
     redactor: &mut Redactor,
     pace: play::Pace,
 ) -> play::Played {
-    let server = match in_process::Server::start(&plan.knobs, deviations, variants).await {
+    let server = match in_process::Server::start(
+        &plan.knobs,
+        deviations,
+        variants,
+        shared.target.reference_tls,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return error_played(e.to_string()),
     };
