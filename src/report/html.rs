@@ -977,6 +977,7 @@ pub(crate) mod tests {
             } else {
                 vec![]
             },
+            skipped: None,
         }
     }
 

@@ -595,6 +595,11 @@ pub struct StepReport {
     pub exchanges: Vec<Exchange>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Why the step was not played (a boundary check the target's clock
+    /// cannot decide, semantics.md "Real time"); such a step neither passes
+    /// nor fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// One HTTP request and its answer (masked).
@@ -835,6 +840,7 @@ pub(crate) mod tests {
                 note: None,
                 exchanges: vec![],
                 checks,
+                skipped: None,
             }],
             tokens: vec![],
             unlock: None,
