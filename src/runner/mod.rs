@@ -467,14 +467,15 @@ async fn play_remote(
             pace,
         )
         .await;
-        if let Err(e) = plan::restore_knobs(&control, target, plan).await
-            && played.verdict != Verdict::Error
-        {
-            played.verdict = Verdict::Error;
-            played.reason = Some(format!("after the scenario: {e}"));
-        }
-        if resets
-            && let Err(e) = control.reset().await
+        // Both clean-ups always run; the first that fails makes the instance
+        // an error (the shared target may be left in the scenario's state).
+        let restored = plan::restore_knobs(&control, target, plan).await;
+        let reset = if resets {
+            control.reset().await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = restored.and(reset)
             && played.verdict != Verdict::Error
         {
             played.verdict = Verdict::Error;
