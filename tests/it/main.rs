@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod ci;
 mod cli;
 mod fuzz;
 mod gates;
