@@ -1,7 +1,8 @@
 //! `tessera report merge|diff`: work on JSON reports written earlier.
 //!
 //! `merge` rebuilds every report format from the shards of a partitioned
-//! run, deciding the merged run's outcome again (see
+//! run (and, on GitHub Actions, annotates and writes the step summary),
+//! deciding the merged run's outcome again (see
 //! `tessera::report::gate::decide_merged`); `diff` compares two runs and
 //! exits 1 on a regression. Both read
 //! reports only through `tessera::report::merge::read_report`, and write
@@ -13,7 +14,9 @@ use tessera::exit;
 use tessera::report::merge::{merge, read_report};
 use tessera::report::model::Policy;
 use tessera::report::output::{self, Format};
-use tessera::report::{Report, console, diff};
+use tessera::report::{Report, console, diff, github};
+
+use super::ConsoleArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
@@ -47,6 +50,8 @@ struct MergeArgs {
     /// A warn fails the merged run (also when any shard was gated so).
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    console: ConsoleArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,18 +102,25 @@ fn merge_cmd(a: MergeArgs) -> u8 {
             return exit::LOAD_ERROR;
         }
     };
-    out!("{}", console::summary(&merged));
-    match output::write_all(&merged, &a.report, &a.out) {
-        Ok(paths) => {
-            for p in paths {
-                outln!("report: {}", p.display());
-            }
-        }
+    // Files first, as `run` does; then the console, the annotations and
+    // the step summary (on GitHub Actions: the merge job is where a
+    // partitioned run is judged).
+    let written = match output::write_all(&merged, &a.report, &a.out) {
+        Ok(paths) => paths,
         Err(e) => {
-            errln!("error: cannot write the reports: {e}");
+            errln!("error: cannot write the reports to {}: {e}", a.out.display());
             return exit::INFRASTRUCTURE;
         }
+    };
+    let style = a.console.style();
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        out!("{}", github::annotations(&merged));
     }
+    out!("{}", console::summary_styled(&merged, style));
+    for p in written {
+        outln!("report: {}", p.display());
+    }
+    super::run::append_step_summary(&merged);
     // Decided by `merge` from the merged scenarios, the marks the shards'
     // baselines gave them and the shards' expired entries.
     match &merged.outcome {
