@@ -36,8 +36,10 @@ pub struct FuzzArgs {
     /// Stop trying new sequences after this long (`60s`, `5m`).
     #[arg(long, value_parser = parse_budget)]
     pub time_budget: Option<Duration>,
-    /// Where a shrunk regression scenario is written.
-    #[arg(long, default_value = "specs/regressions")]
+    /// Where a shrunk regression scenario is written (under `reports/`, so
+    /// a plain `tessera run` of `specs/` does not pick it up; move it into
+    /// the suite when it should stay).
+    #[arg(long, default_value = "reports/regressions")]
     pub out: PathBuf,
     #[command(flatten)]
     pub deviation: DeviationArgs,

@@ -284,3 +284,20 @@ fn selfcheck_writes_no_carriage_return_off_a_terminal() {
     assert!(!stderr(&o).contains('\r'), "{:?}", stderr(&o));
     assert!(!stdout(&o).contains('\r'), "{:?}", stdout(&o));
 }
+
+#[test]
+fn fuzz_regressions_go_under_reports_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["fuzz", "--deviation", DEVIATION, "--seed", "2024", "--cases", "200"])
+        .current_dir(dir.path())
+        .env("CI", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    let written: Vec<_> = std::fs::read_dir(dir.path().join("reports/regressions"))
+        .unwrap()
+        .collect();
+    assert_eq!(written.len(), 1, "{}", both(&o));
+    assert!(!dir.path().join("specs").exists(), "the suite is left alone");
+}
