@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::groups::{self, Group, What};
-use super::model::{Finding, Report, ScenarioReport, Verdict};
+use super::model::{Report, ScenarioReport, Verdict};
 
 /// How much the console says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -245,49 +245,6 @@ pub fn summary_styled(r: &Report, style: Style) -> String {
     out
 }
 
-/// `Failed` (or expected) findings of one scenario's cases read as one
-/// line; other findings as they are; in id order.
-fn collapse(findings: &[Finding]) -> Vec<String> {
-    type Key = (String, &'static str, bool);
-    let mut out: Vec<(String, Option<Key>, usize)> = Vec::new();
-    let mut sorted: Vec<&Finding> = findings.iter().collect();
-    sorted.sort_by(|a, b| a.scenario().cmp(b.scenario()));
-    for f in sorted {
-        let key: Option<Key> = match f {
-            Finding::Failed { id, verdict } => Some((scenario_of(id), verdict.as_str(), false)),
-            Finding::ExpectedFailure { id, verdict, .. } => {
-                Some((scenario_of(id), verdict.as_str(), true))
-            }
-            _ => None,
-        };
-        if key.is_some()
-            && let Some(entry) = out.iter_mut().find(|(_, k, _)| *k == key)
-        {
-            entry.2 += 1;
-            continue;
-        }
-        out.push((f.to_string(), key, 1));
-    }
-    out.into_iter()
-        .map(|(text, k, n)| match k {
-            Some((sc, v, expected)) if n > 1 => format!(
-                "{sc} {v} ({n} cases){}",
-                if expected {
-                    ": expected by the baseline"
-                } else {
-                    ""
-                }
-            ),
-            _ => text,
-        })
-        .collect()
-}
-
-/// `area/name` of `area/name[case]`.
-fn scenario_of(id: &str) -> String {
-    id.split_once('[').map_or(id, |(s, _)| s).to_owned()
-}
-
 /// `lines`, at most `cap` of them, then how many were left out.
 fn capped(lines: Vec<String>, cap: usize, prefix: &str, out: &mut String) {
     let n = lines.len();
@@ -328,7 +285,7 @@ fn outcome_lines(r: &Report, duration_ms: u64, style: Style) -> String {
         );
     }
     if style.verbosity != Verbosity::Quiet {
-        capped(collapse(&o.notes), cap, "note: ", &mut out);
+        capped(groups::collapse(&o.notes), cap, "note: ", &mut out);
     }
     let t = &o.totals;
     let mut policy = Vec::new();
@@ -361,7 +318,7 @@ fn outcome_lines(r: &Report, duration_ms: u64, style: Style) -> String {
     );
     if !o.passed() {
         let _ = writeln!(out, "the run fails:");
-        capped(collapse(&o.reasons), cap, "  - ", &mut out);
+        capped(groups::collapse(&o.reasons), cap, "  - ", &mut out);
     }
     out
 }

@@ -7,7 +7,7 @@
 //! order (by verdict, then scenario id, then step). Pure: no printing, no
 //! deciding whether the run passes (that is `report.outcome`).
 
-use super::model::{GateMark, Report, ScenarioReport, Verdict};
+use super::model::{Finding, GateMark, Report, ScenarioReport, Verdict};
 
 /// Instances of one scenario that did not pass in the same way.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +210,71 @@ pub fn groups(r: &Report) -> Vec<Group> {
     out
 }
 
+/// `Failed` (or expected) findings of one scenario's cases read as one
+/// line; other findings as they are; in id order.
+pub fn collapse(findings: &[Finding]) -> Vec<String> {
+    type Key = (String, &'static str, bool);
+    let mut out: Vec<(String, Option<Key>, usize)> = Vec::new();
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by(|a, b| a.scenario().cmp(b.scenario()));
+    for f in sorted {
+        let key: Option<Key> = match f {
+            Finding::Failed { id, verdict } => Some((scenario_of(id), verdict.as_str(), false)),
+            Finding::ExpectedFailure { id, verdict, .. } => {
+                Some((scenario_of(id), verdict.as_str(), true))
+            }
+            _ => None,
+        };
+        if key.is_some()
+            && let Some(entry) = out.iter_mut().find(|(_, k, _)| *k == key)
+        {
+            entry.2 += 1;
+            continue;
+        }
+        out.push((f.to_string(), key, 1));
+    }
+    out.into_iter()
+        .map(|(text, k, n)| match k {
+            Some((sc, v, expected)) if n > 1 => format!(
+                "{sc} {v} ({n} cases){}",
+                if expected {
+                    ": expected by the baseline"
+                } else {
+                    ""
+                }
+            ),
+            _ => text,
+        })
+        .collect()
+}
+
+/// `area/name` of `area/name[case]`.
+fn scenario_of(id: &str) -> String {
+    id.split_once('[').map_or(id, |(s, _)| s).to_owned()
+}
+
+/// A short view of a response body: text as it is; a body that is not
+/// text (NUL or other control bytes, or bytes that were not UTF-8) as its
+/// type and size, never as bytes.
+pub fn body_for_display(body: &str) -> std::borrow::Cow<'_, str> {
+    let binary = body
+        .chars()
+        .any(|c| c == '\u{FFFD}' || (c.is_control() && !matches!(c, '\n' | '\r' | '\t')));
+    if !binary {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let kind = if body.contains("PNG") && body.starts_with(['\u{FFFD}', '\u{89}']) {
+        "image/png"
+    } else if body.starts_with("GIF8") {
+        "image/gif"
+    } else if body.starts_with("%PDF") {
+        "application/pdf"
+    } else {
+        "binary"
+    };
+    std::borrow::Cow::Owned(format!("({kind} body, {} bytes, not shown)", body.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +348,16 @@ mod tests {
             ]
         );
         assert_eq!(groups(&r)[1].what.one_line(), "connection refused");
+    }
+
+    #[test]
+    fn binary_bodies_show_as_type_and_size() {
+        assert_eq!(body_for_display("{\"a\":1}\n"), "{\"a\":1}\n");
+        let png = "\u{FFFD}PNG\r\n\u{1a}\n\0\0\0\rIHDR";
+        assert_eq!(
+            body_for_display(png),
+            format!("(image/png body, {} bytes, not shown)", png.len())
+        );
+        assert!(body_for_display("a\0b").starts_with("(binary body"));
     }
 }
