@@ -301,3 +301,42 @@ fn fuzz_regressions_go_under_reports_by_default() {
     assert_eq!(written.len(), 1, "{}", both(&o));
     assert!(!dir.path().join("specs").exists(), "the suite is left alone");
 }
+
+/// A campaign split over three jobs (`--partition k/3`, `--json`) merges
+/// into the totals of the unpartitioned run with the same seed; a missing
+/// share is refused.
+#[test]
+fn fuzz_shares_merge_into_the_unpartitioned_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let fuzz = |name: &str, extra: &[&str]| {
+        let json = arg(dir.path(), name);
+        let o = tessera(
+            &[
+                &["fuzz", "--seed", "5", "--cases", "9", "--max-steps", "12", "--json", &json][..],
+                extra,
+            ]
+            .concat(),
+        );
+        assert_eq!(code(&o), 0, "{}", both(&o));
+        json
+    };
+    let whole = fuzz("whole.json", &[]);
+    let shares: Vec<String> = (1..=3)
+        .map(|k| fuzz(&format!("share-{k}.json"), &["--partition", &format!("{k}/3")]))
+        .collect();
+    let out = arg(dir.path(), "merged");
+    let o = tessera(&[&["report", "merge"][..], &[&shares[2], &shares[0], &shares[1]], &["--out", &out]].concat());
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (m, w) = (read(&arg(&dir.path().join("merged"), "fuzz.json")), read(&whole));
+    for key in ["cases_run", "ops_run", "ops_per_kind", "seed", "cases"] {
+        assert_eq!(m[key], w[key], "{key}");
+    }
+    assert!(std::fs::read_to_string(dir.path().join("merged/fuzz.md")).unwrap().contains("NO DIVERGENCE"));
+    assert!(dir.path().join("merged/fuzz.html").exists());
+    let o = tessera(&["report", "merge", &shares[0], &shares[1], "--out", &out]);
+    assert_eq!(code(&o), 3, "{}", both(&o));
+    assert!(stderr(&o).contains("shares do not cover the campaign"), "{}", both(&o));
+}
