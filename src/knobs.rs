@@ -104,6 +104,47 @@ impl Knobs {
     }
 }
 
+/// The knob values a scenario states (`knobs:`), each checked against its
+/// knob's type when the scenario is validated. Knobs it does not state are
+/// left to the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScenarioKnobs {
+    /// The stated values over the reference defaults.
+    values: Knobs,
+    /// The names stated, in the order written.
+    stated: Vec<&'static str>,
+}
+
+impl ScenarioKnobs {
+    /// States `name` = `value`.
+    pub fn set(&mut self, name: &str, value: &serde_json::Value) -> Result<(), KnobError> {
+        let known = Knobs::NAMES
+            .iter()
+            .find(|n| **n == name)
+            .ok_or_else(|| KnobError::Unknown(name.to_owned()))?;
+        self.values = self.values.with(name, value)?;
+        if !self.stated.contains(known) {
+            self.stated.push(known);
+        }
+        Ok(())
+    }
+
+    /// Each stated knob with its value, in the order written.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, serde_json::Value)> + '_ {
+        self.stated
+            .iter()
+            .filter_map(|n| Some((*n, self.values.get(n).ok()?)))
+    }
+
+    /// `base` with every stated knob replaced.
+    pub fn apply(&self, base: &Knobs) -> Knobs {
+        self.iter().fold(base.clone(), |k, (name, v)| {
+            // Both sides are `Knobs`: a value read from one fits the other.
+            k.with(name, &v).unwrap_or(k)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +157,33 @@ mod tests {
         }
         assert_eq!(k.get("short_lived_minutes").unwrap(), 60);
         assert!(matches!(k.get("nope"), Err(KnobError::Unknown(_))));
+    }
+
+    #[test]
+    fn scenario_knobs_apply_only_what_they_state() {
+        let mut s = ScenarioKnobs::default();
+        assert_eq!(s.iter().count(), 0);
+        s.set("web_tier_auth", &serde_json::json!(true)).unwrap();
+        s.set("max_concurrent_sessions", &serde_json::json!(2))
+            .unwrap();
+        assert!(matches!(
+            s.set("nope", &serde_json::json!(1)),
+            Err(KnobError::Unknown(_))
+        ));
+        assert!(matches!(
+            s.set("short_lived_minutes", &serde_json::json!("x")),
+            Err(KnobError::BadValue { .. })
+        ));
+        let names: Vec<_> = s.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["web_tier_auth", "max_concurrent_sessions"]);
+        let base = Knobs {
+            short_lived_minutes: 5,
+            ..Knobs::default()
+        };
+        let k = s.apply(&base);
+        assert!(k.web_tier_auth);
+        assert_eq!(k.max_concurrent_sessions, Some(2));
+        assert_eq!(k.short_lived_minutes, 5);
     }
 
     #[test]

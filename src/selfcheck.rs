@@ -4,9 +4,13 @@
 //! warns, for a deviation that breaks a SHOULD clause).
 //!
 //! This is how Tessera proves its scenarios can fail: a suite that passes
-//! against a server that accepts expired tokens proves nothing.
+//! against a server that accepts expired tokens proves nothing. The other
+//! direction: with variant runs, the clean suite is also played on the
+//! reference switched to other listed variants of the VARIANT rules
+//! ([`Variants::alternatives`], one at a time, then all at once), where it
+//! must not fail either.
 
-use crate::reference::Deviation;
+use crate::reference::{Deviation, Variants};
 use crate::report::model::{Report, Verdict};
 use crate::runner::{RunError, RunOptions, run};
 use crate::scenario::Scenario;
@@ -29,6 +33,15 @@ impl DeviationResult {
     }
 }
 
+/// What one variant set did to the clean suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantRun {
+    /// `RULE=NAME, ...` of the variants switched on.
+    pub variants: String,
+    /// Instances that do not pass with them (`id (verdict)`).
+    pub failures: Vec<String>,
+}
+
 /// The whole check.
 #[derive(Debug, Clone)]
 pub struct SelfcheckReport {
@@ -36,6 +49,8 @@ pub struct SelfcheckReport {
     pub clean_failures: Vec<String>,
     pub clean_instances: usize,
     pub deviations: Vec<DeviationResult>,
+    /// The clean suite on other variants (empty unless asked for).
+    pub variant_runs: Vec<VariantRun>,
 }
 
 impl SelfcheckReport {
@@ -48,7 +63,9 @@ impl SelfcheckReport {
     }
 
     pub fn ok(&self) -> bool {
-        self.clean_failures.is_empty() && self.uncaught().is_empty()
+        self.clean_failures.is_empty()
+            && self.uncaught().is_empty()
+            && self.variant_runs.iter().all(|v| v.failures.is_empty())
     }
 }
 
@@ -79,11 +96,33 @@ pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
     }
 }
 
+/// Every variant set a full variant check plays: each non-reference variant
+/// alone, then all of them at once.
+pub fn variant_sets() -> Vec<Variants> {
+    let mut sets: Vec<Variants> = Variants::alternatives()
+        .iter()
+        .filter_map(|s| Variants::parse(s).ok())
+        .collect();
+    sets.push(Variants::all_alternatives());
+    sets
+}
+
+fn not_passing(report: &Report) -> Vec<String> {
+    report
+        .scenarios
+        .iter()
+        .filter(|s| s.verdict != Verdict::Pass)
+        .map(|s| format!("{} ({})", s.id, s.verdict.as_str()))
+        .collect()
+}
+
 /// Runs `scenarios` on the clean in-process reference, then once per
-/// deviation in `deviations`; `progress` hears each deviation as it starts.
+/// deviation in `deviations`, then once per set in `variants`; `progress`
+/// hears each deviation as it starts.
 pub async fn selfcheck(
     scenarios: &[Scenario],
     deviations: &[Deviation],
+    variants: &[Variants],
     opts: &RunOptions,
     mut progress: impl FnMut(Option<Deviation>),
 ) -> Result<SelfcheckReport, RunError> {
@@ -95,22 +134,27 @@ pub async fn selfcheck(
         None,
     )
     .await?;
-    let clean_failures = clean
-        .scenarios
-        .iter()
-        .filter(|s| s.verdict != Verdict::Pass)
-        .map(|s| format!("{} ({})", s.id, s.verdict.as_str()))
-        .collect();
+    let clean_failures = not_passing(&clean);
     let mut results = Vec::new();
     for &d in deviations {
         progress(Some(d));
         let report = run(scenarios.to_vec(), &Target::reference(vec![d]), opts, None).await?;
         results.push(judge(d, &report));
     }
+    let mut variant_runs = Vec::new();
+    for v in variants {
+        let target = Target::reference(Vec::new()).with_variants(v.clone());
+        let report = run(scenarios.to_vec(), &target, opts, None).await?;
+        variant_runs.push(VariantRun {
+            variants: v.to_string(),
+            failures: not_passing(&report),
+        });
+    }
     Ok(SelfcheckReport {
         clean_failures,
         clean_instances: clean.scenarios.len(),
         deviations: results,
+        variant_runs,
     })
 }
 
@@ -140,5 +184,34 @@ mod tests {
             &["SL-3"],
         )]);
         assert!(!judge(d, &only_collateral).caught());
+    }
+
+    #[test]
+    fn variant_sets_are_each_alternative_then_all_at_once() {
+        let sets = variant_sets();
+        assert_eq!(sets.len(), Variants::alternatives().len() + 1);
+        for s in &sets[..sets.len() - 1] {
+            assert_eq!(s.changed().len(), 1, "{s}");
+        }
+        assert_eq!(
+            sets.last().unwrap().changed().len(),
+            Variants::alternatives().len()
+        );
+    }
+
+    #[test]
+    fn a_failing_variant_run_fails_the_check() {
+        let mut r = SelfcheckReport {
+            clean_failures: vec![],
+            clean_instances: 1,
+            deviations: vec![],
+            variant_runs: vec![VariantRun {
+                variants: "HP-8=ignored".into(),
+                failures: vec![],
+            }],
+        };
+        assert!(r.ok());
+        r.variant_runs[0].failures.push("a/b (fail)".into());
+        assert!(!r.ok());
     }
 }

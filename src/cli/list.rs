@@ -69,8 +69,8 @@ pub fn execute(args: ListArgs) -> u8 {
             let r: Vec<&str> = s.requires.iter().map(|c| c.as_str()).collect();
             needs.push(format!("requires {}", r.join(", ")));
         }
-        if !s.knobs.is_empty() {
-            let k: Vec<String> = s.knobs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let k: Vec<String> = s.knobs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !k.is_empty() {
             needs.push(format!("knobs {}", k.join(", ")));
         }
         let matrix = s.cases.iter().any(|c| !c.name.is_empty());

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use tessera::client::Timeouts;
 use tessera::exit;
-use tessera::reference::Deviation;
+use tessera::reference::{Deviation, Variants};
 use tessera::report::console::{Style, Verbosity};
 use tessera::select::Filter;
 
@@ -89,6 +89,34 @@ impl DeviationArgs {
     pub fn names(&self) -> String {
         let names: Vec<&str> = self.deviations.iter().map(|d| d.name()).collect();
         names.join(", ")
+    }
+}
+
+/// `--variant RULE=NAME`, shared by `run` and `serve`: the in-process
+/// reference answers with another listed variant of a VARIANT rule.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct VariantArgs {
+    /// Another variant of a VARIANT rule for the in-process reference, as
+    /// RULE=NAME (repeatable; `--target reference` only), e.g. `HP-8=ignored`
+    /// or `HP-2=authorization,x-esri,query,body,cookie`; `tessera serve
+    /// --list-variants` lists them.
+    #[arg(long = "variant", value_name = "RULE=NAME")]
+    pub variants: Vec<String>,
+}
+
+impl VariantArgs {
+    /// The switches for `target`; prints a usage error and gives its exit
+    /// code for an unknown rule or name, or a target other than the
+    /// in-process reference.
+    pub fn parse_for(&self, target: &str) -> Result<Variants, u8> {
+        if !self.variants.is_empty() && target != "reference" {
+            errln!("error: --variant applies to `--target reference` only");
+            return Err(exit::USAGE);
+        }
+        Variants::from_specs(&self.variants).map_err(|e| {
+            errln!("error: --variant: {e}");
+            exit::USAGE
+        })
     }
 }
 

@@ -33,7 +33,7 @@ use tessera::runner::events::RunEvent;
 use tessera::select::{self, Partition, Selection};
 use tessera::target::Target;
 
-use super::{ConsoleArgs, DeviationArgs, FilterArgs, TimeoutArgs};
+use super::{ConsoleArgs, DeviationArgs, FilterArgs, TimeoutArgs, VariantArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -81,6 +81,8 @@ pub struct RunArgs {
     #[command(flatten)]
     deviation: DeviationArgs,
     #[command(flatten)]
+    variant: VariantArgs,
+    #[command(flatten)]
     console: ConsoleArgs,
 }
 
@@ -96,6 +98,10 @@ pub fn execute(args: RunArgs) -> u8 {
     }
     let filter = match args.filter.filter() {
         Ok(f) => f,
+        Err(code) => return code,
+    };
+    let variants = match args.variant.parse_for(&args.target) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
@@ -182,7 +188,7 @@ pub fn execute(args: RunArgs) -> u8 {
         let deviations = args.deviation.deviations.clone();
         let timeouts = args.timeout.timeouts();
         let target = match Target::resolve(&args.target, deviations, timeouts).await {
-            Ok(t) => t,
+            Ok(t) => t.with_variants(variants),
             Err(e) => {
                 errln!("{}", e.render(false));
                 return e.exit_code();

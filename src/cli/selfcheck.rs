@@ -1,8 +1,9 @@
 //! `tessera selfcheck`: the suite against the clean reference and against each
-//! deviation in turn; prints which scenarios caught each deviation and fails
-//! when one is not caught or the clean reference does not pass. The filters
-//! narrow the suite (a quick check of one area); `--deviation` narrows the
-//! deviations (default: all).
+//! deviation in turn (and with `--variants` on the reference's other
+//! variants); prints which scenarios caught each deviation and fails when one
+//! is not caught, the clean reference does not pass, or a variant run fails.
+//! The filters narrow the suite (a quick check of one area); `--deviation`
+//! narrows the deviations (default: all).
 
 use std::path::PathBuf;
 
@@ -27,6 +28,11 @@ pub struct SelfcheckArgs {
     /// Scenarios played at once (default: the number of cores).
     #[arg(long, short = 'j', value_parser = super::parse_jobs)]
     jobs: Option<usize>,
+    /// Also play the clean suite with each non-reference variant of the
+    /// VARIANT rules, then with all of them at once; any failure there fails
+    /// the check.
+    #[arg(long)]
+    variants: bool,
     /// List every catching scenario, not just the first few.
     #[arg(long)]
     verbose: bool,
@@ -74,6 +80,11 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    let variant_sets = if args.variants {
+        tessera::selfcheck::variant_sets()
+    } else {
+        Vec::new()
+    };
     let total = deviations.len();
     let mut seen = 0;
     // Carriage-return progress only on a terminal: in a CI log each `\r`
@@ -85,6 +96,7 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     let result = rt.block_on(tessera::selfcheck::selfcheck(
         &scenarios,
         &deviations,
+        &variant_sets,
         &opts,
         |d| {
             if let Some(d) = d {
@@ -147,6 +159,20 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
             tail
         );
     }
+    if !report.variant_runs.is_empty() {
+        outln!();
+        outln!("{:<60} {:>6}  not passing", "variants", "fail");
+        for v in &report.variant_runs {
+            let take = if args.verbose { v.failures.len() } else { 3 };
+            let shown: Vec<&str> = v.failures.iter().take(take).map(String::as_str).collect();
+            outln!(
+                "{:<60} {:>6}  {}",
+                v.variants,
+                v.failures.len(),
+                shown.join(", ")
+            );
+        }
+    }
     let uncaught = report.uncaught();
     outln!();
     if report.ok() {
@@ -158,6 +184,14 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     } else {
         if !uncaught.is_empty() {
             outln!("selfcheck FAILED: not caught: {}", uncaught.join(", "));
+        }
+        let bad_variants = report
+            .variant_runs
+            .iter()
+            .filter(|v| !v.failures.is_empty())
+            .count();
+        if bad_variants > 0 {
+            outln!("selfcheck FAILED: the clean suite fails on {bad_variants} variant sets");
         }
         if !report.clean_failures.is_empty() {
             outln!(

@@ -1,12 +1,12 @@
 //! `tessera serve`: run the reference server on a socket until Ctrl-C, or list
-//! its deviations. Prints the URL it listens on (never a token or password).
+//! its deviations or variants. Prints the URL it listens on (never a token or password).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tessera::reference::{Config, Deviation, ServerOptions};
 
-use super::DeviationArgs;
+use super::{DeviationArgs, VariantArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -21,6 +21,11 @@ pub struct ServeArgs {
     control: bool,
     #[command(flatten)]
     deviation: DeviationArgs,
+    #[command(flatten)]
+    variant: VariantArgs,
+    /// Print every switchable VARIANT rule with its variant names and exit.
+    #[arg(long)]
+    list_variants: bool,
     /// Print every deviation (name, rule IDs, description) and exit.
     #[arg(long)]
     list_deviations: bool,
@@ -38,6 +43,21 @@ pub fn execute(args: ServeArgs) -> u8 {
         }
         return tessera::exit::OK;
     }
+    if args.list_variants {
+        for (rule, names) in tessera::reference::variants::TWO_WAY {
+            outln!("{rule:<6} {} (reference: {})", names.join("|"), names[0]);
+        }
+        outln!(
+            "HP-2   an order of {} (reference: {})",
+            tessera::reference::variants::CARRIER_NAMES.join(","),
+            tessera::reference::variants::CarrierOrder::default()
+        );
+        return tessera::exit::OK;
+    }
+    let variants = match args.variant.parse_for("reference") {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
     let config = match &args.config {
         None => Config::default(),
         Some(p) => match Config::load(p) {
@@ -53,6 +73,7 @@ pub fn execute(args: ServeArgs) -> u8 {
         config,
         control: args.control,
         deviations: args.deviation.deviations,
+        variants,
     };
     let rt = match super::runtime() {
         Ok(rt) => rt,
@@ -61,6 +82,7 @@ pub fn execute(args: ServeArgs) -> u8 {
     rt.block_on(async move {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
         let control = opts.control;
+        let variants = opts.variants.changed();
         let handle = match tessera::reference::spawn(opts, args.listen).await {
             Ok(h) => h,
             Err(e) => {
@@ -75,6 +97,9 @@ pub fn execute(args: ServeArgs) -> u8 {
         }
         if !devs.is_empty() {
             errln!("deviations on: {}", devs.join(", "));
+        }
+        if !variants.is_empty() {
+            errln!("variants on: {}", variants.join(", "));
         }
         stop.await;
         handle.shutdown().await;

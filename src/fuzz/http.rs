@@ -46,7 +46,7 @@ pub struct HttpExecutor {
     server: Option<in_process::Server>,
     /// Scratch copies in the shapes `render::Context` takes.
     captures: IndexMap<String, String>,
-    no_case: IndexMap<String, serde_json::Value>,
+    no_case: crate::scenario::plan::Case,
 }
 
 impl std::fmt::Debug for HttpExecutor {
@@ -67,9 +67,16 @@ impl HttpExecutor {
     /// knobs and deviations) or checks that a remote one can be fuzzed.
     pub fn new(rt: Arc<Runtime>, target: &Target, timeouts: Timeouts) -> Result<Self, ExecError> {
         let (base_url, server) = match &target.kind {
-            TargetKind::Reference { deviations } => {
+            TargetKind::Reference {
+                deviations,
+                variants,
+            } => {
                 let server = rt
-                    .block_on(in_process::Server::start(&target.knobs, deviations))
+                    .block_on(in_process::Server::start(
+                        &target.knobs,
+                        deviations,
+                        variants,
+                    ))
                     .map_err(unreachable)?;
                 (server.base_url().to_owned(), Some(server))
             }
@@ -104,7 +111,7 @@ impl HttpExecutor {
             now_ms: 0,
             server,
             captures: IndexMap::new(),
-            no_case: IndexMap::new(),
+            no_case: Default::default(),
         })
     }
 
@@ -166,7 +173,9 @@ impl HttpExecutor {
             addresses: &self.addresses,
             captures: &self.captures,
         };
-        let rendered = render::prepare(&ctx, &r.to_request()).map_err(ExecError::Protocol)?;
+        let plan = crate::scenario::plan::RequestPlan::compile(&r.to_request())
+            .map_err(ExecError::Protocol)?;
+        let rendered = render::prepare(&ctx, &plan).map_err(ExecError::Protocol)?;
         let source = rendered
             .source(&self.addresses)
             .map_err(ExecError::Unsupported)?;

@@ -428,6 +428,7 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                     None
                 }
             };
+            let mut missing_client_id = false;
             let binding = match client {
                 Client::Omitted => Some(Binding::None),
                 Client::RequestIp => Some(Binding::Ip(*from)),
@@ -437,7 +438,14 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                     refusals.push("IP-7");
                     None
                 }
-                Client::IpMissing | Client::RefererMissing | Client::Unknown => {
+                Client::IpMissing | Client::RefererMissing => {
+                    // TS-5 variant `201` (the reference's), checked before
+                    // the credentials and after `expiration` (LT-4).
+                    missing_client_id = true;
+                    refusals.push("TS-5");
+                    None
+                }
+                Client::Unknown => {
                     refusals.push("TS-5");
                     None
                 }
@@ -461,8 +469,13 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                         .with(Check::JsonInstant {
                             path: "$.expires",
                             at: expires,
-                        })
-                        .with(Check::JsonIsBool { path: "$.ssl" });
+                        });
+                    // TS-2: Portal answers carry `ssl`; the stand-alone Server omits it.
+                    let e = if *path == TokenPath::Portal {
+                        e.with(Check::JsonIsBool { path: "$.ssl" })
+                    } else {
+                        e
+                    };
                     let h = s.tokens.len();
                     (
                         Prediction {
@@ -484,10 +497,16 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 }
                 _ => {
                     // TS-6: token-operation errors are HTTP 200 with the body;
-                    // every refusal of generateToken is code 400.
+                    // code 201 for a missing ip/referer (unless `expiration`
+                    // was refused first, LT-4), otherwise 400.
                     let mut rules = refusals.clone();
                     rules.push("TS-6");
-                    none(vec![Expected::json(200, Some(400), &rules)])
+                    let code = if missing_client_id && !refusals.contains(&"LT-4") {
+                        201
+                    } else {
+                        400
+                    };
+                    none(vec![Expected::json(200, Some(code), &rules)])
                 }
             }
         }
@@ -623,9 +642,6 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
             from,
             referer,
         } => {
-            if *service == Service::Public {
-                return none(vec![Expected::json(200, None, &["HP-8"])]);
-            }
             let lower_present = |name: CarrierName| {
                 let present = [
                     (CarrierName::XEsriAuthorization, carriers.x_esri.is_some()),
@@ -643,6 +659,12 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 present.iter().any(|(n, p)| *n > name && *p)
             };
             let mut base: Vec<&'static str> = vec!["HP-2"];
+            if *service == Service::Public {
+                // HP-8 `checked` (the reference's variant): a public service
+                // answers without a token and with any user's valid one, and
+                // refuses a presented invalid token like a secured one.
+                base.push("HP-8");
+            }
             if matches!(
                 carriers.authorization,
                 Some(AuthHeader::Basic)
@@ -655,6 +677,9 @@ fn step(k: &Knobs, s: &State, op: &Op) -> (Prediction, Option<Effect>) {
                 base.push("HP-5");
             }
             let Some((name, tok)) = winning_carrier(k, carriers) else {
+                if *service == Service::Public {
+                    return none(vec![Expected::json(200, None, &base)]);
+                }
                 base.push("HP-7");
                 return none(vec![Expected::json(200, Some(499), &base)]);
             };
@@ -1017,6 +1042,15 @@ mod tests {
                 query: Some(TokRef::Garbage(Garbage::Long)),
                 ..Carriers::default()
             },
+            from: Addr::Alt1,
+            referer: None,
+        };
+        // HP-8 `checked`: a presented garbage token is refused even here ...
+        assert_eq!(one(&predict(&k(), &s, &op)), (200, Some(498)));
+        // ... while no token at all is served.
+        let op = Op::Secured {
+            service: Service::Public,
+            carriers: Carriers::default(),
             from: Addr::Alt1,
             referer: None,
         };

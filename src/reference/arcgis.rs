@@ -21,12 +21,13 @@ use super::auth::{Denial, Principal, authenticate, check_token};
 use super::config::ServiceConfig;
 use super::deviations::Deviation;
 use super::errors::{
-    Format, MSG_BAD_CREDENTIALS, MSG_UNABLE, arcgis_error, body, forbidden, invalid_token,
-    token_required,
+    Format, MSG_BAD_CREDENTIALS, MSG_UNABLE, arcgis_error, arcgis_error_text, body, forbidden,
+    invalid_token, invalid_token_portal, token_required,
 };
 use super::params::Ctx;
 use super::state::{AppState, Inner};
 use super::tokens::{AccessToken, Audience, Binding, Kind, TOKEN_BYTES, new_token};
+use super::variants::{Hp8, Ip4, Lt3, Sl5, Ts3, Ts4, Ts5};
 
 /// ArcGIS Server version the reference advertises.
 pub const CURRENT_VERSION: f64 = 11.3;
@@ -66,7 +67,8 @@ pub enum TokenService {
     Portal,
 }
 
-/// TS-7: `rest/info` of a server root.
+/// TS-7: `rest/info` of a server root. The stand-alone root advertises its
+/// token service root `.../arcgis/tokens/`, as real servers do [AT-08].
 pub fn info(st: &AppState, ctx: &Ctx, root: Root) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     let k = st.knobs();
@@ -76,7 +78,7 @@ pub fn info(st: &AppState, ctx: &Ctx, root: Root) -> Response {
             "fullVersion": "11.3.0",
             "authInfo": {
                 "isTokenBasedSecurity": true,
-                "tokenServicesUrl": format!("{}/arcgis/tokens/generateToken", ctx.base),
+                "tokenServicesUrl": format!("{}/arcgis/tokens/", ctx.base),
                 "shortLivedTokenValidity": k.short_lived_minutes,
             }
         }),
@@ -94,22 +96,40 @@ pub fn info(st: &AppState, ctx: &Ctx, root: Root) -> Response {
     body(fmt, StatusCode::OK, &v)
 }
 
+/// TS-4's refusal of GET or of credentials in the query string.
+const MSG_METHOD: &str = "Method not supported";
+const DETAIL_METHOD: &str =
+    "Generate Token request should not contain username and password in the query string.";
+/// TS-5 / IP-4: the refusals real servers answer with code 201 [AT-03, AT-04].
+const MSG_EXCEPTION: &str = "Exception in generating token";
+const DETAIL_NO_CLIENT_ID: &str = "Client id cannot be determined";
+const DETAIL_LONG_NEEDS_CLIENT: &str = "Client ID is required for long expiration tokens";
+/// TS-3 `401`: the answer a live server gave for bad credentials [AT-02].
+const MSG_NOT_AUTHORIZED: &str = "You are not authorized to access this information";
+
 /// `generateToken` on either token service.
 pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     let fail = |detail: &str| arcgis_error(st, fmt, 400, MSG_UNABLE, &[detail]);
+    let v = st.variants();
     let k = st.knobs();
     // TS-4: POST only, credentials in the body.
+    let refuse_method = |detail_400: &str| match v.ts4 {
+        Ts4::Code405 => arcgis_error_text(st, fmt, 405, MSG_METHOD, DETAIL_METHOD),
+        Ts4::Code400 => fail(detail_400),
+    };
     if ctx.method != Method::POST
         && !(k.allow_http_get || st.dev(Deviation::GetGenerateTokenAllowed))
     {
-        return fail("generateToken requires POST; GET is not allowed.");
+        return refuse_method("generateToken requires POST; GET is not allowed.");
     }
     if ctx.method == Method::POST
         && (ctx.in_query("username") || ctx.in_query("password"))
         && !(k.allow_post_query_params || st.dev(Deviation::QueryCredentialsAllowed))
     {
-        return fail("Credentials must be sent in the request body, not in the query string.");
+        return refuse_method(
+            "Credentials must be sent in the request body, not in the query string.",
+        );
     }
     let (short, max) = match svc {
         TokenService::Server => (k.short_lived_minutes, k.max_expiration_minutes),
@@ -119,16 +139,23 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         ),
     };
     // LT-1..LT-4.
-    let minutes = match ctx.param("expiration").map(str::trim) {
-        None | Some("") => short as i64,
+    let asked = ctx
+        .param("expiration")
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let minutes = match asked {
+        None => short as i64,
         Some(s) => match super::params::positive_int(s) {
-            Some(m) => {
-                if m as u64 > max && !st.dev(Deviation::NoExpirationClamp) {
-                    max as i64
-                } else {
-                    m
+            Some(m) if m as u64 > max && !st.dev(Deviation::NoExpirationClamp) => {
+                // LT-3: the Server path clamps; the Portal path's variant may refuse.
+                if svc == TokenService::Portal && v.lt3 == Lt3::Refuse {
+                    return fail(&format!(
+                        "expiration must not exceed {max} minutes on this token service."
+                    ));
                 }
+                max as i64
             }
+            Some(m) => m,
             None if st.dev(Deviation::LenientExpiration) => short as i64,
             _ => return fail("expiration must be a positive whole number of minutes."),
         },
@@ -142,12 +169,22 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     }
     // TS-5, IP-1, IP-4, IP-7.
     let unbound_ok = st.dev(Deviation::MissingBindingValueUnbound);
+    let no_client_id = || match v.ts5 {
+        Ts5::Code201 => arcgis_error_text(st, fmt, 201, MSG_EXCEPTION, DETAIL_NO_CLIENT_ID),
+        Ts5::Code400 => {
+            fail("client=ip requires the ip parameter, client=referer the referer parameter.")
+        }
+    };
     let binding = match ctx.param("client") {
+        // IP-4 `short-only`: without `client`, an explicit expiration is refused.
+        None | Some("") if v.ip4 == Ip4::ShortOnly && asked.is_some() => {
+            return arcgis_error_text(st, fmt, 201, MSG_EXCEPTION, DETAIL_LONG_NEEDS_CLIENT);
+        }
         None | Some("") => Binding::None,
         Some("requestip") => Binding::Ip(ctx.client_ip),
         Some("ip") => match ctx.nonempty("ip") {
             None if unbound_ok => Binding::None,
-            None => return fail("client=ip requires the ip parameter."),
+            None => return no_client_id(),
             Some(s) => match s.trim().parse::<IpAddr>() {
                 Ok(ip) => Binding::Ip(ip.to_canonical()),
                 Err(_) if st.dev(Deviation::MalformedIpAccepted) => Binding::None,
@@ -156,7 +193,7 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         },
         Some("referer") => match ctx.nonempty("referer") {
             None if unbound_ok => Binding::None,
-            None => return fail("client=referer requires the referer parameter."),
+            None => return no_client_id(),
             Some(r) => Binding::Referer(r.to_owned()),
         },
         Some(_) => return fail("client must be one of referer, ip, requestip."),
@@ -164,6 +201,10 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     // TS-3: case-sensitive names, passwords compared in constant time.
     let (Some(user), Some(pass)) = (ctx.nonempty("username"), ctx.nonempty("password")) else {
         return fail("username and password are required.");
+    };
+    let bad_credentials = || match v.ts3 {
+        Ts3::Code400 => fail(MSG_BAD_CREDENTIALS),
+        Ts3::Code401 => arcgis_error_text(st, fmt, 401, MSG_NOT_AUTHORIZED, "Invalid credentials"),
     };
     let ci = st.dev(Deviation::CaseInsensitiveUsernames);
     let Some(acct) = inner.accounts.iter().find(|a| {
@@ -173,10 +214,10 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
             a.name == user
         }
     }) else {
-        return fail(MSG_BAD_CREDENTIALS);
+        return bad_credentials();
     };
     if !bool::from(acct.password.as_bytes().ct_eq(pass.as_bytes())) {
-        return fail(MSG_BAD_CREDENTIALS);
+        return bad_credentials();
     }
     let (name, epoch) = (acct.name.clone(), acct.epoch);
     let audience = match svc {
@@ -202,15 +243,29 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         audience,
         privileges: None,
     };
-    issue(st, &mut inner, ctx, token, fmt)
+    issue(st, &mut inner, ctx, svc, token, fmt)
 }
 
-fn issue(st: &AppState, inner: &mut Inner, ctx: &Ctx, token: AccessToken, fmt: Format) -> Response {
+/// Stores and answers a new token (TS-2): `{token, expires}`, plus `ssl` on
+/// the Portal's answers [AT-29] (a stand-alone Server omits it [AT-30]).
+/// Portal tokens end in `.` like real ones, so clients and the suite meet
+/// that shape here.
+fn issue(
+    st: &AppState,
+    inner: &mut Inner,
+    ctx: &Ctx,
+    svc: TokenService,
+    token: AccessToken,
+    fmt: Format,
+) -> Response {
     let text = if st.dev(Deviation::NonUrlSafeTokens) {
         // 47 bytes in standard base64 always end in `=`.
         let mut buf = [0u8; 47];
         inner.entropy.fill(&mut buf);
         base64::engine::general_purpose::STANDARD.encode(buf)
+    } else if svc == TokenService::Portal {
+        // Real Portal tokens end in `.` [AT-23]; TS-2 allows it.
+        new_token(inner.entropy.as_mut(), "", TOKEN_BYTES) + "."
     } else {
         new_token(inner.entropy.as_mut(), "", TOKEN_BYTES)
     };
@@ -221,11 +276,11 @@ fn issue(st: &AppState, inner: &mut Inner, ctx: &Ctx, token: AccessToken, fmt: F
     } else {
         expires
     };
-    body(
-        fmt,
-        StatusCode::OK,
-        &json!({"token": text, "expires": expires_wire, "ssl": false}),
-    )
+    let mut answer = json!({"token": text, "expires": expires_wire});
+    if svc == TokenService::Portal && !st.dev(Deviation::PortalOmitsSsl) {
+        answer["ssl"] = json!(false);
+    }
+    body(fmt, StatusCode::OK, &answer)
 }
 
 /// TS-8: `token` + `serverUrl` for a token of the same user on that server.
@@ -244,9 +299,15 @@ fn exchange(
     };
     let source = match check_token(st, inner, ctx, src, accept) {
         Ok(Principal::User { token, .. }) => token,
-        Ok(Principal::Session { .. }) | Err(_) => return invalid_token(st, fmt),
+        Ok(Principal::Session { .. }) | Err(_) => {
+            return match svc {
+                TokenService::Server => invalid_token(st, fmt),
+                TokenService::Portal => invalid_token_portal(st, fmt),
+            };
+        }
     };
-    let path = ctx.nonempty("serverUrl").map(|u| {
+    // `serverUrl` as documented; any case (Python sends `serverURL`).
+    let path = ctx.nonempty_any_case("serverUrl").map(|u| {
         url::Url::parse(u)
             .map(|p| p.path().to_owned())
             .unwrap_or_else(|_| u.to_owned())
@@ -282,12 +343,15 @@ fn exchange(
         },
         ..source
     };
-    issue(st, inner, ctx, token, fmt)
+    issue(st, inner, ctx, svc, token, fmt)
 }
 
-/// `{root}/rest/services`: the directory, public (tokens ignored).
-pub fn directory(st: &AppState, ctx: &Ctx) -> Response {
+/// `{root}/rest/services`: the directory, a public resource (HP-8).
+pub fn directory(st: &AppState, ctx: &Ctx, root: Root) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
+    if let Some(refusal) = public_refusal(st, ctx, root, fmt) {
+        return refusal;
+    }
     let services: Vec<Value> = st
         .config()
         .services
@@ -299,6 +363,36 @@ pub fn directory(st: &AppState, ctx: &Ctx) -> Response {
         StatusCode::OK,
         &json!({"currentVersion": CURRENT_VERSION, "folders": [], "services": services}),
     )
+}
+
+/// HP-8 on a public resource: served without a token and with a valid one of
+/// any user. A presented token that is invalid, expired or foreign is 498
+/// under `checked` (the reference, as ArcGIS Server and Online answer
+/// [AT-11..13]) and ignored under `ignored`. `None` means serve it.
+fn public_refusal(st: &AppState, ctx: &Ctx, root: Root, fmt: Format) -> Option<Response> {
+    let mut inner = st.lock();
+    match authenticate(st, &mut inner, ctx, root.audiences()) {
+        Err(Denial::Required) if st.dev(Deviation::PublicServiceRequiresToken) => {
+            Some(token_required(st, fmt))
+        }
+        Err(Denial::Required) | Ok(Principal::User { .. }) => None,
+        _ if st.variants().hp8 == Hp8::Ignored => None,
+        Err(Denial::Invalid) => Some(invalid_token(st, fmt)),
+        // SL-5: a session token does not reach Server resources.
+        Ok(Principal::Session { .. }) => session_elsewhere(st, fmt),
+    }
+}
+
+/// SL-5: a (valid) session token outside Basemap Styles: 403 (the
+/// reference) or 498; `None` under the deviation that lets it through.
+pub fn session_elsewhere(st: &AppState, fmt: Format) -> Option<Response> {
+    if st.dev(Deviation::SessionTokenAnyService) {
+        return None;
+    }
+    Some(match st.variants().sl5 {
+        Sl5::Forbidden403 => forbidden(st, fmt),
+        Sl5::Invalid498 => invalid_token(st, fmt),
+    })
 }
 
 fn find_service<'a, 'b>(st: &'a AppState, rest: &'b str) -> Option<(&'a ServiceConfig, &'b str)> {
@@ -314,27 +408,21 @@ pub fn service(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Respo
     let (svc, sub) = find_service(st, rest)?;
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     let ok = || body(fmt, StatusCode::OK, &service_json(svc, sub));
-    if svc.public && !st.dev(Deviation::PublicServiceChecksToken) {
-        // HP-8: a public resource ignores tokens, even invalid ones.
-        return Some(ok());
+    if svc.public {
+        return Some(public_refusal(st, ctx, root, fmt).unwrap_or_else(ok));
     }
     let mut inner = st.lock();
     let user = match authenticate(st, &mut inner, ctx, root.audiences()) {
-        Err(Denial::Required) if svc.public => return Some(ok()),
         Err(Denial::Required) => return Some(token_required(st, fmt)),
         Err(Denial::Invalid) => return Some(invalid_token(st, fmt)),
         Ok(Principal::User { token, .. }) => token.user,
-        Ok(Principal::Session { parent_user, .. }) => {
-            // SL-5: a session token only reaches Basemap Styles.
-            if st.dev(Deviation::SessionTokenAnyService) {
-                parent_user
-            } else {
-                return Some(forbidden(st, fmt));
-            }
-        }
+        Ok(Principal::Session { parent_user, .. }) => match session_elsewhere(st, fmt) {
+            Some(refusal) => return Some(refusal),
+            None => parent_user,
+        },
     };
     drop(inner);
-    if svc.public || svc.users.contains(&user) {
+    if svc.users.contains(&user) {
         Some(ok())
     } else if st.dev(Deviation::ForbiddenAs498) {
         Some(invalid_token(st, fmt))

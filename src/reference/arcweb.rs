@@ -20,6 +20,7 @@ use super::errors::text;
 use super::params::Ctx;
 use super::state::{AppState, Inner};
 use super::tokens::{ARCWEB_TOKEN_BYTES, ArcWebToken, Kind, UserId, new_token};
+use super::variants::{Lt7, Lt7a, Rn1};
 
 /// LT-7: `tout` default and maximum, minutes (ArcWeb guide).
 pub const DEFAULT_TOUT_MINUTES: i64 = 60;
@@ -53,6 +54,18 @@ fn expired(st: &AppState) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "The server encountered an internal error (1021: Token has expired.) that prevented it from fulfilling this request.".to_owned(),
     )
+}
+
+/// LT-7a: an invalid user ID is the 403 refusal (the reference) or the 500
+/// page with `Invalid userid` [AW-05, AW-08].
+fn invalid_user_id(st: &AppState) -> Response {
+    match st.variants().lt7a {
+        Lt7a::Forbidden403 => refuse("Invalid userid"),
+        Lt7a::Error500 => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server encountered an internal error (Invalid userid) that prevented it from fulfilling this request.".to_owned(),
+        ),
+    }
 }
 
 fn well_formed(t: &str) -> bool {
@@ -93,13 +106,10 @@ fn get_token(st: &AppState, ctx: &Ctx) -> Response {
     let tout = match ctx.param("tout").map(str::trim) {
         None | Some("") => DEFAULT_TOUT_MINUTES,
         Some(s) => match super::params::positive_int(s) {
-            Some(m) => {
-                if st.dev(Deviation::ToutNotClamped) {
-                    m
-                } else {
-                    m.min(MAX_TOUT_MINUTES)
-                }
-            }
+            Some(m) if m <= MAX_TOUT_MINUTES || st.dev(Deviation::ToutNotClamped) => m,
+            // LT-7 above 1440: `clamp` (the reference) or `refuse`.
+            Some(_) if st.variants().lt7 == Lt7::Refuse => return refuse("Invalid tout"),
+            Some(_) => MAX_TOUT_MINUTES,
             _ => return refuse("Invalid tout"),
         },
     };
@@ -183,7 +193,9 @@ fn token_state(st: &AppState, inner: &Inner, ctx: &Ctx, t: &str) -> TokenState {
     }
 }
 
-/// RN-1..RN-3, IP-6: the same token, extended, same binding.
+/// RN-1..RN-3, IP-6: the same token, extended, same binding (`same-token`,
+/// the reference), or a new token with the same binding while the old one
+/// keeps its own expiry (`new-token`). Either way never shortened (RN-3).
 fn renew(st: &AppState, ctx: &Ctx) -> Response {
     let Some(t) = ctx.nonempty("tkn") else {
         return refuse("No token or userid supplied");
@@ -199,20 +211,36 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
     }
     let drop_binding = st.dev(Deviation::RenewalDropsBinding);
     let shorten = st.dev(Deviation::RenewalShortensToken);
-    if let Some(e) = inner.store.get_mut(t)
-        && let Kind::ArcWeb(a) = &mut e.kind
-    {
-        let target = ctx.now.saturating_add(RENEW_MINUTES * 60_000);
-        a.expires_ms = if shorten {
+    let Some(Kind::ArcWeb(old)) = inner.store.get(t).map(|e| e.kind.clone()) else {
+        return refuse("Invalid token");
+    };
+    let target = ctx.now.saturating_add(RENEW_MINUTES * 60_000);
+    let renewed = ArcWebToken {
+        expires_ms: if shorten {
             target
         } else {
-            a.expires_ms.max(target)
-        };
-        if drop_binding {
-            a.bound_ip = None;
+            old.expires_ms.max(target)
+        },
+        bound_ip: if drop_binding { None } else { old.bound_ip },
+        ..old
+    };
+    match st.variants().rn1 {
+        Rn1::SameToken => {
+            if let Some(e) = inner.store.get_mut(t) {
+                e.kind = Kind::ArcWeb(renewed);
+            }
+            text(StatusCode::OK, t.to_owned())
+        }
+        Rn1::NewToken => {
+            let fresh = new_token(inner.entropy.as_mut(), "", ARCWEB_TOKEN_BYTES);
+            let renewed = ArcWebToken {
+                issued_ms: ctx.now,
+                ..renewed
+            };
+            inner.store.insert(&fresh, Kind::ArcWeb(renewed), ctx.now);
+            text(StatusCode::OK, fresh)
         }
     }
-    text(StatusCode::OK, t.to_owned())
 }
 
 /// `actn=getMap` with `tkn` or `usrid`.
@@ -230,11 +258,11 @@ fn map(st: &AppState, ctx: &Ctx) -> Response {
         return refuse("No token or userid supplied");
     };
     let Some(Kind::UserId(u)) = inner.store.get(id).map(|e| &e.kind) else {
-        return refuse("Invalid userid");
+        return invalid_user_id(st);
     };
     let current = inner.account(&u.user).map(|x| x.epoch);
     if current != Some(u.epoch) && !st.dev(Deviation::PasswordChangeKeepsTokens) {
-        return refuse("Invalid userid");
+        return invalid_user_id(st);
     }
     if st.dev(Deviation::UserIdExpires) && ctx.now >= u.issued_ms + DEFAULT_TOUT_MINUTES * 60_000 {
         return expired(st);

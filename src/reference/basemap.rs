@@ -23,6 +23,7 @@ use super::errors::{
 use super::params::Ctx;
 use super::state::AppState;
 use super::tokens::{Kind, Session, TOKEN_BYTES, new_token};
+use super::variants::{Sl3, Sl5, Sl6};
 
 /// SL-1/SL-3: `durationSeconds` default and bounds.
 pub const DEFAULT_DURATION_S: i64 = 43_200;
@@ -60,9 +61,14 @@ pub fn handle(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Respon
     let mut inner = st.lock();
     let allowed = match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(d) => return Some(denied(d)),
-        // SL-5: a session token reaches only its own family.
+        // SL-5: a session token reaches only its own family (403, or 498
+        // under the variant).
         Ok(Principal::Session { family: f, .. }) => {
-            f == family || st.dev(Deviation::SessionTokenOtherFamily)
+            let own = f == family || st.dev(Deviation::SessionTokenOtherFamily);
+            if !own && st.variants().sl5 == Sl5::Invalid498 {
+                return Some(denied(Denial::Invalid));
+            }
+            own
         }
         // SL-9: access tokens need the basemap privilege.
         Ok(Principal::User { privileges, .. }) => privileges.iter().any(|p| p == BASEMAP_PRIVILEGE),
@@ -110,11 +116,14 @@ fn start(
                 (parent_key, parent_user, i64::MAX, privs)
             }
             Ok(Principal::Session { .. }) => {
-                return err(
-                    403,
-                    MSG_FORBIDDEN,
-                    &["A session token cannot start a session."],
-                );
+                return match st.variants().sl6 {
+                    Sl6::Forbidden403 => err(
+                        403,
+                        MSG_FORBIDDEN,
+                        &["A session token cannot start a session."],
+                    ),
+                    Sl6::Invalid498 => denied(Denial::Invalid),
+                };
             }
         };
     if !privileges.iter().any(|p| p == BASEMAP_PRIVILEGE) {
@@ -137,7 +146,8 @@ fn start(
             }
         },
     };
-    // SL-3: refused, never clamped.
+    // SL-3: outside 10..43200 or not an integer: refused (the reference) or
+    // clamped (a number is clamped into range; a fraction rounds down first).
     let duration = match ctx.param("durationSeconds").map(str::trim) {
         None | Some("") => DEFAULT_DURATION_S,
         Some(s) => {
@@ -146,10 +156,13 @@ fn start(
             } else {
                 MAX_DURATION_S
             };
+            let clamp = st.variants().sl3 == Sl3::Clamp;
+            let number = s.parse::<f64>().ok().filter(|d| d.is_finite());
             match s.parse::<i64>() {
                 Ok(d) if (MIN_DURATION_S..=max).contains(&d) => d,
-                Ok(d) if st.dev(Deviation::SessionDurationClamped) => {
-                    d.clamp(MIN_DURATION_S, MAX_DURATION_S)
+                _ if clamp && number.is_some() => {
+                    let d = number.unwrap_or_default().floor();
+                    d.clamp(MIN_DURATION_S as f64, MAX_DURATION_S as f64) as i64
                 }
                 _ => {
                     return err(

@@ -65,7 +65,7 @@ pub struct ServiceConfig {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    /// Public services ignore tokens (HP-8).
+    /// Public services answer without a token and with any user's (HP-8).
     #[serde(default)]
     pub public: bool,
     /// Who may use a secured service (others get 403, HP-7).

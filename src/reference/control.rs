@@ -1,6 +1,7 @@
 //! The test-only control API (semantics.md "Reference server control"):
 //! `GET/POST /_tessera/clock`, `POST /_tessera/reset`,
-//! `POST /_tessera/users/{name}/password`. Served only with control on (and a
+//! `POST /_tessera/users/{name}/password`, `GET/POST /_tessera/knobs` (POST
+//! sets the knobs it names, all or nothing; reset restores the config's). Served only with control on (and a
 //! virtual clock); otherwise every `/_tessera/` path is a JSON 404. Bodies are
 //! JSON. It never echoes a password.
 
@@ -39,6 +40,10 @@ fn ok(v: Value) -> Response {
     body(Format::Json, StatusCode::OK, &v)
 }
 
+fn knobs_json(st: &AppState) -> Value {
+    serde_json::to_value(&*st.knobs()).unwrap_or(Value::Null)
+}
+
 /// `rest` is the path after `/_tessera/`.
 pub fn handle(st: &AppState, ctx: &Ctx, rest: &str) -> Response {
     let Some(clock) = st.control_clock() else {
@@ -60,6 +65,25 @@ pub fn handle(st: &AppState, ctx: &Ctx, rest: &str) -> Response {
                 Ok(now) => ok(json!({"now_ms": now})),
                 Err(e) => bad(&e.to_string()),
             }
+        }
+        "knobs" if ctx.method == Method::GET => ok(knobs_json(st)),
+        "knobs" if post => {
+            let Ok(serde_json::Value::Object(set)) =
+                serde_json::from_slice::<serde_json::Value>(&ctx.body)
+            else {
+                return bad(
+                    r#"expected a JSON object of knobs, such as {"short_lived_minutes": 30}"#,
+                );
+            };
+            let mut k = (*st.knobs()).clone();
+            for (name, value) in &set {
+                match k.with(name, value) {
+                    Ok(next) => k = next,
+                    Err(e) => return bad(&e.to_string()),
+                }
+            }
+            st.set_knobs(k);
+            ok(knobs_json(st))
         }
         "reset" if post => {
             st.reset();

@@ -1,5 +1,8 @@
 //! The catalogue of deliberate rule violations (semantics.md "Reference server
-//! control"). Each names the rule IDs it breaks; `tessera serve --deviation
+//! control"). Each breaks a MUST or SHOULD clause of semantics.md v2 (or
+//! shows none of a VARIANT rule's listed variants) and names the rule IDs it
+//! breaks; what v2 lists as a variant is a [`super::Variants`] switch, not a
+//! deviation; `tessera serve --deviation
 //! NAME` switches it on. They prove the suite catches real mistakes, and show
 //! vendors what a failing report looks like. This module only describes them;
 //! the handlers consult `AppState::dev`.
@@ -38,6 +41,7 @@ deviations! {
     SlidingExpiry "sliding-expiry" ["LT-6"] "every successful use restarts a token's lifetime";
     NoExpirationClamp "no-expiration-clamp" ["LT-3"] "expiration above max_expiration_minutes is honoured, not clamped";
     LenientExpiration "lenient-expiration" ["LT-4"] "zero, negative or non-integer expiration gets the default lifetime instead of 400";
+    PortalOmitsSsl "portal-omits-ssl" ["TS-2"] "Portal generateToken answers carry no `ssl`";
     ExpiresInSeconds "expires-in-seconds" ["TS-2"] "`expires` is reported in epoch seconds, not milliseconds";
     NonUrlSafeTokens "non-url-safe-tokens" ["TS-2"] "tokens use the standard base64 alphabet with + / and = padding";
     GetGenerateTokenAllowed "get-generate-token-allowed" ["TS-4"] "generateToken answers GET requests with the knob off";
@@ -49,14 +53,13 @@ deviations! {
     IgnoreRefererBinding "ignore-referer-binding" ["IP-1", "IP-3"] "referer-bound tokens work with any or no Referer";
     TrustAnyForwardedFor "trust-any-forwarded-for" ["IP-2"] "X-Forwarded-For is believed from any peer, not only trusted proxies";
     MalformedIpAccepted "malformed-ip-accepted" ["IP-7"] "a malformed ip parameter issues an unbound token instead of 400";
-    QueryTokenWins "query-token-wins" ["HP-2"] "the query token beats the header carriers";
+    InconsistentCarrierOrder "inconsistent-carrier-order" ["HP-2"] "two carriers alone rank the other way round from the order that stacks of three or more follow";
     FallbackToLowerCarrier "fallback-to-lower-carrier" ["HP-3"] "after an invalid winning carrier, lower carriers are tried";
     BasicAuthAsToken "basic-auth-as-token" ["HP-4"] "Authorization with a non-Bearer scheme (Basic) is taken as a token";
     WebTierAuthIgnored "web-tier-auth-ignored" ["HP-5"] "Authorization carries a token even with web_tier_auth on";
-    LastTokenParamWins "last-token-param-wins" ["HP-6"] "with duplicate token parameters the last one wins";
     MissingTokenAs498 "missing-token-as-498" ["HP-7"] "a missing token gets 498 where 499 belongs";
     ForbiddenAs498 "forbidden-as-498" ["HP-7"] "a valid token lacking permission gets 498 instead of 403";
-    PublicServiceChecksToken "public-service-checks-token" ["HP-8"] "public services reject invalid tokens with 498";
+    PublicServiceRequiresToken "public-service-requires-token" ["HP-8"] "public services answer 499 without a token";
     HttpStatusErrors "http-status-errors" ["TS-6", "HP-7"] "Server/Portal errors use HTTP 401/403/400 instead of 200-wrapped bodies";
     RenewExpiredToken "renew-expired-token" ["RN-2"] "ArcWeb renewToken extends an expired token";
     RenewalShortensToken "renewal-shortens-token" ["RN-3"] "renewal sets expiry to now + 60 min even when the token had longer";
@@ -66,7 +69,6 @@ deviations! {
     ArcwebExpiredAs403 "arcweb-expired-as-403" ["LT-7a"] "an expired ArcWeb token is refused with 403, not 500 `1021: Token has expired.`";
     UserIdExpires "user-id-expires" ["LT-8"] "ArcWeb user IDs expire 60 minutes after issue";
     PasswordChangeKeepsTokens "password-change-keeps-tokens" ["LT-9"] "tokens and user IDs survive a password change";
-    SessionDurationClamped "session-duration-clamped" ["SL-3"] "out-of-range durationSeconds is clamped into 10..43200 instead of refused";
     SessionOver12h "session-over-12h" ["SL-3"] "durationSeconds above 43200 is honoured";
     SessionEndsWithParent "session-ends-with-parent" ["SL-4"] "a session token stops working when its parent access token expires";
     SessionTokenOtherFamily "session-token-other-family" ["SL-5"] "a session token reaches styles of the other family";
@@ -124,7 +126,7 @@ mod tests {
             "accept-expired-tokens",
             "valid-at-expiry-instant",
             "ignore-ip-binding",
-            "query-token-wins",
+            "inconsistent-carrier-order",
             "fallback-to-lower-carrier",
             "renew-expired-token",
             "session-over-12h",

@@ -9,8 +9,12 @@ use serde_json::{Value, json};
 
 use super::deviations::Deviation;
 use super::state::AppState;
+use super::variants::Ts6;
 
+/// The 498 text on Server paths (semantics.md "Client compatibility").
 pub const MSG_INVALID_TOKEN: &str = "Invalid Token";
+/// The 498 text on Portal paths, as Portal and ArcGIS Online say it [AT-11].
+pub const MSG_INVALID_TOKEN_PORTAL: &str = "Invalid token.";
 pub const MSG_TOKEN_REQUIRED: &str = "Token Required";
 pub const MSG_FORBIDDEN: &str =
     "You do not have permissions to access this resource or perform this operation.";
@@ -79,6 +83,29 @@ pub fn error_value(code: u16, message: &str, details: &[&str]) -> Value {
     json!({"error": {"code": code, "message": message, "details": details}})
 }
 
+/// Like [`error_value`] with `details` a string, as real token services send
+/// it for codes 201, 401 and 405 [AT-02, AT-03, AT-05].
+pub fn error_value_text(code: u16, message: &str, detail: &str) -> Value {
+    json!({"error": {"code": code, "message": message, "details": detail}})
+}
+
+/// A Server/Portal error with a string `details` (see [`error_value_text`]),
+/// HTTP 200 like [`arcgis_error`].
+pub fn arcgis_error_text(
+    st: &AppState,
+    fmt: Format,
+    code: u16,
+    message: &str,
+    detail: &str,
+) -> Response {
+    let status = if st.dev(Deviation::HttpStatusErrors) {
+        http_status_for(code)
+    } else {
+        StatusCode::OK
+    };
+    body(fmt, status, &error_value_text(code, message, detail))
+}
+
 /// A Server/Portal error: HTTP 200 with the error body (TS-6), unless the
 /// `http-status-errors` deviation is on.
 pub fn arcgis_error(
@@ -104,8 +131,14 @@ pub fn http_status_for(code: u16) -> StatusCode {
     }
 }
 
+/// 498 on a Server path (`Invalid Token`).
 pub fn invalid_token(st: &AppState, fmt: Format) -> Response {
     arcgis_error(st, fmt, 498, MSG_INVALID_TOKEN, &[])
+}
+
+/// 498 on a Portal path (`Invalid token.`).
+pub fn invalid_token_portal(st: &AppState, fmt: Format) -> Response {
+    arcgis_error(st, fmt, 498, MSG_INVALID_TOKEN_PORTAL, &[])
 }
 
 pub fn token_required(st: &AppState, fmt: Format) -> Response {
@@ -132,6 +165,16 @@ pub fn location_error(
     };
     let v = json!({"error": {"code": code, "message": message, "details": details, "restInfoUrl": rest_info_url}});
     body(fmt, status, &v)
+}
+
+/// TS-6: an unknown service under a server root. `wrapped-404` (the
+/// reference): HTTP 200 with code 404, as ArcGIS Server answers [AT-27];
+/// `http-404`: the plain JSON 404.
+pub fn service_not_found(st: &AppState, fmt: Format, name: &str) -> Response {
+    match st.variants().ts6 {
+        Ts6::Wrapped404 => arcgis_error(st, fmt, 404, &format!("Service {name} not found"), &[]),
+        Ts6::Http404 => not_found(),
+    }
 }
 
 /// The JSON 404 for unknown paths (and `/_tessera/` without control).

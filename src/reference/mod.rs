@@ -7,7 +7,8 @@
 //! Time and randomness are injected ([`clock`], [`tokens::Entropy`]); with
 //! control on, the server runs on a virtual clock that only the control API
 //! moves ([`control`]). Named [`Deviation`]s switch on deliberate rule
-//! violations. Use [`spawn`] for a real socket, [`router`] for in-process
+//! violations, named [`Variants`] the other conforming behaviours of the
+//! VARIANT rules. Use [`spawn`] for a real socket, [`router`] for in-process
 //! tests (`oneshot` + `MockConnectInfo`).
 //!
 //! Layout: `router.rs` dispatches; `params.rs` parses a request once;
@@ -30,6 +31,7 @@ pub mod portal;
 pub mod router;
 pub mod state;
 pub mod tokens;
+pub mod variants;
 
 #[cfg(test)]
 mod testkit;
@@ -46,6 +48,7 @@ pub use deviations::Deviation;
 pub use router::router;
 pub use state::AppState;
 pub use tokens::{AccessToken, Entropy, OsEntropy, SeededEntropy};
+pub use variants::{VariantError, Variants};
 
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +57,8 @@ pub struct ServerOptions {
     /// Serve `/_tessera/` and run on a virtual clock.
     pub control: bool,
     pub deviations: Vec<Deviation>,
+    /// The variant of each VARIANT rule (default: the reference's own).
+    pub variants: Variants,
 }
 
 /// A running server. Dropping it stops the server too (without waiting).

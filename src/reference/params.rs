@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, request::Parts};
 
 use super::deviations::Deviation;
 use super::state::AppState;
+use super::variants::{Hp5, Hp6};
 
 /// A request, parsed once.
 #[derive(Debug)]
@@ -106,6 +107,16 @@ impl Ctx {
         self.param(name).filter(|v| !v.is_empty())
     }
 
+    /// Like [`Ctx::nonempty`] with the name matched case-insensitively
+    /// (clients spell `serverUrl` as `serverURL` too).
+    pub fn nonempty_any_case(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn in_query(&self, name: &str) -> bool {
         self.query.iter().any(|(k, _)| k == name)
     }
@@ -148,7 +159,8 @@ fn last<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// IP-2: believe `X-Forwarded-For` only from a trusted proxy; the client is
 /// the right-most address that is not itself a trusted proxy.
 fn client_ip(st: &AppState, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
-    let trusted = &st.knobs().trusted_proxies;
+    let knobs = st.knobs();
+    let trusted = &knobs.trusted_proxies;
     let any = st.dev(Deviation::TrustAnyForwardedFor);
     if !any && !trusted.contains(&peer) {
         return peer;
@@ -178,15 +190,7 @@ fn client_ip(st: &AppState, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
         .unwrap_or(peer)
 }
 
-/// A token carrier of HP-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Carrier {
-    XEsriAuthorization,
-    Authorization,
-    Query,
-    Body,
-    Cookie,
-}
+pub use super::variants::Carrier;
 
 /// `Bearer <t>` with a case-insensitive scheme and a non-empty value (HP-4).
 fn bearer(value: &str, case_sensitive: bool) -> Option<&str> {
@@ -201,9 +205,11 @@ fn bearer(value: &str, case_sensitive: bool) -> Option<&str> {
     (ok && !t.is_empty()).then_some(t)
 }
 
-/// Every token carrier present, highest precedence first (HP-2). Only the
-/// first is the token (HP-3); the list exists for the fallback deviation.
+/// Every token carrier present, highest precedence first (HP-2, in the
+/// order of the HP-2 variant). Only the first is the token (HP-3); the list
+/// exists for the fallback deviation.
 pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carrier, &'a str)> {
+    let v = st.variants();
     let mut out = Vec::with_capacity(2);
     if let Some(t) = ctx
         .header("x-esri-authorization")
@@ -226,39 +232,46 @@ pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carr
             out.push((Carrier::Authorization, t));
         }
     }
-    // HP-6: the first of duplicate parameters wins.
-    let pick = if st.dev(Deviation::LastTokenParamWins) {
-        last
-    } else {
-        first
-    };
-    let q = pick(&ctx.query, token_param).filter(|t| !t.is_empty());
-    if let Some(t) = q {
-        if st.dev(Deviation::QueryTokenWins) {
-            out.insert(0, (Carrier::Query, t));
-        } else {
-            out.push((Carrier::Query, t));
-        }
+    // HP-6: which of duplicate parameters (and cookies) wins, the same in
+    // every carrier.
+    let last_wins = v.hp6 == Hp6::Last;
+    let pick = if last_wins { last } else { first };
+    if let Some(t) = pick(&ctx.query, token_param).filter(|t| !t.is_empty()) {
+        out.push((Carrier::Query, t));
     }
     if let Some(t) = pick(&ctx.form, token_param).filter(|t| !t.is_empty()) {
         out.push((Carrier::Body, t));
     }
-    if let Some(t) = cookie(ctx, "agstoken") {
+    // HP-5 variant: under web-tier authentication the cookie may be ignored.
+    let cookie_off = st.knobs().web_tier_auth && v.hp5 == Hp5::CookieIgnored;
+    if !cookie_off && let Some(t) = cookie(ctx, "agstoken", last_wins) {
         out.push((Carrier::Cookie, t));
+    }
+    out.sort_by_key(|(c, _)| v.hp2.rank(*c));
+    if out.len() == 2 && st.dev(Deviation::InconsistentCarrierOrder) {
+        // The deviation: two carriers alone rank the other way round.
+        out.reverse();
     }
     out
 }
 
-fn cookie<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
-    ctx.headers
+/// The `name` cookie: the first (or with `last_wins` the last) non-empty one.
+fn cookie<'a>(ctx: &'a Ctx, name: &str, last_wins: bool) -> Option<&'a str> {
+    let mut all = ctx
+        .headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim());
+    let found = if last_wins {
+        all.next_back()
+    } else {
+        all.next()
+    };
+    found.filter(|v| !v.is_empty())
 }
 
 /// IP-3: does `referer` (the request's) satisfy the bound referer `bound`?

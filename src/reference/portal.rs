@@ -2,7 +2,8 @@
 //! (semantics.md "Client compatibility"): `info`, `portals/self`,
 //! `community/self`, `community/users/{name}`. `generateToken` lives in
 //! `arcgis.rs` with the Server one (same rules, Portal knobs). Portal
-//! resources accept Portal tokens and API keys; session tokens get 403 (SL-5).
+//! resources accept Portal tokens and API keys; session tokens get 403 (SL-5,
+//! or 498 under its variant); an invalid token is `Invalid token.` (498).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,10 +11,11 @@ use serde_json::{Value, json};
 
 use super::auth::{Denial, Principal, authenticate};
 use super::deviations::Deviation;
-use super::errors::{Format, arcgis_error, body, forbidden, invalid_token, token_required};
+use super::errors::{Format, arcgis_error, body, forbidden, invalid_token_portal, token_required};
 use super::params::Ctx;
 use super::state::AppState;
 use super::tokens::Audience;
+use super::variants::Sl5;
 
 const PORTAL: &[Audience] = &[Audience::Portal];
 
@@ -48,12 +50,14 @@ fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Box<Resp
         Ok(Principal::Session { parent_user, .. }) => {
             if st.dev(Deviation::SessionTokenAnyService) {
                 Ok(Some(parent_user))
+            } else if st.variants().sl5 == Sl5::Invalid498 {
+                Err(Box::new(invalid_token_portal(st, fmt)))
             } else {
                 Err(Box::new(forbidden(st, fmt)))
             }
         }
         Err(Denial::Required) => Ok(None),
-        Err(Denial::Invalid) => Err(Box::new(invalid_token(st, fmt))),
+        Err(Denial::Invalid) => Err(Box::new(invalid_token_portal(st, fmt))),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP front: one fallback handler that parses the request once
-//! ([`Ctx`]) and dispatches on the path to the family modules. Unknown paths
-//! get a JSON 404; methods other than GET and POST a JSON 405. No response
+//! ([`Ctx`]) and dispatches on the path to the family modules. An unknown
+//! service under a server root is the Server's error (TS-6); other unknown
+//! paths get a JSON 404; methods other than GET and POST a JSON 405. No response
 //! ever carries `WWW-Authenticate`.
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::arcgis::{self, Root, TokenService};
-use super::errors::{Format, body, error_value, not_found};
+use super::errors::{Format, body, error_value, not_found, service_not_found};
 use super::params::Ctx;
 use super::state::AppState;
 use super::{arcweb, basemap, control, portal};
@@ -57,7 +58,9 @@ fn dispatch(st: &AppState, ctx: &Ctx) -> Response {
     match path {
         "/arcgis/rest/info" => return arcgis::info(st, ctx, Root::Arcgis),
         "/federated/rest/info" => return arcgis::info(st, ctx, Root::Federated),
-        "/arcgis/tokens/generateToken" => {
+        // TS-7: the token service root that rest/info advertises, and its
+        // generateToken operation.
+        "/arcgis/tokens" | "/arcgis/tokens/generateToken" => {
             return arcgis::generate_token(st, ctx, TokenService::Server);
         }
         "/sharing/rest/generateToken" => {
@@ -82,16 +85,18 @@ fn dispatch(st: &AppState, ctx: &Ctx) -> Response {
             continue;
         };
         if rest.is_empty() {
-            return arcgis::directory(st, ctx);
+            return arcgis::directory(st, ctx, root);
         }
         let Some(rest) = rest.strip_prefix('/') else {
             break;
         };
-        let found = match rest.strip_prefix("styles/v2/") {
-            Some(s) => basemap::handle(st, ctx, root, s),
-            None => arcgis::service(st, ctx, root, rest),
+        return match rest.strip_prefix("styles/v2/") {
+            Some(s) => basemap::handle(st, ctx, root, s).unwrap_or_else(not_found),
+            // TS-6: an unknown service is the Server's own error.
+            None => arcgis::service(st, ctx, root, rest).unwrap_or_else(|| {
+                service_not_found(st, Format::parse(ctx.param("f"), Format::Html), rest)
+            }),
         };
-        return found.unwrap_or_else(not_found);
     }
     not_found()
 }

@@ -1,14 +1,15 @@
 //! Shared server state: configuration, the injected clock and randomness, the
-//! deviations switched on, and the mutable part (accounts with their current
+//! deviations and variants switched on, and the mutable part (accounts with their current
 //! passwords, the token store) behind one mutex. Handlers never hold the lock
 //! across an `await`; there are no awaits in them at all.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use super::clock::{Clock, SystemClock, VirtualClock};
 use super::config::Config;
 use super::deviations::Deviation;
 use super::tokens::{Audience, Binding, Entropy, Kind, OsEntropy, Store};
+use super::variants::Variants;
 use super::{AccessToken, ServerOptions};
 use crate::knobs::Knobs;
 
@@ -34,6 +35,9 @@ pub struct Inner {
 struct Shared {
     config: Config,
     deviations: u64,
+    variants: Variants,
+    /// The knobs in force: the config's, until `/_tessera/knobs` sets others.
+    knobs: RwLock<Arc<Knobs>>,
     clock: Arc<dyn Clock>,
     virtual_clock: Option<Arc<VirtualClock>>,
     control: bool,
@@ -88,9 +92,12 @@ impl AppState {
             accounts: Vec::new(),
         };
         fill(&mut inner, &opts.config, clock.now_ms());
+        let knobs = opts.config.knobs.clone();
         AppState(Arc::new(Shared {
             config: opts.config,
             deviations,
+            variants: opts.variants,
+            knobs: RwLock::new(Arc::new(knobs)),
             clock,
             virtual_clock,
             control: opts.control,
@@ -102,13 +109,28 @@ impl AppState {
         &self.0.config
     }
 
-    pub fn knobs(&self) -> &Knobs {
-        &self.0.config.knobs
+    /// The knobs in force now (the config's unless the control API set others).
+    pub fn knobs(&self) -> Arc<Knobs> {
+        self.0
+            .knobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts `k` in force (control API); `reset` restores the config's.
+    pub fn set_knobs(&self, k: Knobs) {
+        *self.0.knobs.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(k);
     }
 
     /// Is deviation `d` switched on?
     pub fn dev(&self, d: Deviation) -> bool {
         self.0.deviations & d.bit() != 0
+    }
+
+    /// The variant in force for each VARIANT rule.
+    pub fn variants(&self) -> &Variants {
+        &self.0.variants
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -131,8 +153,9 @@ impl AppState {
     }
 
     /// Forgets every token, user ID and session and restores the configured
-    /// passwords; the clock is left alone.
+    /// passwords and knobs; the clock is left alone.
     pub fn reset(&self) {
+        self.set_knobs(self.0.config.knobs.clone());
         let now = self.now_ms();
         let mut inner = self.lock();
         inner.store = Store::default();

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-use super::{AppState, Config, Deviation, SeededEntropy, ServerOptions, VirtualClock, router};
+use super::{
+    AppState, Config, Deviation, SeededEntropy, ServerOptions, Variants, VirtualClock, router,
+};
 
 pub const T0: i64 = 1_700_000_000_000;
 pub const MIN: i64 = 60_000;
@@ -108,12 +110,26 @@ impl Kit {
         c.knobs = c.knobs.with(name, &v).unwrap();
         Kit::with(c, &[])
     }
+    /// With variants given as `RULE=NAME`.
+    pub fn variant(specs: &[&str]) -> Kit {
+        Kit::variant_with(Config::default(), specs)
+    }
+    pub fn variant_with(config: Config, specs: &[&str]) -> Kit {
+        Kit::with_variants(config, Variants::from_specs(specs).unwrap())
+    }
     pub fn with(config: Config, devs: &[Deviation]) -> Kit {
+        Kit::build(config, devs, Variants::default())
+    }
+    pub fn with_variants(config: Config, variants: Variants) -> Kit {
+        Kit::build(config, &[], variants)
+    }
+    fn build(config: Config, devs: &[Deviation], variants: Variants) -> Kit {
         let clock = Arc::new(VirtualClock::at(T0));
         let opts = ServerOptions {
             config,
             control: true,
             deviations: devs.to_vec(),
+            variants,
         };
         let st =
             AppState::with_virtual_clock(opts, clock.clone(), Box::new(SeededEntropy::new(42)));
@@ -154,6 +170,11 @@ impl Kit {
             headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
         }
+    }
+    /// POST to the Portal's generateToken with `extra` form fields.
+    pub async fn generate_portal(&self, user: (&str, &str), extra: &str) -> Resp {
+        let form = format!("username={}&password={}&f=json{extra}", user.0, user.1);
+        self.send(Req::post(PGT, &form)).await
     }
     /// POST generateToken (Server) with `extra` form fields; the JSON answer.
     pub async fn generate(&self, user: (&str, &str), extra: &str) -> Resp {

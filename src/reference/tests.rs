@@ -1,5 +1,6 @@
 //! One test per rule of semantics.md, through the router on a virtual clock
-//! with fake peer addresses. Deviation tests live in `deviation_tests`.
+//! with fake peer addresses. Deviation tests live in `deviation_tests`,
+//! variant tests in `variant_tests`.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -7,6 +8,7 @@ use serde_json::json;
 use super::testkit::*;
 
 mod deviation_tests;
+mod variant_tests;
 
 // ---------------------------------------------------------------- TS
 
@@ -40,9 +42,14 @@ async fn ts_2_success_shape_and_url_safe_token() {
     assert!((64..=256).contains(&t.len()));
     assert!(!t.contains(['+', '/', '=']));
     assert!(v["expires"].is_i64());
-    assert_eq!(v["ssl"], json!(false));
-    assert_eq!(v.as_object().unwrap().len(), 3);
+    // A stand-alone Server answers {token, expires} [AT-30]; Portal adds ssl [AT-29].
+    assert_eq!(v.as_object().unwrap().len(), 2);
     assert_ne!(t, k.token(ALICE).await);
+    let v = k.generate_portal(ALICE, "").await.json();
+    assert_eq!(v["ssl"], json!(false));
+    let pt = v["token"].as_str().unwrap();
+    assert!(pt.ends_with('.') && pt.len() == 65, "{pt}");
+    assert_eq!(v.as_object().unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -67,13 +74,18 @@ async fn ts_3_bad_credentials_are_case_sensitive() {
 async fn ts_4_get_and_query_credentials_refused_unless_knobs() {
     let k = Kit::new();
     let q = "username=alice&password=alice-secret-1&f=json";
+    // Code 405 is the reference's TS-4 variant (variant_tests has both).
     assert_eq!(
         k.send(Req::get(&format!("{GT}?{q}"))).await.code(),
-        Some(400)
+        Some(405)
     );
     assert_eq!(
         k.send(Req::post(&format!("{GT}?{q}"), "")).await.code(),
-        Some(400)
+        Some(405)
+    );
+    assert_eq!(
+        k.send(Req::get(&format!("{PGT}?{q}"))).await.code(),
+        Some(405)
     );
     let k = Kit::knob("allow_http_get", json!(true));
     assert!(k.send(Req::get(&format!("{GT}?{q}"))).await.ok());
@@ -84,17 +96,18 @@ async fn ts_4_get_and_query_credentials_refused_unless_knobs() {
 #[tokio::test]
 async fn ts_5_client_without_its_value_or_unknown() {
     let k = Kit::new();
-    for extra in [
-        "&client=ip",
-        "&client=referer",
-        "&client=bogus",
-        "&client=ip&ip=",
+    // A missing value is code 201 (the reference's TS-5 variant); an
+    // unknown client value is refused with 400.
+    for (extra, code) in [
+        ("&client=ip", 201),
+        ("&client=referer", 201),
+        ("&client=bogus", 400),
+        ("&client=ip&ip=", 201),
     ] {
         let r = k.generate(ALICE, extra).await;
-        assert_eq!(r.code(), Some(400), "{extra}");
+        assert_eq!(r.code(), Some(code), "{extra}");
+        assert!(r.json().get("token").is_none());
     }
-    let d = k.generate(ALICE, "&client=ip").await.json();
-    assert!(d["error"]["details"][0].as_str().unwrap().contains("ip"));
 }
 
 #[tokio::test]
@@ -119,9 +132,19 @@ async fn ts_7_info_advertises_token_service_from_host() {
     assert_eq!(v["authInfo"]["isTokenBasedSecurity"], true);
     assert_eq!(
         v["authInfo"]["tokenServicesUrl"],
-        "http://ref.test:8080/arcgis/tokens/generateToken"
+        "http://ref.test:8080/arcgis/tokens/"
     );
     assert_eq!(v["authInfo"]["shortLivedTokenValidity"], 60);
+    // The advertised root and generateToken both issue tokens.
+    for path in ["/arcgis/tokens/", "/arcgis/tokens", GT] {
+        let r = k
+            .send(Req::post(
+                path,
+                "username=alice&password=alice-secret-1&client=requestip&f=json",
+            ))
+            .await;
+        assert!(r.json()["token"].is_string(), "{path}: {}", r.text);
+    }
     assert!(v.get("owningSystemUrl").is_none());
     let v = k.send(Req::get("/federated/rest/info?f=json")).await.json();
     assert_eq!(v["owningSystemUrl"], "http://ref.test:8080");
@@ -164,6 +187,49 @@ async fn ts_8_token_exchange_on_both_services() {
     k.advance(60 * MIN);
     let r = k.send(Req::post(GT, &format!("token={st}&f=json"))).await;
     assert_eq!(r.code(), Some(498));
+}
+
+#[tokio::test]
+async fn ts_8_exchange_accepts_python_spelling() {
+    // ArcGIS API for Python sends `serverURL` and `request=getToken` (issue 15).
+    let k = Kit::new();
+    let p = k.generate_portal(ALICE, "&client=requestip").await.json();
+    let pt = p["token"].as_str().unwrap();
+    let form = format!(
+        "token={pt}&serverURL=http://ref.test:8080/federated/rest/services&request=getToken&f=json"
+    );
+    let e = k.send(Req::post(PGT, &form)).await.json();
+    let et = e["token"].as_str().unwrap();
+    let fed = "/federated/rest/services/SampleWorldCities/MapServer";
+    assert!(
+        k.send(Req::get(&format!("{fed}?f=json&token={et}")))
+            .await
+            .ok()
+    );
+    // `serverURL` outside the Portal's servers is refused like `serverUrl`.
+    let form = format!("token={pt}&serverURL=http://ref.test:8080/arcgis&f=json");
+    assert_eq!(k.send(Req::post(PGT, &form)).await.code(), Some(400));
+}
+
+#[tokio::test]
+async fn invalid_token_text_per_product() {
+    // semantics.md "Client compatibility": Server, Portal, location service.
+    let k = Kit::new();
+    let msg = |r: Resp| r.json()["error"]["message"].as_str().unwrap().to_owned();
+    let r = k
+        .send(Req::get(&format!("{SECURED}?f=json&token=nope")))
+        .await;
+    assert_eq!(msg(r), "Invalid Token");
+    let r = k
+        .send(Req::get("/sharing/rest/community/self?f=json&token=nope"))
+        .await;
+    assert_eq!(msg(r), "Invalid token.");
+    let r = k.send(Req::post(PGT, "token=nope-nope&f=json")).await;
+    assert_eq!(msg(r), "Invalid token.");
+    let r = k
+        .send(Req::get(&format!("{STYLE_ARCGIS}?f=json&token=nope")))
+        .await;
+    assert_eq!(msg(r), "Token Invalid.");
 }
 
 // ---------------------------------------------------------------- LT
@@ -612,9 +678,10 @@ async fn hp_7_token_required_and_forbidden() {
 }
 
 #[tokio::test]
-async fn hp_8_public_ignores_tokens() {
+async fn hp_8_public_answers_without_and_with_valid_tokens_checks_bad_ones() {
     let k = Kit::new();
-    for q in ["", "&token=garbage"] {
+    let bob = k.token(BOB).await;
+    for q in ["".to_owned(), format!("&token={bob}")] {
         let r = k
             .send(Req::get(&format!(
                 "/arcgis/rest/services/Public/MapServer?f=json{q}"
@@ -622,6 +689,12 @@ async fn hp_8_public_ignores_tokens() {
             .await;
         assert!(r.ok(), "{}", r.text);
     }
+    let r = k
+        .send(Req::get(
+            "/arcgis/rest/services/Public/MapServer?f=json&token=garbage",
+        ))
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::OK, Some(498)));
 }
 
 // ---------------------------------------------------------------- IP
@@ -1021,10 +1094,11 @@ async fn unknown_paths_json_404_and_no_www_authenticate() {
     let k = Kit::new();
     let r = k.send(Req::get("/sharing/info")).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, Some(404)));
+    // An unknown service is the Server's 200-wrapped 404 (TS-6 variant).
     let r = k
-        .send(Req::get("/arcgis/rest/services/Nope/MapServer"))
+        .send(Req::get("/arcgis/rest/services/Nope/MapServer?f=json"))
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!((r.status, r.code()), (StatusCode::OK, Some(404)));
     for r in [
         Req::get(START),
         Req::get(&format!("{SECURED}?f=json&token=x")),
@@ -1090,6 +1164,38 @@ async fn control_api() {
 }
 
 #[tokio::test]
+async fn control_knobs_read_set_and_reset() {
+    let k = Kit::new();
+    let v = k.send(Req::get("/_tessera/knobs")).await.json();
+    assert_eq!(v["short_lived_minutes"], 60);
+    let r = k
+        .send(Req::post_json(
+            "/_tessera/knobs",
+            r#"{"short_lived_minutes": 30, "allow_http_get": true}"#,
+        ))
+        .await;
+    assert!(r.ok(), "{}", r.text);
+    assert_eq!(r.json()["short_lived_minutes"], 30);
+    assert_eq!(k.generate(ALICE, "").await.json()["expires"], T0 + 30 * MIN);
+    let v = k.send(Req::get("/arcgis/rest/info?f=json")).await.json();
+    assert_eq!(v["authInfo"]["shortLivedTokenValidity"], 30);
+    // All or nothing: an unknown knob or a bad value changes nothing.
+    for bad in [r#"{"nope": 1}"#, r#"{"short_lived_minutes": "x"}"#, "[1]"] {
+        let r = k.send(Req::post_json("/_tessera/knobs", bad)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        k.send(Req::get("/_tessera/knobs")).await.json()["short_lived_minutes"],
+        30
+    );
+    // Reset restores the start-up values.
+    assert!(k.send(Req::post_json("/_tessera/reset", "{}")).await.ok());
+    let v = k.send(Req::get("/_tessera/knobs")).await.json();
+    assert_eq!(v["short_lived_minutes"], 60);
+    assert_eq!(v["allow_http_get"], false);
+}
+
+#[tokio::test]
 async fn control_api_absent_without_control() {
     let opts = super::ServerOptions::default();
     let clock = std::sync::Arc::new(super::VirtualClock::at(T0));
@@ -1119,7 +1225,7 @@ async fn spawn_serves_a_real_socket_and_shuts_down() {
     let v: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     assert_eq!(
         v["authInfo"]["tokenServicesUrl"],
-        format!("http://{}/arcgis/tokens/generateToken", h.addr)
+        format!("http://{}/arcgis/tokens/", h.addr)
     );
     let addr = h.addr;
     h.shutdown().await;

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::report::model::ScenarioReport;
+use crate::scenario::plan::CaptureSource;
 
 /// Shorter observed values are not treated as secrets: masking every `ok` or
 /// `1` would make reports unreadable while protecting nothing. Passwords are
@@ -39,24 +40,25 @@ pub const MIN_CAPTURED_SECRET_LEN: usize = 16;
 /// a token-bearing place: a [`SECRET_JSON_FIELDS`] field (`$.token`), a
 /// [`SECRET_HEADERS`] header or `Set-Cookie`. Passwords are registered
 /// separately and always masked.
-pub fn captured_is_secret(value: &serde_json::Value, source: &str) -> bool {
+pub fn captured_is_secret(value: &serde_json::Value, source: &CaptureSource) -> bool {
     let serde_json::Value::String(s) = value else {
         return false;
     };
     if s.chars().count() >= MIN_CAPTURED_SECRET_LEN {
         return true;
     }
-    let src = source.to_ascii_lowercase();
-    if let Some(h) = src.strip_prefix("header:") {
-        return SECRET_HEADERS.contains(&h) || h == "set-cookie";
+    match source {
+        CaptureSource::Header(h) => {
+            let h = h.to_ascii_lowercase();
+            SECRET_HEADERS.contains(&h.as_str()) || h == "set-cookie"
+        }
+        CaptureSource::JsonPath(q) => {
+            let last = q.last_member.as_str();
+            SECRET_JSON_FIELDS.contains(&last)
+                || SECRET_PARAMS.contains(&last.to_ascii_lowercase().as_str())
+        }
+        CaptureSource::Body => false,
     }
-    let last = source
-        .rsplit(['.', '[', '\''])
-        .find(|seg| !seg.is_empty() && *seg != "]")
-        .unwrap_or("")
-        .trim_end_matches([']', '\'', '"']);
-    SECRET_JSON_FIELDS.contains(&last)
-        || SECRET_PARAMS.contains(&last.to_ascii_lowercase().as_str())
 }
 
 /// Secret strings and the labels that replace them.
@@ -497,22 +499,27 @@ mod tests {
     #[test]
     fn only_secret_looking_captures_are_secrets() {
         use serde_json::json;
+        let src = |s: &str| CaptureSource::parse(s).unwrap();
         assert!(!captured_is_secret(
             &json!(1_700_000_000_000i64),
-            "$.expires"
+            &src("$.expires")
         ));
-        assert!(!captured_is_secret(&json!(false), "$.ssl"));
-        assert!(!captured_is_secret(&json!("arcgis"), "$.styleFamily"));
-        assert!(captured_is_secret(&json!("short"), "$.token"));
+        assert!(!captured_is_secret(&json!(false), &src("$.ssl")));
+        assert!(!captured_is_secret(&json!("arcgis"), &src("$.styleFamily")));
+        assert!(captured_is_secret(&json!("short"), &src("$.token")));
         assert!(captured_is_secret(
             &json!("short"),
-            "$.data['sessionToken']"
+            &src("$.data['sessionToken']")
         ));
-        assert!(captured_is_secret(&json!("0123456789abcdefXYZ"), "body"));
-        assert!(captured_is_secret(&json!("abc"), "header:Set-Cookie"));
+        assert!(captured_is_secret(
+            &json!("0123456789abcdefXYZ"),
+            &src("body")
+        ));
+        assert!(!captured_is_secret(&json!("short"), &src("body")));
+        assert!(captured_is_secret(&json!("abc"), &src("header:Set-Cookie")));
         assert!(!captured_is_secret(
             &json!("text/html"),
-            "header:Content-Type"
+            &src("header:Content-Type")
         ));
     }
 

@@ -1,18 +1,18 @@
-//! Checking an answer against a step's `expect:`.
+//! Checking an answer against a step's compiled expectations
+//! ([`Assert`]s: a query and a predicate, built by validation).
 //!
-//! Every expectation becomes one or more [`Check`]s (what, expected, actual,
-//! passed, rules): a failed expectation is data, never an `Err`. Matchers
-//! (scenario/model.rs `Matcher`): equals, not_equals, one_of, matches,
-//! contains, type, length, min_length, max_length, exists, at_least, at_most,
-//! tolerance.
+//! Every assert becomes one [`Check`] (what, expected, actual, passed,
+//! rules): a failed expectation is data, never an `Err`. Nothing here parses
+//! scenario text: operands arrive as templates and [`Arith`] trees whose
+//! placeholders are filled from the [`Context`], regular expressions and JSON
+//! paths arrive compiled, tolerances as durations.
 //!
-//! Time arithmetic: when the actual value is a number and the expected value
-//! is a string template, the rendered text is evaluated with
-//! `template::eval_int_expr` (`"{{now}} + 60m"`) and compared within a
-//! tolerance: the matcher's `tolerance:` when given, else the target's
-//! declared tolerance when the template mentions `{{now}}` (clock skew is the
-//! only thing that tolerance is for), else 0 (LT-2: "± the target's declared
-//! tolerance, 0 on the reference").
+//! Time arithmetic: when the actual value is a number and the expected
+//! operand stands for an integer (`"{{now}} + 60m"`), the two are compared
+//! within a tolerance: the matcher's `tolerance:` when given, else the
+//! target's declared tolerance when the operand mentions `{{now}}` (clock
+//! skew is the only thing that tolerance is for), else 0 (LT-2: "± the
+//! target's declared tolerance, 0 on the reference").
 //!
 //! JSON: expectations that need a JSON body (`json:`, `arcgis_error: N`) on an
 //! answer that is not JSON make the step an *error* (the target misbehaved:
@@ -32,19 +32,41 @@ use serde_json::Value;
 use super::render::Context;
 use crate::client::http::Response;
 use crate::report::model::Check;
-use crate::scenario::model::{Expect, JsonType, Matcher, parse_duration};
-use crate::scenario::template::{Template, Var, eval_int_expr};
+use crate::scenario::model::JsonType;
+use crate::scenario::plan::{Assert, Operand, Predicate, Query, as_i128};
 
 /// The result of checking one answer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Evaluation {
     pub checks: Vec<Check>,
     /// Set when JSON was required and the body is not JSON.
-    pub not_json: Option<String>,
+    pub not_json: Option<NotJson>,
+    /// Some check failed for a reason other than a non-JSON body.
+    definite: bool,
 }
 
-/// The `actual` of checks that failed only because the body is not JSON.
-pub const NOT_JSON: &str = "body is not JSON";
+/// JSON was required and the body is not JSON: the target misbehaved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotJson {
+    /// The first expectation that needed JSON (`json`, `arcgis_error`).
+    pub needed_by: &'static str,
+    /// The start of the body, for the message.
+    pub body_start: String,
+}
+
+impl std::fmt::Display for NotJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} needs a JSON answer; the body is not JSON: {}",
+            self.needed_by, self.body_start
+        )
+    }
+}
+
+/// The `actual` shown on checks that failed only because the body is not
+/// JSON (the decision uses [`Evaluation::not_json`], never this text).
+const BODY_NOT_JSON: &str = "body is not JSON";
 
 impl Evaluation {
     pub fn passed(&self) -> bool {
@@ -53,15 +75,31 @@ impl Evaluation {
 
     /// A check failed for a reason other than a non-JSON body.
     pub fn definite_failure(&self) -> bool {
-        self.checks
-            .iter()
-            .any(|c| !c.passed && c.actual != NOT_JSON)
+        self.definite
+    }
+
+    fn push(
+        &mut self,
+        what: String,
+        expected: String,
+        actual: String,
+        passed: bool,
+        rules: &[String],
+    ) {
+        self.definite |= !passed;
+        self.checks.push(Check {
+            what,
+            expected,
+            actual,
+            passed,
+            rules: rules.to_vec(),
+        });
     }
 }
 
-/// Checks `resp` against `expect`. `tolerance` is the target's.
+/// Checks `resp` against `asserts`. `tolerance` is the target's.
 pub fn evaluate(
-    expect: &Expect,
+    asserts: &[Assert],
     resp: &Response,
     ctx: &Context,
     rules: &[String],
@@ -69,44 +107,12 @@ pub fn evaluate(
 ) -> Evaluation {
     let mut ev = Evaluation::default();
     let json = resp.json();
-    let push =
-        |ev: &mut Evaluation, what: String, expected: String, actual: String, passed: bool| {
-            ev.checks.push(Check {
-                what,
-                expected,
-                actual,
-                passed,
-                rules: rules.to_vec(),
-            })
-        };
-    let needs_json = |ev: &mut Evaluation, what: &str| {
-        if ev.not_json.is_none() {
-            ev.not_json = Some(format!(
-                "{what} needs a JSON answer; the body is not JSON: {}",
-                snippet(&resp.body, 80)
-            ));
-        }
-    };
-
-    if let Some(st) = &expect.status {
-        match int_expr(&st.value.0, ctx) {
-            Ok(n) => push(
-                &mut ev,
-                "status".into(),
-                n.to_string(),
-                resp.status.to_string(),
-                n == resp.status as i128,
-            ),
-            Err(e) => push(&mut ev, "status".into(), e, resp.status.to_string(), false),
-        }
-    }
-
-    let error_code = json
+    let error_obj = json
         .as_ref()
         .and_then(|j| j.get("error"))
         .filter(|e| !e.is_null());
-    let no_error_check = |ev: &mut Evaluation, what: &str, want_none: bool| {
-        let actual = match error_code {
+    let no_error = |ev: &mut Evaluation, what: String, want_none: bool| {
+        let actual = match error_obj {
             None => "no error".to_string(),
             Some(e) => format!(
                 "error {}",
@@ -115,111 +121,102 @@ pub fn evaluate(
                     .unwrap_or_else(|| "without code".into())
             ),
         };
-        let passed = error_code.is_none() == want_none;
-        ev.checks.push(Check {
-            what: what.into(),
-            expected: if want_none {
-                "no error".into()
-            } else {
-                "an error".into()
-            },
+        let expected = if want_none { "no error" } else { "an error" };
+        ev.push(
+            what,
+            expected.into(),
             actual,
-            passed,
-            rules: rules.to_vec(),
-        });
-    };
-    if let Some(ae) = &expect.arcgis_error {
-        // `none`, literally or from a case value (`"{{case.code}}"`).
-        let rendered = ctx
-            .render(&ae.value.0)
-            .unwrap_or_else(|_| ae.value.0.clone());
-        if rendered.trim() == "none" {
-            no_error_check(&mut ev, "arcgis_error", true);
-        } else if json.is_none() {
-            needs_json(&mut ev, "arcgis_error");
-            push(
-                &mut ev,
-                "arcgis_error".into(),
-                ae.value.0.clone(),
-                NOT_JSON.into(),
-                false,
-            );
-        } else {
-            let actual = error_code.and_then(|e| e.get("code"));
-            match int_expr(&ae.value.0, ctx) {
-                Ok(n) => push(
-                    &mut ev,
-                    "arcgis_error".into(),
-                    n.to_string(),
-                    match actual {
-                        Some(c) => c.to_string(),
-                        None => "no error".into(),
-                    },
-                    actual.and_then(as_i128) == Some(n),
-                ),
-                Err(e) => push(&mut ev, "arcgis_error".into(), e, String::new(), false),
-            }
-        }
-    }
-    if let Some(want) = expect.no_error {
-        no_error_check(&mut ev, "no_error", want);
-    }
-
-    for (name, m) in &expect.headers {
-        let actual = resp.header(name).map(|v| Value::String(v.to_owned()));
-        ev.checks.extend(matcher(
-            &format!("header {name}"),
-            &m.value,
-            actual.as_ref(),
-            ctx,
+            error_obj.is_none() == want_none,
             rules,
-            tolerance,
-        ));
-    }
-    if !expect.json.is_empty() {
-        match &json {
-            None => {
-                needs_json(&mut ev, "json");
-                for path in expect.json.keys() {
-                    push(
-                        &mut ev,
-                        format!("json {path}"),
-                        "a JSON body".into(),
-                        NOT_JSON.into(),
-                        false,
-                    );
-                }
+        );
+    };
+    // The last JSON query reported as "body is not JSON" (one check per path).
+    let mut not_json_reported: Option<&Query> = None;
+    for a in asserts {
+        let what = a.label();
+        match &a.predicate {
+            Predicate::NoError(want) => {
+                no_error(&mut ev, what, *want);
+                continue;
             }
-            Some(j) => {
-                for (path, m) in &expect.json {
-                    let actual = json_path(j, path);
-                    ev.checks.extend(matcher(
-                        &format!("json {path}"),
-                        &m.value,
-                        actual.as_ref(),
-                        ctx,
-                        rules,
-                        tolerance,
-                    ));
-                }
+            Predicate::NoCode => {
+                no_error(&mut ev, what, true);
+                continue;
             }
+            // `none` from a case value (`arcgis_error: "{{case.code}}"`).
+            Predicate::Code(n)
+                if a.query == Query::ArcgisError
+                    && n.lone_var()
+                        .is_some_and(|v| ctx.lookup(v).is_ok_and(|t| t.trim() == "none")) =>
+            {
+                no_error(&mut ev, what, true);
+                continue;
+            }
+            _ => {}
         }
-    }
-    if let Some(m) = &expect.body {
-        let actual = Value::String(resp.body.clone());
-        let mut checks = matcher("body", &m.value, Some(&actual), ctx, rules, tolerance);
+        let needed_by = match a.query {
+            Query::ArcgisError => Some("arcgis_error"),
+            Query::Json(_) => Some("json"),
+            _ => None,
+        };
+        if let (Some(needed_by), None) = (needed_by, &json) {
+            if ev.not_json.is_none() {
+                ev.not_json = Some(NotJson {
+                    needed_by,
+                    body_start: snippet(&resp.body, 80),
+                });
+            }
+            if not_json_reported != Some(&a.query) {
+                let expected = match &a.predicate {
+                    Predicate::Code(n) if a.query == Query::ArcgisError => n.text.clone(),
+                    _ => "a JSON body".into(),
+                };
+                ev.checks.push(Check {
+                    what: a.query.label(),
+                    expected,
+                    actual: BODY_NOT_JSON.into(),
+                    passed: false,
+                    rules: rules.to_vec(),
+                });
+            }
+            not_json_reported = Some(&a.query);
+            continue;
+        }
+        let actual: Option<Value> = match &a.query {
+            Query::Status => Some(Value::from(resp.status)),
+            Query::ArcgisError => error_obj.and_then(|e| e.get("code")).cloned(),
+            Query::Header(h) => resp.header(h).map(|v| Value::String(v.to_owned())),
+            Query::Json(q) => json.as_ref().and_then(|j| q.select(j)),
+            Query::Body => Some(Value::String(resp.body.clone())),
+        };
+        let (expected, passed, mut shown) = match &a.predicate {
+            Predicate::Code(n) => {
+                let shown = match (&a.query, &actual) {
+                    (Query::ArcgisError, None) => "no error".into(),
+                    (_, a) => show(a.as_ref()),
+                };
+                match n.eval(|v| ctx.int(v)) {
+                    Ok(n) => (
+                        n.to_string(),
+                        actual.as_ref().and_then(as_i128) == Some(n),
+                        shown,
+                    ),
+                    Err(e) if a.query == Query::ArcgisError => (e, false, String::new()),
+                    Err(e) => (e, false, shown),
+                }
+            }
+            p => predicate(p, a.tolerance, actual.as_ref(), ctx, tolerance),
+        };
         // A binary answer (ArcWeb's map image) is evidence by its size, not
         // by a screenful of mangled bytes.
-        if looks_binary(&resp.body) {
-            for c in &mut checks {
-                c.actual = format!(
-                    "a binary body of {} bytes ({})",
-                    resp.body.len(),
-                    resp.header("content-type").unwrap_or("no content type")
-                );
-            }
+        if a.query == Query::Body && looks_binary(&resp.body) {
+            shown = format!(
+                "a binary body of {} bytes ({})",
+                resp.body.len(),
+                resp.header("content-type").unwrap_or("no content type")
+            );
         }
-        ev.checks.extend(checks);
+        ev.push(what, expected, shown, passed, rules);
     }
     ev
 }
@@ -237,35 +234,8 @@ fn looks_binary(body: &str) -> bool {
         || control * 10 > head.len()
 }
 
-/// The value at a JSON path: the node if exactly one, an array if several,
-/// `None` if none (or the path is bad, which validation already rejects).
-pub fn json_path(json: &Value, path: &str) -> Option<Value> {
-    let p = serde_json_path::JsonPath::parse(path).ok()?;
-    let nodes = p.query(json).all();
-    match nodes.len() {
-        0 => None,
-        1 => Some(nodes[0].clone()),
-        _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
-    }
-}
-
-fn int_expr(text: &str, ctx: &Context) -> Result<i128, String> {
-    let rendered = ctx.render(text)?;
-    eval_int_expr(&rendered)
-}
-
-fn as_i128(v: &Value) -> Option<i128> {
-    if let Some(i) = v.as_i64() {
-        Some(i as i128)
-    } else if let Some(u) = v.as_u64() {
-        Some(u as i128)
-    } else {
-        v.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i128)
-    }
-}
-
 /// A body start for messages.
-pub fn snippet(s: &str, max: usize) -> String {
+fn snippet(s: &str, max: usize) -> String {
     let t: String = s.chars().take(max).collect();
     if s.chars().count() > max {
         format!("{t}…")
@@ -289,47 +259,22 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
-/// An expected operand after rendering its templates.
-struct Operand {
+/// An operand with its placeholders filled.
+struct Resolved {
     value: Value,
-    /// Some string template in it mentions `{{now}}`.
+    /// The integer it stands for, if it is one.
+    number: Option<i128>,
     uses_now: bool,
 }
 
-fn render_operand(v: &Value, ctx: &Context) -> Result<Operand, String> {
-    let mut uses_now = false;
-    fn walk(v: &Value, ctx: &Context, uses_now: &mut bool) -> Result<Value, String> {
-        Ok(match v {
-            Value::String(s) => {
-                let t = Template::parse(s)?;
-                if t.vars().any(|x| *x == Var::Now) {
-                    *uses_now = true;
-                }
-                Value::String(t.render(|x| ctx.lookup(x))?)
-            }
-            Value::Array(a) => Value::Array(
-                a.iter()
-                    .map(|x| walk(x, ctx, uses_now))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, x)| Ok((k.clone(), walk(x, ctx, uses_now)?)))
-                    .collect::<Result<_, String>>()?,
-            ),
-            other => other.clone(),
-        })
-    }
-    let value = walk(v, ctx, &mut uses_now)?;
-    Ok(Operand { value, uses_now })
-}
-
-/// The number an expected operand stands for, when it is one.
-fn operand_number(v: &Value) -> Option<i128> {
-    match v {
-        Value::String(s) => eval_int_expr(s).ok(),
-        other => as_i128(other),
-    }
+fn resolve(o: &Operand, ctx: &Context) -> Result<Resolved, String> {
+    let value = o.value.render(&mut |v| ctx.lookup(v))?;
+    let number = o.number.as_ref().and_then(|a| a.eval(|v| ctx.int(v)).ok());
+    Ok(Resolved {
+        value,
+        number,
+        uses_now: o.uses_now,
+    })
 }
 
 /// The outcome of comparing two values.
@@ -352,43 +297,44 @@ fn out_of_range(actual: &str) -> String {
     format!("{actual} (out of range for this comparison)")
 }
 
-/// Whether `actual` equals `expected` (rendered), numbers within `tol` ms.
+/// Whether `actual` equals `expected`, numbers within `tol` ms.
 ///
 /// YAML 1.1 habits: a scenario may write `"true"` or `"498"` for a JSON
 /// boolean or number, or `true`/`498` for a JSON string holding that text.
 /// Both directions compare the same: a string and a boolean or number are
 /// equal when the string is the other's JSON text.
-fn equal(actual: &Value, expected: &Value, tol: i128) -> Cmp {
-    match (actual, expected) {
-        (Value::Number(_), _) => match (as_i128(actual), operand_number(expected)) {
-            (Some(a), Some(e)) => match a.checked_sub(e).and_then(|d| d.checked_abs()) {
+fn equal(actual: &Value, expected: &Resolved, tol: i128) -> Cmp {
+    let e = &expected.value;
+    match (actual, e) {
+        (Value::Number(_), _) => match (as_i128(actual), expected.number) {
+            (Some(a), Some(n)) => match a.checked_sub(n).and_then(|d| d.checked_abs()) {
                 Some(d) => Cmp::of(d <= tol),
                 None => Cmp::OutOfRange,
             },
-            _ => Cmp::of(match expected {
+            _ => Cmp::of(match e {
                 Value::String(s) => s.as_str() == actual.to_string().as_str(),
-                _ => actual == expected,
+                _ => actual == e,
             }),
         },
-        (Value::String(a), Value::String(e)) => Cmp::of(a == e),
+        (Value::String(a), Value::String(s)) => Cmp::of(a == s),
         (Value::String(a), Value::Number(_) | Value::Bool(_)) => {
-            Cmp::of(a.as_str() == expected.to_string().as_str())
+            Cmp::of(a.as_str() == e.to_string().as_str())
         }
-        (Value::Bool(_), Value::String(e)) => Cmp::of(e.trim() == actual.to_string().as_str()),
-        _ => Cmp::of(actual == expected),
+        (Value::Bool(_), Value::String(s)) => Cmp::of(s.trim() == actual.to_string().as_str()),
+        _ => Cmp::of(actual == e),
     }
 }
 
-fn expected_text(op: &Operand, raw: &Value, tol: i128) -> String {
-    let mut s = match (&op.value, operand_number(&op.value)) {
-        (Value::String(r), Some(n)) if r.trim() != n.to_string() => format!("{n} ({r})"),
-        (Value::String(r), Some(_)) => r.clone(),
+fn expected_text(r: &Resolved, raw: &Value, tol: i128) -> String {
+    let mut s = match (&r.value, r.number) {
+        (Value::String(t), Some(n)) if t.trim() != n.to_string() => format!("{n} ({t})"),
+        (Value::String(t), Some(_)) => t.clone(),
         (v, _) => v.to_string(),
     };
     if let Value::String(t) = raw
         && t.contains("{{")
         && !s.contains(t.as_str())
-        && operand_number(&op.value).is_none()
+        && r.number.is_none()
     {
         s = format!("{s} ({t})");
     }
@@ -398,174 +344,128 @@ fn expected_text(op: &Operand, raw: &Value, tol: i128) -> String {
     s
 }
 
-/// Checks one matcher on one (possibly absent) value.
-pub fn matcher(
-    label: &str,
-    m: &Matcher,
+/// Checks one predicate on one (possibly absent) value: the expected text,
+/// whether it holds, and the actual text. `tolerance` is the matcher's,
+/// `target_tolerance` the target's.
+fn predicate(
+    p: &Predicate,
+    tolerance: Option<Duration>,
     actual: Option<&Value>,
     ctx: &Context,
-    rules: &[String],
     target_tolerance: Duration,
-) -> Vec<Check> {
-    let mut out = Vec::new();
-    let mut push = |op: &str, expected: String, passed: bool, actual_text: String| {
-        out.push(Check {
-            what: format!("{label} {op}"),
-            expected,
-            actual: actual_text,
-            passed,
-            rules: rules.to_vec(),
-        })
+) -> (String, bool, String) {
+    let tol_for = |r: &Resolved| match tolerance {
+        Some(t) => t.as_millis() as i128,
+        None if r.uses_now => target_tolerance.as_millis() as i128,
+        None => 0,
     };
-    let explicit_tol = match &m.tolerance {
-        Some(t) => match parse_duration(&t.value) {
-            Ok(d) => Some(d.as_millis() as i128),
-            Err(e) => {
-                push("tolerance", e, false, String::new());
-                return out;
-            }
-        },
-        None => None,
-    };
-    let tol_for = |op: &Operand| {
-        explicit_tol.unwrap_or(if op.uses_now {
-            target_tolerance.as_millis() as i128
-        } else {
-            0
-        })
-    };
-    let actual_shown = show(actual);
-
-    if let Some(want) = m.exists {
-        push(
-            "exists",
+    let shown = show(actual);
+    match p {
+        Predicate::Exists(want) => (
             want.to_string(),
-            actual.is_some() == want,
-            (actual.is_some()).to_string(),
-        );
-    }
-    // Every other matcher needs a value; an absent one fails each.
-    let simple = |raw: &Value| render_operand(raw, ctx);
-    for (op, raw, negate) in [
-        ("equals", &m.equals, false),
-        ("not_equals", &m.not_equals, true),
-    ] {
-        let Some(raw) = raw else { continue };
-        match simple(raw) {
-            Err(e) => push(op, e, false, actual_shown.clone()),
-            Ok(o) => {
-                let tol = if negate { 0 } else { tol_for(&o) };
-                let (passed, shown) = match actual.map(|a| equal(a, &o.value, tol)) {
-                    None => (negate, actual_shown.clone()),
-                    Some(Cmp::OutOfRange) => (false, out_of_range(&actual_shown)),
-                    Some(c) => ((c == Cmp::Same) != negate, actual_shown.clone()),
-                };
-                push(op, expected_text(&o, raw, tol), passed, shown);
-            }
-        }
-    }
-    if let Some(list) = &m.one_of {
-        let mut shown = Vec::new();
-        let mut passed = false;
-        let mut overflow = false;
-        for raw in list {
-            match simple(raw) {
-                Ok(o) => {
-                    let tol = tol_for(&o);
-                    match actual.map(|a| equal(a, &o.value, tol)) {
-                        Some(Cmp::Same) => passed = true,
-                        Some(Cmp::OutOfRange) => overflow = true,
-                        _ => {}
-                    }
-                    shown.push(expected_text(&o, raw, tol));
+            actual.is_some() == *want,
+            actual.is_some().to_string(),
+        ),
+        Predicate::Equals(o) | Predicate::NotEquals(o) => {
+            let negate = matches!(p, Predicate::NotEquals(_));
+            match resolve(o, ctx) {
+                Err(e) => (e, false, shown),
+                Ok(r) => {
+                    let tol = if negate { 0 } else { tol_for(&r) };
+                    let (passed, shown) = match actual.map(|a| equal(a, &r, tol)) {
+                        None => (negate, shown),
+                        Some(Cmp::OutOfRange) => (false, out_of_range(&shown)),
+                        Some(c) => ((c == Cmp::Same) != negate, shown),
+                    };
+                    (expected_text(&r, &o.raw, tol), passed, shown)
                 }
-                Err(e) => shown.push(e),
             }
         }
-        push(
-            "one_of",
-            format!("one of [{}]", shown.join(", ")),
-            passed,
-            if overflow && !passed {
-                out_of_range(&actual_shown)
-            } else {
-                actual_shown.clone()
-            },
-        );
-    }
-    if let Some(re) = &m.matches {
-        let passed = match regex::Regex::new(re) {
-            Ok(r) => actual.is_some_and(|a| r.is_match(&text_of(a))),
-            Err(_) => false,
-        };
-        push("matches", format!("/{re}/"), passed, actual_shown.clone());
-    }
-    if let Some(c) = &m.contains {
-        let needle = ctx.render(c).unwrap_or_else(|_| c.clone());
-        let passed = actual.is_some_and(|a| text_of(a).contains(&needle));
-        push(
-            "contains",
-            format!("{needle:?}"),
-            passed,
-            actual_shown.clone(),
-        );
-    }
-    if let Some(t) = m.type_ {
-        let (passed, actual_type) = match actual {
-            None => (false, "absent".to_string()),
-            Some(a) => (has_type(a, t), type_name(a).to_string()),
-        };
-        push("type", format!("{t:?}").to_lowercase(), passed, actual_type);
-    }
-    for (op, bound) in [
-        ("length", m.length),
-        ("min_length", m.min_length),
-        ("max_length", m.max_length),
-    ] {
-        let Some(n) = bound else { continue };
-        let len = actual.and_then(length);
-        let passed = match (op, len) {
-            (_, None) => false,
-            ("length", Some(l)) => l == n,
-            ("min_length", Some(l)) => l >= n,
-            (_, Some(l)) => l <= n,
-        };
-        push(
-            op,
-            n.to_string(),
-            passed,
-            len.map(|l| format!("length {l}"))
-                .unwrap_or_else(|| actual_shown.clone()),
-        );
-    }
-    for (op, raw, at_least) in [
-        ("at_least", &m.at_least, true),
-        ("at_most", &m.at_most, false),
-    ] {
-        let Some(raw) = raw else { continue };
-        match simple(raw) {
-            Err(e) => push(op, e, false, actual_shown.clone()),
-            Ok(o) => {
-                let tol = tol_for(&o);
-                let bound = operand_number(&o.value);
-                let limit = bound.map(|b| {
-                    if at_least {
-                        b.checked_sub(tol)
-                    } else {
-                        b.checked_add(tol)
+        Predicate::OneOf(list) => {
+            let mut texts = Vec::new();
+            let mut passed = false;
+            let mut overflow = false;
+            for o in list {
+                match resolve(o, ctx) {
+                    Ok(r) => {
+                        let tol = tol_for(&r);
+                        match actual.map(|a| equal(a, &r, tol)) {
+                            Some(Cmp::Same) => passed = true,
+                            Some(Cmp::OutOfRange) => overflow = true,
+                            _ => {}
+                        }
+                        texts.push(expected_text(&r, &o.raw, tol));
                     }
-                });
-                let (passed, shown) = match (actual.and_then(as_i128), limit) {
-                    (Some(_), Some(None)) => (false, out_of_range(&actual_shown)),
-                    (Some(a), Some(Some(l))) if at_least => (a >= l, actual_shown.clone()),
-                    (Some(a), Some(Some(l))) => (a <= l, actual_shown.clone()),
-                    _ => (false, actual_shown.clone()),
-                };
-                push(op, expected_text(&o, raw, tol), passed, shown);
+                    Err(e) => texts.push(e),
+                }
+            }
+            let shown = if overflow && !passed {
+                out_of_range(&shown)
+            } else {
+                shown
+            };
+            (format!("one of [{}]", texts.join(", ")), passed, shown)
+        }
+        Predicate::Matches(re) => (
+            format!("/{}/", re.as_str()),
+            actual.is_some_and(|a| re.is_match(&text_of(a))),
+            shown,
+        ),
+        Predicate::Contains(t) => {
+            let needle = ctx.render(t).unwrap_or_else(|_| t.source.clone());
+            let passed = actual.is_some_and(|a| text_of(a).contains(&needle));
+            (format!("{needle:?}"), passed, shown)
+        }
+        Predicate::Type(t) => {
+            let (passed, actual_type) = match actual {
+                None => (false, "absent".to_string()),
+                Some(a) => (has_type(a, *t), type_name(a).to_string()),
+            };
+            (format!("{t:?}").to_lowercase(), passed, actual_type)
+        }
+        Predicate::Length(n) | Predicate::MinLength(n) | Predicate::MaxLength(n) => {
+            let len = actual.and_then(length);
+            let passed = match (p, len) {
+                (_, None) => false,
+                (Predicate::Length(_), Some(l)) => l == *n,
+                (Predicate::MinLength(_), Some(l)) => l >= *n,
+                (_, Some(l)) => l <= *n,
+            };
+            let shown = len.map(|l| format!("length {l}")).unwrap_or(shown);
+            (n.to_string(), passed, shown)
+        }
+        Predicate::AtLeast(o) | Predicate::AtMost(o) => {
+            let at_least = matches!(p, Predicate::AtLeast(_));
+            match resolve(o, ctx) {
+                Err(e) => (e, false, shown),
+                Ok(r) => {
+                    let tol = tol_for(&r);
+                    let limit = r.number.map(|b| {
+                        if at_least {
+                            b.checked_sub(tol)
+                        } else {
+                            b.checked_add(tol)
+                        }
+                    });
+                    let (passed, shown) = match (actual.and_then(as_i128), limit) {
+                        (Some(_), Some(None)) => (false, out_of_range(&shown)),
+                        (Some(a), Some(Some(l))) if at_least => (a >= l, shown),
+                        (Some(a), Some(Some(l))) => (a <= l, shown),
+                        _ => (false, shown),
+                    };
+                    (expected_text(&r, &o.raw, tol), passed, shown)
+                }
             }
         }
+        Predicate::Code(n) => match n.eval(|v| ctx.int(v)) {
+            Ok(n) => (n.to_string(), actual.and_then(as_i128) == Some(n), shown),
+            Err(e) => (e, false, shown),
+        },
+        Predicate::NoCode | Predicate::NoError(_) => {
+            // Judged on the error object by `evaluate`; never reaches here.
+            ("no error".into(), false, shown)
+        }
     }
-    out
 }
 
 fn length(v: &Value) -> Option<u64> {
@@ -605,64 +505,52 @@ fn type_name(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use crate::runner::render::tests::Fixture;
-    use crate::scenario::model::{IntExpr, Loc, Spanned};
+    use crate::scenario::plan::StepKind;
     use serde_json::json;
 
-    fn m(v: Value) -> Matcher {
-        serde_json::from_value::<MatcherJson>(v).unwrap().into()
-    }
-
-    /// Matcher has no serde-json friendly tolerance (it is Spanned), so tests
-    /// build it through this mirror.
-    #[derive(serde::Deserialize, Default)]
-    #[serde(default)]
-    struct MatcherJson {
-        equals: Option<Value>,
-        not_equals: Option<Value>,
-        one_of: Option<Vec<Value>>,
-        matches: Option<String>,
-        contains: Option<String>,
-        #[serde(rename = "type")]
-        type_: Option<JsonType>,
-        length: Option<u64>,
-        min_length: Option<u64>,
-        max_length: Option<u64>,
-        exists: Option<bool>,
-        at_least: Option<Value>,
-        at_most: Option<Value>,
-        tolerance: Option<String>,
-    }
-
-    impl From<MatcherJson> for Matcher {
-        fn from(j: MatcherJson) -> Matcher {
-            Matcher {
-                equals: j.equals,
-                not_equals: j.not_equals,
-                one_of: j.one_of,
-                matches: j.matches,
-                contains: j.contains,
-                type_: j.type_,
-                length: j.length,
-                min_length: j.min_length,
-                max_length: j.max_length,
-                exists: j.exists,
-                at_least: j.at_least,
-                at_most: j.at_most,
-                tolerance: j.tolerance.map(|t| Spanned::new(t, Loc::default())),
-            }
+    /// The asserts validation compiles for `expect: EXPECT` (JSON, which is
+    /// YAML), in a scenario where `{{token}}` and `{{case.code}}` are known.
+    fn compile(expect: &Value) -> Vec<Assert> {
+        let src = format!(
+            "version: 1\nid: a/b\ntitle: t\nrules: [LT-2]\nprofile: arcgis-token\n\
+             matrix:\n  - {{name: c1, code: 498, later: \"{{{{now}}}} + 1m\"}}\nsteps:\n\
+             \x20 - request: {{endpoint: server_info}}\n    capture: {{token: body}}\n\
+             \x20 - request: {{endpoint: server_info}}\n    expect: {expect}\n"
+        );
+        let path = std::path::Path::new("t.yaml");
+        let file = crate::scenario::load::parse_yaml(&src, path).unwrap();
+        let s = crate::scenario::validate::check_with_source(file, path, &src)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        match &s.steps[1].kind {
+            StepKind::Request(r) => r.asserts.clone(),
+            other => panic!("{other:?}"),
         }
     }
 
+    fn resp(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Checks matcher `mj` on `$.x` holding `actual` (absent when `None`).
     fn run(mj: Value, actual: Option<Value>, tol_ms: u64) -> Vec<Check> {
         let f = Fixture::new();
-        matcher(
-            "json $.x",
-            &m(mj),
-            actual.as_ref(),
+        let body = match actual {
+            Some(v) => json!({ "x": v }),
+            None => json!({}),
+        };
+        evaluate(
+            &compile(&json!({"json": {"$.x": mj}})),
+            &resp(200, &body.to_string()),
             &f.ctx(),
             &["LT-2".into()],
             Duration::from_millis(tol_ms),
         )
+        .checks
     }
 
     fn ok(mj: Value, actual: Option<Value>) -> bool {
@@ -690,12 +578,18 @@ mod tests {
         );
         // ...but not to plain numbers: a status code is exact.
         assert!(!run(json!({"equals": "{{case.code}}"}), Some(json!(499)), 2000)[0].passed);
+        // A case value may be arithmetic itself.
+        assert!(ok(
+            json!({"equals": "{{case.later}}"}),
+            Some(json!(1_700_000_060_000i64))
+        ));
         // An explicit tolerance always applies.
         assert!(ok(
             json!({"equals": 1000, "tolerance": "1s"}),
             Some(json!(1999))
         ));
         let c = run(json!({"equals": "{{now}} + 1m"}), Some(json!(5)), 0);
+        assert_eq!(c[0].what, "json $.x equals");
         assert_eq!(c[0].expected, "1700000060000 (1700000000000 + 1m)");
         assert_eq!(c[0].rules, ["LT-2"]);
     }
@@ -711,6 +605,8 @@ mod tests {
             Some(json!(1_700_000_000_001i64))
         ));
         assert!(!ok(json!({"at_least": 1}), None));
+        // A bound from a captured value is filled when the step plays.
+        assert!(!ok(json!({"at_least": "{{token}}"}), Some(json!(5))));
     }
 
     #[test]
@@ -721,6 +617,10 @@ mod tests {
         assert!(ok(json!({"equals": "498"}), Some(json!(498))));
         assert!(ok(json!({"equals": true}), Some(json!(true))));
         assert!(ok(json!({"equals": ["a", 1]}), Some(json!(["a", 1]))));
+        assert!(ok(
+            json!({"equals": {"t": "{{token}}"}}),
+            Some(json!({"t": "TOK123"}))
+        ));
         assert!(!ok(json!({"equals": "x"}), None));
         assert!(ok(json!({"not_equals": "{{token}}"}), Some(json!("OTHER"))));
         assert!(!ok(
@@ -745,6 +645,12 @@ mod tests {
             json!({"contains": "1021: Token has expired."}),
             Some(json!("Error 1021: Token has expired."))
         ));
+        assert!(ok(
+            json!({"contains": "-{{token}}-"}),
+            Some(json!("a-TOK123-b"))
+        ));
+        // Text that is not a template is meant literally.
+        assert!(ok(json!({"contains": "{{"}), Some(json!("a {{ b"))));
         assert!(ok(json!({"type": "integer"}), Some(json!(5))));
         assert!(!ok(json!({"type": "integer"}), Some(json!(5.5))));
         assert!(ok(
@@ -761,27 +667,41 @@ mod tests {
     }
 
     #[test]
+    fn checks_come_in_the_order_operators_are_documented() {
+        let c = run(
+            json!({"at_most": 9, "type": "integer", "equals": 5, "exists": true}),
+            Some(json!(5)),
+            0,
+        );
+        let what: Vec<&str> = c.iter().map(|c| c.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "json $.x exists",
+                "json $.x equals",
+                "json $.x type",
+                "json $.x at_most"
+            ]
+        );
+    }
+
+    #[test]
     fn binary_bodies_are_shown_by_size() {
         assert!(looks_binary("\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR"));
         assert!(!looks_binary("1021: Token has expired.\n"));
         assert!(!looks_binary(""));
-    }
-
-    fn resp(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.into(),
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    fn expect_of(status: Option<&str>, arcgis: Option<&str>) -> Expect {
-        Expect {
-            status: status.map(|s| Spanned::new(IntExpr(s.into()), Loc::default())),
-            arcgis_error: arcgis.map(|s| Spanned::new(IntExpr(s.into()), Loc::default())),
-            ..Default::default()
-        }
+        let f = Fixture::new();
+        let ev = evaluate(
+            &compile(&json!({"body": {"contains": "x"}})),
+            &resp(200, "\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR"),
+            &f.ctx(),
+            &[],
+            Duration::ZERO,
+        );
+        assert!(
+            ev.checks[0].actual.starts_with("a binary body of"),
+            "{ev:?}"
+        );
     }
 
     #[test]
@@ -789,7 +709,7 @@ mod tests {
         let f = Fixture::new();
         let rules = vec!["LT-5".to_string()];
         let ev = evaluate(
-            &expect_of(Some("200"), Some("{{case.code}}")),
+            &compile(&json!({"status": 200, "arcgis_error": "{{case.code}}"})),
             &resp(200, r#"{"error":{"code":498,"message":"Invalid Token"}}"#),
             &f.ctx(),
             &rules,
@@ -797,17 +717,18 @@ mod tests {
         );
         assert!(ev.passed(), "{ev:?}");
         let ev = evaluate(
-            &expect_of(Some("200"), Some("none")),
+            &compile(&json!({"status": 200, "arcgis_error": "none"})),
             &resp(200, r#"{"error":{"code":498}}"#),
             &f.ctx(),
             &rules,
             Duration::ZERO,
         );
         assert!(!ev.passed());
+        assert_eq!(ev.checks[1].what, "arcgis_error");
         assert_eq!(ev.checks[1].actual, "error 498");
         assert_eq!(ev.checks[1].rules, ["LT-5"]);
         let ev = evaluate(
-            &expect_of(Some("403"), None),
+            &compile(&json!({"status": 403})),
             &resp(200, "ok"),
             &f.ctx(),
             &rules,
@@ -818,27 +739,76 @@ mod tests {
             ("403", "200")
         );
         assert!(ev.not_json.is_none());
+        let ev = evaluate(
+            &compile(&json!({"no_error": false, "arcgis_error": 498})),
+            &resp(200, r#"{"error":{"code":499}}"#),
+            &f.ctx(),
+            &rules,
+            Duration::ZERO,
+        );
+        let got: Vec<_> = ev
+            .checks
+            .iter()
+            .map(|c| (c.what.as_str(), c.actual.as_str(), c.passed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("arcgis_error", "499", false),
+                ("no_error", "error 499", true)
+            ]
+        );
     }
 
     #[test]
     fn json_needed_on_text_body_is_flagged() {
         let f = Fixture::new();
         let ev = evaluate(
-            &expect_of(None, Some("498")),
+            &compile(&json!({"arcgis_error": 498})),
             &resp(200, "<html>"),
             &f.ctx(),
             &[],
             Duration::ZERO,
         );
-        assert!(ev.not_json.unwrap().contains("<html>"));
+        let nj = ev.not_json.clone().unwrap();
+        assert_eq!(nj.needed_by, "arcgis_error");
+        assert!(nj.to_string().contains("<html>"));
+        assert!(!ev.definite_failure());
         let ev = evaluate(
-            &expect_of(None, Some("none")),
+            &compile(&json!({"arcgis_error": "none"})),
             &resp(200, "TOKEN-TEXT"),
             &f.ctx(),
             &[],
             Duration::ZERO,
         );
         assert!(ev.passed());
+    }
+
+    #[test]
+    fn a_non_json_body_is_one_check_per_path_and_not_a_definite_failure() {
+        let f = Fixture::new();
+        let ev = evaluate(
+            &compile(
+                &json!({"json": {"$.a": {"exists": true, "type": "string"}, "$.b": {"equals": 1}}}),
+            ),
+            &resp(200, "<html>"),
+            &f.ctx(),
+            &[],
+            Duration::ZERO,
+        );
+        let what: Vec<&str> = ev.checks.iter().map(|c| c.what.as_str()).collect();
+        assert_eq!(what, ["json $.a", "json $.b"]);
+        assert_eq!(ev.not_json.as_ref().map(|n| n.needed_by), Some("json"));
+        assert!(!ev.definite_failure());
+        // A status that fails on its own makes the failure definite.
+        let ev = evaluate(
+            &compile(&json!({"status": 500, "json": {"$.a": {"exists": true}}})),
+            &resp(200, "<html>"),
+            &f.ctx(),
+            &[],
+            Duration::ZERO,
+        );
+        assert!(ev.definite_failure() && ev.not_json.is_some());
     }
 
     #[test]
@@ -879,13 +849,5 @@ mod tests {
         assert!(!ok(json!({"equals": "false"}), Some(json!(true))));
         assert!(!ok(json!({"equals": "yes"}), Some(json!(true))));
         assert!(ok(json!({"one_of": ["true", "x"]}), Some(json!(true))));
-    }
-
-    #[test]
-    fn json_paths() {
-        let j = json!({"a": {"b": [1, 2]}, "t": "x"});
-        assert_eq!(json_path(&j, "$.a.b[1]"), Some(json!(2)));
-        assert_eq!(json_path(&j, "$.missing"), None);
-        assert_eq!(json_path(&j, "$.a.b[*]"), Some(json!([1, 2])));
     }
 }

@@ -276,8 +276,11 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
                 },
             );
             let played = match &shared.target.kind {
-                TargetKind::Reference { deviations } => {
-                    play_in_process(inst, shared, &plan, deviations, &mut redactor).await
+                TargetKind::Reference {
+                    deviations,
+                    variants,
+                } => {
+                    play_in_process(inst, shared, &plan, deviations, variants, &mut redactor).await
                 }
                 TargetKind::Remote => play_remote(inst, shared, &plan, &mut redactor).await,
             };
@@ -354,9 +357,10 @@ async fn play_in_process(
     shared: &Shared,
     plan: &Plan,
     deviations: &[Deviation],
+    variants: &crate::reference::Variants,
     redactor: &mut Redactor,
 ) -> play::Played {
-    let server = match in_process::Server::start(&plan.knobs, deviations).await {
+    let server = match in_process::Server::start(&plan.knobs, deviations, variants).await {
         Ok(s) => s,
         Err(e) => return error_played(e.to_string()),
     };

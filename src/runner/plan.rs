@@ -11,8 +11,9 @@
 //! Pure: no I/O, no clock.
 
 use crate::knobs::Knobs;
-use crate::scenario::model::{Capability, Case, RequestStep, Scenario, StepKind};
-use crate::scenario::template::{Template, Var};
+use crate::scenario::model::Capability;
+use crate::scenario::plan::{Case, RequestStep, Scenario, StepKind};
+use crate::scenario::template::Var;
 use crate::target::{PRIMARY, Target, TargetKind, humanize};
 use std::collections::BTreeSet;
 
@@ -51,29 +52,26 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
             s.profile
         ));
     }
-    let mut knobs = t.knobs.clone();
-    for (name, want) in &s.knobs {
-        match &t.kind {
-            TargetKind::Reference { .. } => match knobs.with(name, want) {
-                Ok(k) => knobs = k,
-                Err(e) => return Decision::NotApplicable(e.to_string()),
-            },
-            TargetKind::Remote => {
+    let knobs = match &t.kind {
+        TargetKind::Reference { .. } => s.knobs.apply(&t.knobs),
+        TargetKind::Remote => {
+            for (name, want) in s.knobs.iter() {
                 let have = t.knobs.get(name).ok();
                 if !t.declared_knobs.contains(name) {
                     return Decision::NotApplicable(format!(
                         "the scenario needs knob `{name}` = {want}; the target does not declare it"
                     ));
                 }
-                if have.as_ref() != Some(want) {
+                if have.as_ref() != Some(&want) {
                     return Decision::NotApplicable(format!(
                         "the scenario needs knob `{name}` = {want}; the target declares {}",
                         have.unwrap_or(serde_json::Value::Null)
                     ));
                 }
             }
+            t.knobs.clone()
         }
-    }
+    };
     let caps = &t.capabilities;
     let advance = s.total_advance();
     let moves_clock = s.requires.contains(&Capability::ClockControl) || !advance.is_zero();
@@ -152,26 +150,22 @@ pub struct UsedNames {
 /// level deep, which the step using `{{case.who}}` then renders.
 pub fn case_names(case: &Case) -> UsedNames {
     let mut u = UsedNames::default();
-    for v in case.vars.values() {
-        if let Some(text) = v.as_str() {
-            add_template_names(text, &mut u);
-        }
+    for t in case.templates.values() {
+        add_names(t.vars(), &mut u);
     }
     u
 }
 
-fn add_template_names(text: &str, u: &mut UsedNames) {
-    if let Ok(t) = Template::parse(text) {
-        for v in t.vars() {
-            match v {
-                Var::Addr(a) => {
-                    u.addresses.insert(a.clone());
-                }
-                Var::User { alias, .. } => {
-                    u.users.insert(alias.clone());
-                }
-                _ => {}
+fn add_names<'a>(vars: impl Iterator<Item = &'a Var>, u: &mut UsedNames) {
+    for v in vars {
+        match v {
+            Var::Addr(a) => {
+                u.addresses.insert(a.clone());
             }
+            Var::User { alias, .. } => {
+                u.users.insert(alias.clone());
+            }
+            _ => {}
         }
     }
 }
@@ -182,11 +176,9 @@ pub fn used_names(s: &Scenario) -> UsedNames {
     let mut u = UsedNames::default();
     let visit = |rs: &RequestStep, u: &mut UsedNames| {
         if let Some(f) = &rs.request.from {
-            u.addresses.insert(f.value.clone());
+            u.addresses.insert(f.clone());
         }
-        for text in request_texts(rs) {
-            add_template_names(text, u);
-        }
+        add_names(rs.vars(), u);
     };
     for st in &s.steps {
         match &st.kind {
@@ -201,33 +193,11 @@ pub fn used_names(s: &Scenario) -> UsedNames {
     u
 }
 
-/// Every template string of a request step (request and expectations).
-fn request_texts(rs: &RequestStep) -> Vec<&str> {
-    let r = &rs.request;
-    let mut v: Vec<&str> = r.texts().map(|s| s.as_str()).collect();
-    for m in rs
-        .expect
-        .json
-        .values()
-        .chain(rs.expect.headers.values())
-        .chain(rs.expect.body.iter())
-    {
-        for val in m.value.operands() {
-            if let Some(s) = val.as_str() {
-                v.push(s);
-            }
-        }
-        if let Some(c) = &m.value.contains {
-            v.push(c);
-        }
-    }
-    v
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::scenario::model::{Loc, Profile, Request, Spanned, Step};
+    use crate::scenario::model::{Loc, Profile, Request, Spanned};
+    use crate::scenario::plan::{RequestPlan, Step};
     use crate::target::Target;
     use std::time::Duration;
 
@@ -258,12 +228,13 @@ pub(crate) mod tests {
     fn request_from(alias: &str) -> StepKind {
         StepKind::Request(Box::new(RequestStep {
             loc: Loc::default(),
-            request: Request {
+            request: RequestPlan::compile(&Request {
                 endpoint: Some(Spanned::new("server_info".into(), Loc::default())),
                 from: Some(Spanned::new(alias.into(), Loc::default())),
                 ..Default::default()
-            },
-            expect: Default::default(),
+            })
+            .unwrap(),
+            asserts: Vec::new(),
             capture: Default::default(),
         }))
     }
@@ -287,7 +258,8 @@ pub(crate) mod tests {
     fn knobs_apply_on_the_reference_and_must_match_elsewhere() {
         let mut s = scenario(Profile::ArcgisToken, vec![]);
         s.knobs
-            .insert("web_tier_auth".into(), serde_json::json!(true));
+            .set("web_tier_auth", &serde_json::json!(true))
+            .unwrap();
         match decide(&s, &Target::reference(vec![])) {
             Decision::Play(p) => assert!(p.knobs.web_tier_auth),
             other => panic!("{other:?}"),
@@ -370,11 +342,13 @@ pub(crate) mod tests {
     #[test]
     fn users_and_addresses_named_in_case_values_skip_when_missing() {
         let mut s = scenario(Profile::ArcgisToken, vec![request_from("primary")]);
-        let case = |name: &str, v: &str| Case {
-            name: name.into(),
-            vars: [("who".to_string(), serde_json::json!(v))]
-                .into_iter()
-                .collect(),
+        let case = |name: &str, v: &str| {
+            Case::new(
+                name.into(),
+                [("who".to_string(), serde_json::json!(v))]
+                    .into_iter()
+                    .collect(),
+            )
         };
         s.cases = vec![
             case("bob", "{{users.bob.name}}"),

@@ -26,7 +26,7 @@ use crate::client::http::{self, Clients, Response, TransportError};
 use crate::knobs::Knobs;
 use crate::report::model::{Check, Exchange, StepReport, TokenWindow, Verdict};
 use crate::report::redact::{self, Redactor};
-use crate::scenario::model::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
+use crate::scenario::plan::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
 use crate::target::{User, humanize};
 
 /// A server as one scenario instance sees it.
@@ -165,7 +165,7 @@ impl Player<'_> {
             endpoints: &self.live.endpoints,
             users: &self.live.users,
             knobs: &self.live.knobs,
-            case: &self.case.vars,
+            case: self.case,
             addresses: &self.live.addresses,
             captures: &self.captures,
         }
@@ -337,7 +337,7 @@ impl Player<'_> {
             // Captures first, so their names label the secrets.
             let (caps, cap_checks) = self.capture(rs, &resp, rules);
             let ev: Evaluation =
-                expect::evaluate(&rs.expect, &resp, &self.ctx(), rules, self.live.tolerance);
+                expect::evaluate(&rs.asserts, &resp, &self.ctx(), rules, self.live.tolerance);
             self.learn_response(&r.request, &resp);
             self.windows(index, sent_at, &resp, &caps);
             let failed = !ev.passed() || cap_checks.iter().any(|c| !c.passed);
@@ -347,7 +347,7 @@ impl Player<'_> {
             new_captures.extend(caps);
             match (&outcome, ev.not_json) {
                 (Outcome::Error(_), _) => {}
-                (_, Some(e)) if !definite => outcome = Outcome::Error(e),
+                (_, Some(e)) if !definite => outcome = Outcome::Error(e.to_string()),
                 _ if failed => outcome = Outcome::Failed,
                 _ => {}
             }
@@ -371,32 +371,24 @@ impl Player<'_> {
         let json = resp.json();
         for (name, src) in &rs.capture {
             // The value as text, and as JSON to judge whether it is a secret.
-            let (value, from) = match src {
-                CaptureSource::Body => (
-                    Some(Value::String(resp.body.trim().to_owned())),
-                    "body".to_string(),
-                ),
-                CaptureSource::Header(h) => (
-                    resp.header(h).map(|v| Value::String(v.to_owned())),
-                    format!("header:{h}"),
-                ),
-                CaptureSource::JsonPath(p) => (
-                    json.as_ref()
-                        .and_then(|j| expect::json_path(j, p))
-                        .filter(|v| !v.is_null()),
-                    p.clone(),
-                ),
+            let value = match src {
+                CaptureSource::Body => Some(Value::String(resp.body.trim().to_owned())),
+                CaptureSource::Header(h) => resp.header(h).map(|v| Value::String(v.to_owned())),
+                CaptureSource::JsonPath(q) => json
+                    .as_ref()
+                    .and_then(|j| q.select(j))
+                    .filter(|v| !v.is_null()),
             };
             match value {
                 Some(j) => {
                     let v = render::value_text(&j);
-                    if redact::captured_is_secret(&j, &from) {
+                    if redact::captured_is_secret(&j, src) {
                         self.redactor.add(&v, name);
                     }
                     caps.insert(name.clone(), v);
                 }
                 None => checks.push(Check {
-                    what: format!("capture {name} from {from}"),
+                    what: format!("capture {name} from {src}"),
                     expected: "a value".into(),
                     actual: "(absent)".into(),
                     passed: false,

@@ -1,7 +1,8 @@
-//! Turning a scenario request into a [`PreparedRequest`]: placeholders
-//! rendered, omitted values dropped, URL, headers and body assembled.
+//! Turning a planned request ([`RequestPlan`], templates split at validation)
+//! into a [`PreparedRequest`]: placeholders filled, omitted values dropped,
+//! URL, headers and body assembled.
 //!
-//! Rules (scenario/model.rs): a value that is YAML `null`, or a lone
+//! Rules (scenario/model.rs `Request`): a value that is YAML `null`, or a lone
 //! `{{case.KEY}}` whose case value is `null`, is not sent; the method defaults
 //! to POST when `form`/`raw_body` is given, else GET; `cookies` become one
 //! `Cookie` header; `referer` sets `Referer`; `raw_query` is appended
@@ -16,7 +17,7 @@ use indexmap::IndexMap;
 
 use crate::client::http::PreparedRequest;
 use crate::knobs::Knobs;
-use crate::scenario::model::Request;
+use crate::scenario::plan::{Case, Destination, RequestPlan, integer_of};
 use crate::scenario::template::{Template, UserField, Var};
 use crate::target::User;
 
@@ -30,7 +31,7 @@ pub struct Context<'a> {
     pub endpoints: &'a BTreeMap<String, String>,
     pub users: &'a BTreeMap<String, User>,
     pub knobs: &'a Knobs,
-    pub case: &'a IndexMap<String, serde_json::Value>,
+    pub case: &'a Case,
     pub addresses: &'a BTreeMap<String, IpAddr>,
     pub captures: &'a IndexMap<String, String>,
 }
@@ -66,22 +67,19 @@ impl Context<'_> {
                 .map(|v| value_text(&v))
                 .map_err(|e| e.to_string()),
             Var::Case(k) => {
-                let v = self
-                    .case
-                    .get(k)
-                    .ok_or_else(|| format!("the case defines no `{k}`"))?;
-                match v {
-                    // A case value may hold placeholders itself (one level,
-                    // checked at load time): render it here, where it is used.
-                    serde_json::Value::String(inner) if inner.contains("{{") => {
-                        let t = Template::parse(inner)?;
-                        if t.vars().any(|v| matches!(v, Var::Case(_))) {
-                            return Err(format!("case value `{k}` refers to another case value"));
-                        }
-                        t.render(|v| self.lookup(v))
+                // A case value may hold placeholders itself (one level,
+                // checked at load time): render it here, where it is used.
+                if let Some(t) = self.case.templates.get(k) {
+                    if t.vars().any(|v| matches!(v, Var::Case(_))) {
+                        return Err(format!("case value `{k}` refers to another case value"));
                     }
-                    other => Ok(value_text(other)),
+                    return t.render(|v| self.lookup(v));
                 }
+                self.case
+                    .vars
+                    .get(k)
+                    .map(value_text)
+                    .ok_or_else(|| format!("the case defines no `{k}`"))
             }
             Var::Addr(a) => self
                 .addresses
@@ -101,26 +99,39 @@ impl Context<'_> {
         }
     }
 
-    /// Renders a template string.
-    pub fn render(&self, text: &str) -> Result<String, String> {
-        Template::parse(text)?.render(|v| self.lookup(v))
+    /// The integer a placeholder stands for in arithmetic. A case value that
+    /// is arithmetic itself (`"60m"`, `"{{now}} + 5m"`) counts as its value.
+    pub fn int(&self, v: &Var) -> Result<i128, String> {
+        if let Var::Case(k) = v
+            && let Some(a) = self.case.ariths.get(k)
+        {
+            return a.eval(|inner| match inner {
+                Var::Case(_) => Err(format!("case value `{k}` refers to another case value")),
+                other => self.int(other),
+            });
+        }
+        integer_of(v, &self.lookup(v)?)
+    }
+
+    /// Renders a template.
+    pub fn render(&self, t: &Template) -> Result<String, String> {
+        t.render(|v| self.lookup(v))
     }
 
     /// Renders a request value; `None` when it is not to be sent.
-    pub fn render_value(&self, v: &Option<String>) -> Result<Option<String>, String> {
-        let Some(text) = v else { return Ok(None) };
-        let t = Template::parse(text)?;
+    pub fn render_value(&self, v: &Option<Template>) -> Result<Option<String>, String> {
+        let Some(t) = v else { return Ok(None) };
         if let Some(Var::Case(k)) = t.lone_var()
-            && matches!(self.case.get(k), Some(serde_json::Value::Null))
+            && matches!(self.case.vars.get(k), Some(serde_json::Value::Null))
         {
             return Ok(None);
         }
-        t.render(|v| self.lookup(v)).map(Some)
+        self.render(t).map(Some)
     }
 
     fn render_map(
         &self,
-        m: &IndexMap<String, Option<String>>,
+        m: &[(String, Option<Template>)],
     ) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         for (k, v) in m {
@@ -154,23 +165,18 @@ impl Rendered {
 }
 
 /// Renders `req` in `ctx`. Errors say which placeholder could not be filled.
-pub fn prepare(ctx: &Context, req: &Request) -> Result<Rendered, String> {
-    let path = match (&req.endpoint, &req.path) {
-        (Some(e), _) => ctx
+pub fn prepare(ctx: &Context, req: &RequestPlan) -> Result<Rendered, String> {
+    let path = match &req.destination {
+        Destination::Endpoint(e) => ctx
             .endpoints
-            .get(&e.value)
+            .get(e)
             .cloned()
-            .ok_or_else(|| format!("the target maps no endpoint `{}`", e.value))?,
-        (None, Some(p)) => ctx.render(p)?,
-        (None, None) => return Err("a request needs an endpoint or a path".into()),
+            .ok_or_else(|| format!("the target maps no endpoint `{e}`"))?,
+        Destination::Path(p) => ctx.render(p)?,
     };
     let mut url = format!("{}{path}", ctx.base_url);
     let query = ctx.render_map(&req.query)?;
-    let raw_query = req
-        .raw_query
-        .as_deref()
-        .map(|q| ctx.render(q))
-        .transpose()?;
+    let raw_query = req.raw_query.as_ref().map(|q| ctx.render(q)).transpose()?;
     let mut qs = form_encode(&query);
     if let Some(raw) = raw_query.filter(|r| !r.is_empty()) {
         if !qs.is_empty() {
@@ -222,7 +228,7 @@ pub fn prepare(ctx: &Context, req: &Request) -> Result<Rendered, String> {
             headers,
             body: has_body.then_some(body),
         },
-        from: req.from.as_ref().map(|f| f.value.clone()),
+        from: req.from.clone(),
     })
 }
 
@@ -237,13 +243,13 @@ fn form_encode(pairs: &[(String, String)]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::scenario::model::{Loc, Method, Spanned};
+    use crate::scenario::model::{Loc, Method, Request, Spanned};
 
     pub(crate) struct Fixture {
         pub endpoints: BTreeMap<String, String>,
         pub users: BTreeMap<String, User>,
         pub knobs: Knobs,
-        pub case: IndexMap<String, serde_json::Value>,
+        pub case: Case,
         pub addresses: BTreeMap<String, IpAddr>,
         pub captures: IndexMap<String, String>,
     }
@@ -256,13 +262,14 @@ pub(crate) mod tests {
             case.insert("client".into(), serde_json::Value::Null);
             case.insert("code".into(), serde_json::json!(498));
             case.insert("carrier".into(), serde_json::json!("Bearer {{token}}"));
+            case.insert("later".into(), serde_json::json!("{{now}} + 1m"));
             let mut captures = IndexMap::new();
             captures.insert("token".into(), "TOK123".into());
             Fixture {
                 endpoints: t.endpoints,
                 users: t.users,
                 knobs: t.knobs,
-                case,
+                case: Case::new("c1".into(), case),
                 addresses: t.capabilities.addresses,
                 captures,
             }
@@ -289,31 +296,44 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// Renders `text`, split as validation would.
+    fn render(c: &Context, text: &str) -> Result<String, String> {
+        c.render(&Template::parse(text)?)
+    }
+
+    fn plan(req: &Request) -> RequestPlan {
+        RequestPlan::compile(req).unwrap()
+    }
+
     #[test]
     fn renders_every_namespace() {
         let f = Fixture::new();
-        let c = f.ctx();
-        assert_eq!(c.render("{{now}}").unwrap(), "1700000000000");
+        let c = &f.ctx();
+        assert_eq!(render(c, "{{now}}").unwrap(), "1700000000000");
         assert_eq!(
-            c.render("{{user.name}}:{{users.bob.password}}").unwrap(),
+            render(c, "{{user.name}}:{{users.bob.password}}").unwrap(),
             "alice:bob-secret-2"
         );
-        assert_eq!(c.render("{{knobs.short_lived_minutes}}").unwrap(), "60");
-        assert_eq!(c.render("{{case.code}}").unwrap(), "498");
+        assert_eq!(render(c, "{{knobs.short_lived_minutes}}").unwrap(), "60");
+        assert_eq!(render(c, "{{case.code}}").unwrap(), "498");
+        assert_eq!(c.int(&Var::Case("code".into())), Ok(498));
+        assert_eq!(c.int(&Var::Now), Ok(1_700_000_000_000));
+        assert_eq!(c.int(&Var::Case("later".into())), Ok(1_700_000_060_000));
+        assert!(c.int(&Var::Case("carrier".into())).is_err());
         // A case value holding a placeholder is rendered where it is used.
-        assert_eq!(c.render("{{case.carrier}}").unwrap(), "Bearer TOK123");
-        assert_eq!(c.render("{{addr.alt1}}").unwrap(), "127.0.0.2");
+        assert_eq!(render(c, "{{case.carrier}}").unwrap(), "Bearer TOK123");
+        assert_eq!(render(c, "{{addr.alt1}}").unwrap(), "127.0.0.2");
         assert_eq!(
-            c.render("{{url.generate_token}}").unwrap(),
+            render(c, "{{url.generate_token}}").unwrap(),
             "http://127.0.0.1:9/arcgis/tokens/generateToken"
         );
-        assert_eq!(c.render("Bearer {{token}}").unwrap(), "Bearer TOK123");
+        assert_eq!(render(c, "Bearer {{token}}").unwrap(), "Bearer TOK123");
         assert!(
-            c.render("{{users.carol.name}}")
+            render(c, "{{users.carol.name}}")
                 .unwrap_err()
                 .contains("carol")
         );
-        assert!(c.render("{{addr.alt99}}").is_err());
+        assert!(render(c, "{{addr.alt99}}").is_err());
     }
 
     #[test]
@@ -330,7 +350,7 @@ pub(crate) mod tests {
             ]),
             ..Default::default()
         };
-        let r = prepare(&f.ctx(), &req).unwrap();
+        let r = prepare(&f.ctx(), &plan(&req)).unwrap();
         assert_eq!(r.request.method, "POST");
         assert_eq!(
             r.request.url,
@@ -359,7 +379,7 @@ pub(crate) mod tests {
             from: Some(Spanned::new("alt1".into(), Loc::default())),
             ..Default::default()
         };
-        let r = prepare(&f.ctx(), &req).unwrap();
+        let r = prepare(&f.ctx(), &plan(&req)).unwrap();
         assert_eq!(r.request.method, "DELETE");
         assert_eq!(
             r.request.url,
@@ -384,7 +404,7 @@ pub(crate) mod tests {
             raw_body: Some("username={{user.name}}&username=bob".into()),
             ..Default::default()
         };
-        let r = prepare(&f.ctx(), &req).unwrap();
+        let r = prepare(&f.ctx(), &plan(&req)).unwrap();
         assert_eq!(r.request.method, "POST");
         assert_eq!(
             r.request.body.as_deref(),

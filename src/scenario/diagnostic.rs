@@ -81,6 +81,10 @@ pub enum DiagnosticKind {
     BadJsonPath(String),
     #[error("a valid regular expression in `matches` ({0})")]
     BadRegex(String),
+    /// Integer arithmetic (`status`, `arcgis_error`, `at_least`, an operand
+    /// using `{{now}}`) that does not parse; the text says what was expected.
+    #[error("integer arithmetic such as `{{{{now}}}} + 60m`: {0}")]
+    BadIntExpr(String),
     /// A capture source that is not `$.path`, `body` or `header:NAME`.
     #[error("{0}")]
     BadCapture(String),

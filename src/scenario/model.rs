@@ -9,14 +9,11 @@
 //!   keeps that writing detail out of the schema (its `default`s describe
 //!   reading) where there was one; fields holding a [`Spanned`] or a
 //!   nested file type never showed a default there;
-//! - the *checked* types (`Scenario`, `Step`, ...) are what `validate` produces
-//!   and what the runner plays: every invariant the runner relies on (one action
-//!   per step, known endpoint names, parsed durations) holds by construction.
+//! - the *checked* types (`Scenario`, `Step`, ...) that `validate` produces
+//!   and the runner plays live in [`super::plan`], compiled.
 //!
 //! This module does no I/O and knows nothing of YAML, tokio or HTTP.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -440,22 +437,6 @@ pub struct Matcher {
     pub tolerance: Option<Spanned<String>>,
 }
 
-impl Matcher {
-    /// The operands that may be templates (`equals`, `not_equals`,
-    /// `at_least`, `at_most` and each of `one_of`).
-    pub fn operands(&self) -> impl Iterator<Item = &serde_json::Value> {
-        [
-            &self.equals,
-            &self.not_equals,
-            &self.at_least,
-            &self.at_most,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.one_of.iter().flatten())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
@@ -477,114 +458,9 @@ pub struct SetPassword {
     pub password: String,
 }
 
-// ---------------------------------------------------------------------------
-// Checked types: what `validate` returns and the runner plays.
-// ---------------------------------------------------------------------------
-
-/// A validated scenario.
-#[derive(Debug, Clone)]
-pub struct Scenario {
-    /// Where it was read from.
-    pub file: PathBuf,
-    pub id: String,
-    /// The first segment of `id`.
-    pub area: String,
-    pub title: String,
-    pub description: Option<String>,
-    pub rules: Vec<crate::rules::RuleRef>,
-    pub profile: Profile,
-    pub requires: Vec<Capability>,
-    pub knobs: BTreeMap<String, serde_json::Value>,
-    /// At least one case; a scenario without `matrix` has one unnamed case.
-    pub cases: Vec<Case>,
-    pub steps: Vec<Step>,
-}
-
-impl Scenario {
-    /// Total clock movement requested by `advance:` steps.
-    pub fn total_advance(&self) -> Duration {
-        self.steps
-            .iter()
-            .map(|s| match &s.kind {
-                StepKind::Advance(d) => *d,
-                _ => Duration::ZERO,
-            })
-            .sum()
-    }
-
-    /// Whether playing it changes state other scenarios could see on a
-    /// shared target (the clock, a password).
-    pub fn mutates_shared_state(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::SetPassword(_)))
-    }
-}
-
-/// One row of a matrix.
-#[derive(Debug, Clone, Default)]
-pub struct Case {
-    /// Empty for a scenario without a matrix.
-    pub name: String,
-    pub vars: IndexMap<String, serde_json::Value>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub loc: Loc,
-    /// Rules a failure here breaks (the scenario's unless the step says).
-    pub rules: Vec<crate::rules::RuleRef>,
-    pub note: Option<String>,
-    pub kind: StepKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum StepKind {
-    Request(Box<RequestStep>),
-    Advance(Duration),
-    Wait(Duration),
-    Concurrent(Vec<RequestStep>),
-    SetPassword(SetPassword),
-}
-
-#[derive(Debug, Clone)]
-pub struct RequestStep {
-    pub loc: Loc,
-    pub request: Request,
-    pub expect: Expect,
-    pub capture: IndexMap<String, CaptureSource>,
-}
-
-/// Where a captured value comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaptureSource {
-    /// A JSON path into the body, as written (`$.token`).
-    JsonPath(String),
-    /// The whole body as text.
-    Body,
-    /// A response header.
-    Header(String),
-}
-
-impl CaptureSource {
-    /// Parses `$.path`, `body` or `header:NAME`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.starts_with('$') {
-            Ok(CaptureSource::JsonPath(s.to_owned()))
-        } else if s == "body" {
-            Ok(CaptureSource::Body)
-        } else if let Some(h) = s.strip_prefix("header:") {
-            if h.trim().is_empty() {
-                Err("a header name after `header:`".into())
-            } else {
-                Ok(CaptureSource::Header(h.trim().to_owned()))
-            }
-        } else {
-            Err("a JSON path starting with `$`, `body`, or `header:NAME`".into())
-        }
-    }
-}
+// The checked types (`Scenario`, `Step`, ...) moved to `plan`, the compiled
+// form the runner plays; re-exported here for existing paths.
+pub use super::plan::{CaptureSource, Case, RequestStep, Scenario, Step, StepKind};
 
 /// The longest duration a scenario may write: 100 years of 365.25 days.
 pub const MAX_DURATION: jiff::SignedDuration = jiff::SignedDuration::from_secs(36_525 * 86_400);
@@ -634,20 +510,5 @@ mod tests {
         let e = parse_duration("1000000h").unwrap_err();
         assert!(e.contains("up to 100 years"), "{e}");
         assert!(parse_duration("876700h").is_err());
-    }
-
-    #[test]
-    fn capture_sources_parse() {
-        assert_eq!(
-            CaptureSource::parse("$.token").unwrap(),
-            CaptureSource::JsonPath("$.token".into())
-        );
-        assert_eq!(CaptureSource::parse("body").unwrap(), CaptureSource::Body);
-        assert_eq!(
-            CaptureSource::parse("header:Content-Type").unwrap(),
-            CaptureSource::Header("Content-Type".into())
-        );
-        assert!(CaptureSource::parse("token").is_err());
-        assert!(CaptureSource::parse("header:").is_err());
     }
 }

@@ -1,8 +1,10 @@
-//! Templates in scenario strings: `{{name}}` placeholders and time arithmetic.
+//! Templates in scenario strings: `{{name}}` placeholders.
 //!
 //! Parsing is pure and happens at validation time, so an unknown namespace or
-//! a capture used before it is set is a load error, not a run-time surprise.
-//! Rendering takes a lookup function supplied by the runner.
+//! a capture used before it is set is a load error, not a run-time surprise;
+//! the plan ([`super::plan`]) holds the parsed [`Template`]s. Rendering takes
+//! a lookup function supplied by the runner. Time arithmetic built on
+//! templates is [`super::plan::Arith`].
 //!
 //! Placeholders:
 //! - `{{now}}`: the target's clock, epoch milliseconds;
@@ -19,6 +21,8 @@ use std::fmt;
 /// A parsed template string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    /// As written.
+    pub source: String,
     pub parts: Vec<Part>,
 }
 
@@ -141,7 +145,18 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_owned()));
         }
-        Ok(Template { parts })
+        Ok(Template {
+            source: text.to_owned(),
+            parts,
+        })
+    }
+
+    /// Text meant literally, placeholders or not.
+    pub fn literal(text: &str) -> Template {
+        Template {
+            source: text.to_owned(),
+            parts: vec![Part::Lit(text.to_owned())],
+        }
     }
 
     /// Every placeholder, in order.
@@ -174,53 +189,6 @@ impl Template {
         }
         Ok(out)
     }
-}
-
-/// Evaluates rendered time arithmetic to an integer: terms joined by `+` and
-/// `-`, each an integer (milliseconds when added to an instant) or a
-/// duration (`60m`, `1h 30m`, `1ms`), which counts in milliseconds.
-///
-/// `"1700000000000 + 60m"` is `1700003600000`; `"5"` is 5.
-pub fn eval_int_expr(expr: &str) -> Result<i128, String> {
-    let mut total: i128 = 0;
-    let mut sign: i128 = 1;
-    let mut term = String::new();
-    let mut any = false;
-    let flush = |term: &mut String, sign: i128, total: &mut i128| -> Result<(), String> {
-        let t = term.trim();
-        if t.is_empty() {
-            return Err(format!("a term between operators in `{expr}`"));
-        }
-        let v = if let Ok(n) = t.parse::<i128>() {
-            n
-        } else {
-            let d = super::model::parse_duration(t)
-                .map_err(|_| format!("an integer or a duration, found `{t}` in `{expr}`"))?;
-            d.as_millis() as i128
-        };
-        // Huge literals must not panic: overflow is a bad value, not a crash.
-        *total = v
-            .checked_mul(sign)
-            .and_then(|sv| total.checked_add(sv))
-            .ok_or_else(|| format!("a number in range, found `{expr}`"))?;
-        term.clear();
-        Ok(())
-    };
-    let chars: Vec<char> = expr.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        // A leading '-' belongs to the first number.
-        let is_op =
-            (c == '+' || c == '-') && !(c == '-' && term.trim().is_empty() && !any && i == 0);
-        if is_op {
-            flush(&mut term, sign, &mut total)?;
-            any = true;
-            sign = if c == '+' { 1 } else { -1 };
-        } else {
-            term.push(c);
-        }
-    }
-    flush(&mut term, sign, &mut total)?;
-    Ok(total)
 }
 
 #[cfg(test)]
@@ -277,29 +245,5 @@ mod tests {
             })
         });
         assert_eq!(out.unwrap(), "1000 + 2m");
-    }
-
-    #[test]
-    fn time_arithmetic() {
-        assert_eq!(
-            eval_int_expr("1700000000000 + 60m").unwrap(),
-            1_700_003_600_000
-        );
-        assert_eq!(eval_int_expr("1000 - 1ms").unwrap(), 999);
-        assert_eq!(eval_int_expr("5").unwrap(), 5);
-        assert_eq!(eval_int_expr("-5 + 10").unwrap(), 5);
-        assert_eq!(eval_int_expr("0 + 1h 30m").unwrap(), 5_400_000);
-        assert!(eval_int_expr("1000 +").is_err());
-        assert!(eval_int_expr("abc").is_err());
-    }
-
-    #[test]
-    fn overflow_is_an_error_not_a_panic() {
-        let max = i128::MAX.to_string();
-        let e = eval_int_expr(&format!("{max} + {max}")).unwrap_err();
-        assert!(e.contains("a number in range"), "{e}");
-        assert!(eval_int_expr(&format!("{max} + 1")).is_err());
-        assert!(eval_int_expr(&format!("0 - {}", i128::MIN)).is_err());
-        assert_eq!(eval_int_expr(&i128::MIN.to_string()).unwrap(), i128::MIN);
     }
 }

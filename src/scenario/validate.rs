@@ -1,11 +1,13 @@
-//! Semantic checks: turns a [`ScenarioFile`] into a checked [`Scenario`] or
-//! a list of [`Diagnostic`]s, each with a location.
+//! Semantic checks and compilation: turns a [`ScenarioFile`] into the
+//! compiled [`Scenario`] the runner plays (see [`super::plan`]) or a list of
+//! [`Diagnostic`]s, each with a location.
 //!
 //! Everything that can be known before running is checked here, so a bad
 //! scenario never starts: rule IDs, endpoint and knob names, templates,
-//! captures used before they are set, durations, JSON paths, regexes, fixture
-//! user and address aliases, and that `requires` declares what the steps use.
-//! Nothing here reads files or knows the YAML crate.
+//! captures used before they are set, durations, JSON paths, regexes, integer
+//! arithmetic, fixture user and address aliases, and that `requires` declares
+//! what the steps use. What is parsed to check it is kept, parsed, in the
+//! plan. Nothing here reads files or knows the YAML crate.
 //!
 //! Values nested in plain maps (request fields, matcher operands) carry no
 //! location of their own; when the file's text is at hand
@@ -17,6 +19,10 @@ use std::path::Path;
 
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
+use super::plan::{
+    Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate, Query,
+    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
+};
 use super::template::{Template, Var};
 use crate::rules::{RuleRef, RuleRefError};
 
@@ -160,12 +166,10 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
         let at = c.find(Loc { line: 1, column: 1 }, "rules:");
         c.err(at, K::Empty("at least one rule ID in `rules`"));
     }
-    let mut knobs = std::collections::BTreeMap::new();
+    let mut knobs = ScenarioKnobs::default();
     for (name, v) in &file.knobs {
-        match crate::knobs::Knobs::default().with(name, &v.value) {
-            Ok(_) => {
-                knobs.insert(name.clone(), v.value.clone());
-            }
+        match knobs.set(name, &v.value) {
+            Ok(()) => {}
             Err(crate::knobs::KnobError::Unknown(_)) => {
                 // The key sits before its value on the same line.
                 let at = key_before(source, v.loc, name);
@@ -301,10 +305,7 @@ fn check_matrix(
                 if !names.insert(n.to_owned()) {
                     c.err(row.loc, K::DuplicateCase(n.to_owned()));
                 }
-                out.push(Case {
-                    name: n.to_owned(),
-                    vars: row.value.clone(),
-                });
+                out.push(Case::new(n.to_owned(), row.value.clone()));
             }
             _ => c.err(row.loc, K::CaseName),
         }
@@ -466,7 +467,7 @@ fn check_step(
         check_rules(c, &s.rules)
     };
     let kind = if let Some(req) = &s.request {
-        let rs = check_request_step(c, loc, req, s, cases, captured);
+        let rs = check_request_step(c, loc, req, s, cases, captured)?;
         StepKind::Request(Box::new(rs))
     } else if let Some(d) = &s.advance {
         // Moving the target's clock is a control-API call.
@@ -499,7 +500,7 @@ fn check_step(
                 {
                     // Requests sent at once cannot see each other's captures.
                     let mut scope = before.clone();
-                    reqs.push(check_request_step(
+                    reqs.extend(check_request_step(
                         c,
                         item.loc,
                         req,
@@ -550,11 +551,11 @@ fn check_request_step(
     raw: &RawStep,
     cases: &[Case],
     captured: &mut BTreeSet<String>,
-) -> RequestStep {
+) -> Option<RequestStep> {
+    let errors_before = c.errors.len();
     match (&req.endpoint, &req.path) {
-        (Some(_), Some(p)) => {
+        (Some(_), Some(_)) => {
             let at = c.find(loc, "path:");
-            let _ = p;
             c.err(
                 at,
                 K::Invalid("either `endpoint` or `path` in a request, not both".into()),
@@ -594,83 +595,11 @@ fn check_request_step(
         check_template(c, loc, t, cases, captured);
     }
     check_header_literals(c, loc, req);
-    let expect = raw.expect.clone().unwrap_or_default();
-    for m in expect
-        .json
-        .values()
-        .chain(expect.headers.values())
-        .chain(expect.body.iter())
-    {
-        if let Some(t) = &m.value.tolerance {
-            check_duration(c, t);
-        }
-        if matcher_is_empty(&m.value) {
-            c.err(
-                m.loc,
-                K::Empty("at least one matcher (`equals`, `exists`, `type`, ...) in `{}`"),
-            );
-        }
-        if m.value.one_of.as_ref().is_some_and(|l| l.is_empty()) {
-            let at = c.find(m.loc, "one_of");
-            c.err(at, K::Empty("at least one value in `one_of`"));
-        }
-        if let Some(re) = &m.value.matches
-            && let Err(e) = regex::Regex::new(re)
-        {
-            let at = c.find(m.loc, re);
-            c.err(at, K::BadRegex(one_line(&e.to_string())));
-        }
-        for v in m.value.operands() {
-            if let serde_json::Value::String(s) = v {
-                check_template(c, m.loc, s, cases, captured);
-            }
-        }
-    }
-    for (path, m) in &expect.json {
-        if serde_json_path::JsonPath::parse(path).is_err() {
-            let at = key_before(c.source, m.loc, path);
-            let at = if at == m.loc { c.find(loc, path) } else { at };
-            c.err(at, K::BadJsonPath(path.clone()));
-        }
-    }
-    for (field, n) in [
-        ("status", &expect.status),
-        ("arcgis_error", &expect.arcgis_error),
-    ] {
-        let Some(n) = n else { continue };
-        let text = n.value.0.trim();
-        if let Ok(code) = text.parse::<i64>() {
-            if field == "status" && !(100..=599).contains(&code) {
-                c.err(
-                    n.loc,
-                    K::Invalid(format!(
-                        "an HTTP status from 100 to 599 in `status`, found `{code}`"
-                    )),
-                );
-            }
-            continue;
-        }
-        if field == "arcgis_error" && text == "none" {
-            continue;
-        }
-        // A string is only a template: literal text can never be a number.
-        let has_placeholder = Template::parse(text).is_ok_and(|t| t.vars().next().is_some());
-        if has_placeholder {
-            check_template(c, n.loc, text, cases, captured);
-        } else {
-            let also = if field == "arcgis_error" {
-                ", `none`"
-            } else {
-                ""
-            };
-            c.err(
-                n.loc,
-                K::Type(format!(
-                    "an integer{also} or a template such as `{{{{case.{field}}}}}` in `{field}`, found `{text}`"
-                )),
-            );
-        }
-    }
+    let request = RequestPlan::compile(req);
+    let asserts = match &raw.expect {
+        Some(expect) => compile_expect(c, loc, expect, cases, captured),
+        None => Vec::new(),
+    };
     let mut capture = indexmap::IndexMap::new();
     for (name, src) in &raw.capture {
         if let Some(why) = bad_capture_name(name) {
@@ -679,23 +608,283 @@ fn check_request_step(
         }
         match CaptureSource::parse(&src.value) {
             Ok(cs) => {
-                if let CaptureSource::JsonPath(p) = &cs
-                    && serde_json_path::JsonPath::parse(p).is_err()
-                {
-                    c.err(src.loc, K::BadJsonPath(p.clone()));
-                }
                 capture.insert(name.clone(), cs);
             }
-            Err(e) => c.err(src.loc, K::BadCapture(e)),
+            Err(CaptureError::JsonPath(p)) => c.err(src.loc, K::BadJsonPath(p)),
+            Err(CaptureError::Shape(e)) => c.err(src.loc, K::BadCapture(e)),
         }
         captured.insert(name.clone());
     }
-    RequestStep {
-        loc,
-        request: req.clone(),
-        expect,
-        capture,
+    match request {
+        Ok(request) if c.errors.len() == errors_before => Some(RequestStep {
+            loc,
+            request,
+            asserts,
+            capture,
+        }),
+        Ok(_) => None,
+        Err(e) => {
+            // Every bad template is reported above with its place; this only
+            // guards against a plan that silently loses a step.
+            if c.errors.len() == errors_before {
+                c.err(loc, K::BadTemplate(e));
+            }
+            None
+        }
     }
+}
+
+/// Compiles `expect:` into asserts, in the order their checks are reported:
+/// status, arcgis_error, no_error, headers, json paths, body.
+fn compile_expect(
+    c: &mut Checker,
+    loc: Loc,
+    expect: &Expect,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Vec<Assert> {
+    let mut out = Vec::new();
+    for (field, query, n) in [
+        ("status", Query::Status, &expect.status),
+        ("arcgis_error", Query::ArcgisError, &expect.arcgis_error),
+    ] {
+        let Some(n) = n else { continue };
+        if let Some(predicate) = compile_code(c, field, n, cases, captured) {
+            out.push(Assert {
+                query,
+                predicate,
+                tolerance: None,
+            });
+        }
+    }
+    if let Some(want) = expect.no_error {
+        out.push(Assert {
+            query: Query::ArcgisError,
+            predicate: Predicate::NoError(want),
+            tolerance: None,
+        });
+    }
+    let mut matchers: Vec<(Query, &Spanned<Matcher>)> = Vec::new();
+    for (name, m) in &expect.headers {
+        matchers.push((Query::Header(name.clone()), m));
+    }
+    for (path, m) in &expect.json {
+        match JsonQuery::parse(path) {
+            Ok(q) => matchers.push((Query::Json(q), m)),
+            Err(_) => {
+                let at = key_before(c.source, m.loc, path);
+                let at = if at == m.loc { c.find(loc, path) } else { at };
+                c.err(at, K::BadJsonPath(path.clone()));
+                // Still check the matcher itself.
+                compile_matcher(c, Query::Body, m, cases, captured);
+            }
+        }
+    }
+    if let Some(m) = &expect.body {
+        matchers.push((Query::Body, m));
+    }
+    for (query, m) in matchers {
+        out.extend(compile_matcher(c, query, m, cases, captured));
+    }
+    out
+}
+
+/// `status:` or `arcgis_error:`: an integer, `none` (arcgis_error only) or
+/// integer arithmetic over placeholders (`"{{case.code}}"`).
+fn compile_code(
+    c: &mut Checker,
+    field: &str,
+    n: &Spanned<IntExpr>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Option<Predicate> {
+    let text = n.value.0.trim();
+    if let Ok(code) = text.parse::<i64>() {
+        if field == "status" && !(100..=599).contains(&code) {
+            c.err(
+                n.loc,
+                K::Invalid(format!(
+                    "an HTTP status from 100 to 599 in `status`, found `{code}`"
+                )),
+            );
+            return None;
+        }
+        return Some(Predicate::Code(Arith::literal(code as i128)));
+    }
+    if field == "arcgis_error" && text == "none" {
+        return Some(Predicate::NoCode);
+    }
+    // A string is only a template: literal text can never be a number.
+    let has_placeholder = Template::parse(text).is_ok_and(|t| t.vars().next().is_some());
+    if !has_placeholder {
+        let also = if field == "arcgis_error" {
+            ", `none`"
+        } else {
+            ""
+        };
+        c.err(
+            n.loc,
+            K::Type(format!(
+                "an integer{also} or a template such as `{{{{case.{field}}}}}` in `{field}`, found `{text}`"
+            )),
+        );
+        return None;
+    }
+    check_template(c, n.loc, text, cases, captured);
+    let a = match Arith::parse(text) {
+        Ok(a) => a,
+        Err(e) => {
+            c.err(n.loc, K::BadIntExpr(e));
+            return None;
+        }
+    };
+    // Case values are known now: each one the code names must be an integer
+    // (or `none` for a lone `arcgis_error: "{{case.KEY}}"`).
+    let none_allowed = field == "arcgis_error" && a.lone_var().is_some();
+    for t in &a.terms {
+        let TermValue::Var {
+            var: Var::Case(k), ..
+        } = &t.value
+        else {
+            continue;
+        };
+        for cs in cases {
+            let ok = match cs.vars.get(k) {
+                // A missing key is reported by `check_template`.
+                None => true,
+                Some(serde_json::Value::Number(n)) => n.is_i64() || n.is_u64(),
+                Some(serde_json::Value::String(s)) => {
+                    cs.ariths.contains_key(k)
+                        || s.contains("{{")
+                        || (none_allowed && s.trim() == "none")
+                }
+                Some(_) => false,
+            };
+            if !ok {
+                let found = cs.vars.get(k).map(|v| v.to_string()).unwrap_or_default();
+                c.err(
+                    n.loc,
+                    K::BadIntExpr(format!(
+                        "an integer for `{{{{case.{k}}}}}` in case `{}`, found `{found}`",
+                        cs.name
+                    )),
+                );
+            }
+        }
+    }
+    Some(Predicate::Code(a))
+}
+
+/// One matcher: its predicates, in the order their checks are reported.
+fn compile_matcher(
+    c: &mut Checker,
+    query: Query,
+    m: &Spanned<Matcher>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Vec<Assert> {
+    let mv = &m.value;
+    let tolerance = mv.tolerance.as_ref().and_then(|t| check_duration(c, t));
+    if matcher_is_empty(mv) {
+        c.err(
+            m.loc,
+            K::Empty("at least one matcher (`equals`, `exists`, `type`, ...) in `{}`"),
+        );
+    }
+    if mv.one_of.as_ref().is_some_and(|l| l.is_empty()) {
+        let at = c.find(m.loc, "one_of");
+        c.err(at, K::Empty("at least one value in `one_of`"));
+    }
+    let operand = |c: &mut Checker, op: &str, v: &serde_json::Value| -> Option<Operand> {
+        if let serde_json::Value::String(s) = v {
+            check_template(c, m.loc, s, cases, captured);
+        }
+        // A bad template is reported by `check_template`.
+        let o = Operand::compile(v).ok()?;
+        // Bounds are numbers, and `{{now}}` is one: text that should be
+        // arithmetic but is not would only fail when played.
+        let numeric = matches!(op, "at_least" | "at_most") || (o.uses_now && v.is_string());
+        if numeric && o.number.is_none() {
+            let why = match v {
+                serde_json::Value::String(s) => Arith::parse(s).err().unwrap_or_default(),
+                other => format!("a number or integer arithmetic in `{op}`, found `{other}`"),
+            };
+            let at = match v {
+                serde_json::Value::String(s) => c.find(m.loc, s),
+                _ => c.find(m.loc, op),
+            };
+            c.err(at, K::BadIntExpr(why));
+            return None;
+        }
+        Some(o)
+    };
+    let mut preds = Vec::new();
+    if let Some(want) = mv.exists {
+        preds.push(Predicate::Exists(want));
+    }
+    if let Some(v) = &mv.equals
+        && let Some(o) = operand(c, "equals", v)
+    {
+        preds.push(Predicate::Equals(o));
+    }
+    if let Some(v) = &mv.not_equals
+        && let Some(o) = operand(c, "not_equals", v)
+    {
+        preds.push(Predicate::NotEquals(o));
+    }
+    if let Some(list) = &mv.one_of {
+        let ops: Vec<Operand> = list
+            .iter()
+            .filter_map(|v| operand(c, "one_of", v))
+            .collect();
+        if ops.len() == list.len() && !ops.is_empty() {
+            preds.push(Predicate::OneOf(ops));
+        }
+    }
+    if let Some(re) = &mv.matches {
+        match regex::Regex::new(re) {
+            Ok(r) => preds.push(Predicate::Matches(r)),
+            Err(e) => {
+                let at = c.find(m.loc, re);
+                c.err(at, K::BadRegex(one_line(&e.to_string())));
+            }
+        }
+    }
+    if let Some(text) = &mv.contains {
+        // Text that does not parse as a template is meant literally.
+        let t = Template::parse(text).unwrap_or_else(|_| Template::literal(text));
+        preds.push(Predicate::Contains(t));
+    }
+    if let Some(t) = mv.type_ {
+        preds.push(Predicate::Type(t));
+    }
+    if let Some(n) = mv.length {
+        preds.push(Predicate::Length(n));
+    }
+    if let Some(n) = mv.min_length {
+        preds.push(Predicate::MinLength(n));
+    }
+    if let Some(n) = mv.max_length {
+        preds.push(Predicate::MaxLength(n));
+    }
+    if let Some(v) = &mv.at_least
+        && let Some(o) = operand(c, "at_least", v)
+    {
+        preds.push(Predicate::AtLeast(o));
+    }
+    if let Some(v) = &mv.at_most
+        && let Some(o) = operand(c, "at_most", v)
+    {
+        preds.push(Predicate::AtMost(o));
+    }
+    preds
+        .into_iter()
+        .map(|predicate| Assert {
+            query: query.clone(),
+            predicate,
+            tolerance,
+        })
+        .collect()
 }
 
 /// Placeholder names a capture may not take: `{{NAME}}` would mean the
@@ -743,9 +932,8 @@ fn matcher_is_empty(m: &crate::scenario::model::Matcher) -> bool {
 /// (RFC 9110 field syntax): a bad one would only fail when sent, as an
 /// error verdict blamed on the run. Placeholders are checked when rendered.
 fn check_header_literals(c: &mut Checker, loc: Loc, req: &Request) {
-    use reqwest::header::{HeaderName, HeaderValue};
     for (name, value) in &req.headers {
-        if !name.contains("{{") && HeaderName::from_bytes(name.as_bytes()).is_err() {
+        if !name.contains("{{") && !is_header_name(name) {
             let at = c.find(loc, name);
             c.err(
                 at,
@@ -767,7 +955,7 @@ fn check_header_literals(c: &mut Checker, loc: Loc, req: &Request) {
                 .collect(),
             Err(_) => continue, // reported by check_template
         };
-        if HeaderValue::from_str(&literal).is_err() {
+        if !is_header_value(&literal) {
             let at = c.find(loc, name);
             c.err(
                 at,
@@ -779,6 +967,19 @@ fn check_header_literals(c: &mut Checker, loc: Loc, req: &Request) {
             );
         }
     }
+}
+
+/// An RFC 9110 field name: one or more token characters (what the HTTP
+/// client accepts; this module stays free of the HTTP stack).
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A field value the HTTP client accepts: no control characters but tab.
+fn is_header_value(s: &str) -> bool {
+    s.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t')
 }
 
 /// The first `{{...}}` in `text` that does not parse (or an unclosed `{{`),
@@ -880,6 +1081,79 @@ steps:
     }
 
     #[test]
+    fn codes_are_integer_arithmetic_over_integer_case_values() {
+        let src = |code: &str, expect: &str| {
+            format!(
+                "{HEAD}matrix:\n  - {{name: a, code: {code}}}\nsteps:\n  - request: {{endpoint: server_info}}\n    expect: {expect}\n"
+            )
+        };
+        load(&src(
+            "498",
+            "{status: 200, arcgis_error: \"{{case.code}}\"}",
+        ))
+        .unwrap();
+        load(&src("none", "{arcgis_error: \"{{case.code}}\"}")).unwrap();
+        load(&src("\"498\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
+        load(&src("\"1s\"", "{arcgis_error: \"{{case.code}} + 1\"}")).unwrap();
+        let e = one_error(&src("abc", "{arcgis_error: \"{{case.code}}\"}"));
+        assert!(
+            e.contains("integer arithmetic") && e.contains("in case `a`, found `\"abc\"`"),
+            "{e}"
+        );
+        // `none` only stands alone.
+        let e = one_error(&src("none", "{arcgis_error: \"{{case.code}} + 1\"}"));
+        assert!(e.contains("in case `a`"), "{e}");
+        let e = one_error(&src("200", "{status: \"{{case.code}}x\"}"));
+        assert!(
+            e.starts_with("t.yaml:10:22:") && e.contains("a duration unit"),
+            "{e}"
+        );
+        let e = one_error(&src("200", "{json: {$.a: {at_least: true}}}"));
+        assert!(
+            e.contains("a number or integer arithmetic in `at_least`"),
+            "{e}"
+        );
+        let e = one_error(&src(
+            "200",
+            "{json: {$.a: {equals: \"{{now}} and later\"}}}",
+        ));
+        assert!(e.contains("integer arithmetic"), "{e}");
+        // Text operands that do not mention the clock stay text.
+        load(&src(
+            "200",
+            "{json: {$.a: {equals: \"{{user.password}}-wrong\"}}}",
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn header_syntax_matches_the_http_client() {
+        use reqwest::header::{HeaderName, HeaderValue};
+        for name in [
+            "X-Esri-Authorization",
+            "a!#$%&'*+-.^_`|~9",
+            "",
+            "a b",
+            "a:b",
+            "é",
+            "a\n",
+        ] {
+            assert_eq!(
+                is_header_name(name),
+                HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                "{name:?}"
+            );
+        }
+        for value in ["Bearer x", "a\tb", "", "é", "a\u{1}", "a\nb", "a\u{7f}"] {
+            assert_eq!(
+                is_header_value(value),
+                HeaderValue::from_str(value).is_ok(),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
     fn status_literals_are_http_statuses() {
         for bad in ["1000", "-1", "99"] {
             let e = one_error(&format!(
@@ -975,7 +1249,22 @@ steps:
                     r.capture["ct"],
                     CaptureSource::Header("Content-Type".into())
                 );
-                assert_eq!(r.request.form["client"], None);
+                assert!(r.request.form.contains(&("client".to_string(), None)));
+                // Expectations compile into asserts, one per operator.
+                let labels: Vec<String> = r.asserts.iter().map(|a| a.label()).collect();
+                assert_eq!(
+                    labels,
+                    [
+                        "status",
+                        "arcgis_error",
+                        "json $.expires equals",
+                        "json $.token matches"
+                    ]
+                );
+                assert_eq!(
+                    r.asserts[2].tolerance,
+                    Some(std::time::Duration::from_secs(1))
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -245,7 +245,7 @@ mod tests {
             .iter()
             .map(|n| Case {
                 name: (*n).into(),
-                vars: Default::default(),
+                ..Case::default()
             })
             .collect();
         let f = Filter::new(&s(&["hp/all[b]"]), &[], &[], &[]).unwrap();

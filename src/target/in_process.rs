@@ -5,7 +5,7 @@
 //! the same way for every user.
 
 use crate::knobs::Knobs;
-use crate::reference::{self, Config, Deviation, ServerOptions};
+use crate::reference::{self, Config, Deviation, ServerOptions, Variants};
 
 /// A running in-process reference server on a free loopback port, with the
 /// control API on. Dropping it stops the server too, without waiting.
@@ -22,8 +22,12 @@ pub struct Server {
 pub struct StartError(#[from] pub std::io::Error);
 
 impl Server {
-    /// Starts the built-in fixture with `knobs` and `deviations`.
-    pub async fn start(knobs: &Knobs, deviations: &[Deviation]) -> Result<Server, StartError> {
+    /// Starts the built-in fixture with `knobs`, `deviations` and `variants`.
+    pub async fn start(
+        knobs: &Knobs,
+        deviations: &[Deviation],
+        variants: &Variants,
+    ) -> Result<Server, StartError> {
         let opts = ServerOptions {
             config: Config {
                 knobs: knobs.clone(),
@@ -31,6 +35,7 @@ impl Server {
             },
             control: true,
             deviations: deviations.to_vec(),
+            variants: variants.clone(),
         };
         let handle = reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await?;
         let base_url = format!("http://{}", handle.addr);
@@ -56,7 +61,9 @@ mod tests {
     #[tokio::test]
     async fn a_started_server_answers_the_control_api_until_stopped() {
         let knobs = Config::default().knobs;
-        let server = Server::start(&knobs, &[]).await.unwrap();
+        let server = Server::start(&knobs, &[], &Variants::default())
+            .await
+            .unwrap();
         let clients = Clients::new(Timeouts::new(std::time::Duration::from_secs(5)));
         let control = Control {
             clients: &clients,

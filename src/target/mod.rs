@@ -80,7 +80,11 @@ impl Capabilities {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetKind {
     /// One in-process reference server per scenario instance.
-    Reference { deviations: Vec<Deviation> },
+    Reference {
+        deviations: Vec<Deviation>,
+        /// The reference's variants of the VARIANT rules (`--variant`).
+        variants: crate::reference::Variants,
+    },
     /// A server someone else runs; state on it is shared by all scenarios.
     Remote,
 }
@@ -262,7 +266,10 @@ impl Target {
     pub fn reference(deviations: Vec<Deviation>) -> Target {
         Target {
             name: "reference".into(),
-            kind: TargetKind::Reference { deviations },
+            kind: TargetKind::Reference {
+                deviations,
+                variants: Default::default(),
+            },
             base_url: String::new(),
             endpoints: default_endpoints(),
             profiles: Profile::ALL.into_iter().collect(),
@@ -277,6 +284,15 @@ impl Target {
             users: fixture_users(),
             time_tolerance: Duration::ZERO,
         }
+    }
+
+    /// The in-process reference with other variants of the VARIANT rules;
+    /// a remote target is returned unchanged.
+    pub fn with_variants(mut self, v: crate::reference::Variants) -> Target {
+        if let TargetKind::Reference { variants, .. } = &mut self.kind {
+            *variants = v;
+        }
+        self
     }
 
     /// Whether scenarios share server state (a remote server).
@@ -306,7 +322,7 @@ impl Target {
             capabilities: self.capabilities.names(),
             knobs: serde_json::Value::Object(declared),
             deviations: match &self.kind {
-                TargetKind::Reference { deviations } => {
+                TargetKind::Reference { deviations, .. } => {
                     deviations.iter().map(|d| d.name().to_owned()).collect()
                 }
                 TargetKind::Remote => Vec::new(),
@@ -353,7 +369,7 @@ impl Target {
     /// Starts and stops one reference server, so a broken build is reported
     /// once as an infrastructure error rather than once per scenario.
     async fn check_reference_starts(&self) -> Result<(), TargetError> {
-        match in_process::Server::start(&self.knobs, &[]).await {
+        match in_process::Server::start(&self.knobs, &[], &Default::default()).await {
             Ok(server) => {
                 server.stop().await;
                 Ok(())

@@ -201,10 +201,10 @@ deviation_tests! {
     finds_expires_in_seconds: "expires-in-seconds" seed 1;
     finds_ignore_ip_binding: "ignore-ip-binding" seed 1;
     finds_ignore_referer_binding: "ignore-referer-binding" seed 1;
-    finds_query_token_wins: "query-token-wins" seed 1;
+    finds_inconsistent_carrier_order: "inconsistent-carrier-order" seed 1;
     finds_fallback_to_lower_carrier: "fallback-to-lower-carrier" seed 1;
     finds_missing_token_as_498: "missing-token-as-498" seed 1;
-    finds_public_service_checks_token: "public-service-checks-token" seed 1;
+    finds_public_service_requires_token: "public-service-requires-token" seed 1;
     finds_renew_expired_token: "renew-expired-token" seed 1;
     finds_renewal_drops_binding: "renewal-drops-binding" seed 1;
     finds_password_change_keeps_tokens: "password-change-keeps-tokens" seed 1;
@@ -358,7 +358,7 @@ fn an_unknown_knob_is_a_usage_error_naming_the_valid_ones() {
 fn diff_targets_reports_where_the_deviant_parts_ways() {
     let out = tessera()
         .args(["diff-targets", "--a", "reference", "--b", "reference"])
-        .args(["--b-deviation", "query-token-wins", "--seed", "1"])
+        .args(["--b-deviation", "inconsistent-carrier-order", "--seed", "1"])
         .args(["--cases", "40"])
         .output()
         .unwrap();

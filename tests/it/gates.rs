@@ -703,3 +703,32 @@ fn warns_show_everywhere_and_fail_the_run_only_under_strict() {
     let o = tessera(&["report", "merge", &json, "--out", &m, "--strict"]);
     assert_one_outcome(&o, &merged, true, reason);
 }
+
+#[test]
+fn variant_switches_the_in_process_reference_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // A listed variant runs (these samples do not touch HP-8).
+    let o = run(
+        &[&repo(SAMPLES)],
+        dir.path(),
+        &["--variant", "HP-8=ignored"],
+    );
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    // An unknown name is a usage error that lists the valid ones.
+    let o = run(&[&repo(SAMPLES)], dir.path(), &["--variant", "HP-8=maybe"]);
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(both(&o).contains("checked, ignored"), "{}", both(&o));
+    // Like --deviation, it is refused for any other target.
+    let o = run(
+        &[&repo(SAMPLES)],
+        dir.path(),
+        &[
+            "--variant",
+            "HP-8=ignored",
+            "--target",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(both(&o).contains("--target reference"), "{}", both(&o));
+}

@@ -87,6 +87,7 @@ async fn seeded_server() -> tessera::reference::Handle {
             config: config(),
             control: true,
             deviations: vec![],
+            variants: Default::default(),
         },
         Arc::new(VirtualClock::new()),
         Box::new(SeededEntropy::new(SEED)),

@@ -192,13 +192,19 @@ async fn malformed_ip_accepted() {
 }
 
 #[tokio::test]
-async fn query_token_wins() {
+async fn inconsistent_carrier_order() {
     for on in both() {
-        let k = Kit::maybe(D::QueryTokenWins, on);
+        let k = Kit::maybe(D::InconsistentCarrierOrder, on);
         let t = k.token(ALICE).await;
+        // Two carriers: the query token wins only under the deviation.
         let r = Req::get(&format!("{SECURED}?f=json&token={t}"))
             .header("X-Esri-Authorization", "Bearer invalid-invalid-invalid");
         assert_eq!(k.send(r).await.ok(), on);
+        // Three carriers: X-Esri-Authorization wins either way.
+        let r = Req::get(&format!("{SECURED}?f=json&token=invalid-invalid"))
+            .header("X-Esri-Authorization", &format!("Bearer {t}"))
+            .header("Cookie", "agstoken=invalid-invalid");
+        assert!(k.send(r).await.ok());
     }
 }
 
@@ -243,20 +249,6 @@ async fn web_tier_auth_ignored() {
 }
 
 #[tokio::test]
-async fn last_token_param_wins() {
-    for on in both() {
-        let k = Kit::maybe(D::LastTokenParamWins, on);
-        let t = k.token(ALICE).await;
-        let r = k
-            .send(Req::get(&format!(
-                "{SECURED}?f=json&token=bad-bad-bad-bad-bad&token={t}"
-            )))
-            .await;
-        assert_eq!(r.ok(), on);
-    }
-}
-
-#[tokio::test]
 async fn missing_token_as_498() {
     for on in both() {
         let k = Kit::maybe(D::MissingTokenAs498, on);
@@ -280,15 +272,23 @@ async fn forbidden_as_498() {
 }
 
 #[tokio::test]
-async fn public_service_checks_token() {
+async fn public_service_requires_token() {
     for on in both() {
-        let k = Kit::maybe(D::PublicServiceChecksToken, on);
+        let k = Kit::maybe(D::PublicServiceRequiresToken, on);
         let r = k
-            .send(Req::get(
-                "/arcgis/rest/services/Public/MapServer?f=json&token=garbage",
-            ))
+            .send(Req::get("/arcgis/rest/services/Public/MapServer?f=json"))
             .await;
-        assert_eq!(r.code(), if on { Some(498) } else { None });
+        assert_eq!(r.code(), if on { Some(499) } else { None });
+    }
+}
+
+#[tokio::test]
+async fn portal_omits_ssl() {
+    for on in both() {
+        let k = Kit::maybe(D::PortalOmitsSsl, on);
+        let r = k.generate_portal(ALICE, "&client=requestip").await;
+        assert!(r.ok(), "{}", r.text);
+        assert_eq!(r.json()["ssl"].is_boolean(), !on);
     }
 }
 
@@ -409,19 +409,6 @@ async fn password_change_keeps_tokens() {
         assert_eq!(k.use_token(&t).await.ok(), on);
         let r = k.arcweb(&format!("actn=getMap&tkn={a}")).await;
         assert_eq!(r.status == StatusCode::OK, on);
-    }
-}
-
-#[tokio::test]
-async fn session_duration_clamped() {
-    for on in both() {
-        let k = Kit::maybe(D::SessionDurationClamped, on);
-        let t = k.token(ALICE).await;
-        let r = k.start(&t, "&durationSeconds=5").await;
-        assert_eq!(r.ok(), on);
-        if on {
-            assert_eq!(r.json()["endTime"], T0 + 10_000);
-        }
     }
 }
 
