@@ -61,7 +61,8 @@ pub struct FuzzArgs {
 }
 
 fn parse_partition(s: &str) -> Result<tessera::select::Partition, String> {
-    s.parse().map_err(|e: tessera::select::partition::PartitionError| e.to_string())
+    s.parse()
+        .map_err(|e: tessera::select::partition::PartitionError| e.to_string())
 }
 
 /// One `--knob NAME=VALUE`, checked against [`Knobs`].

@@ -127,7 +127,10 @@ fn merge_fuzz(a: &MergeArgs) -> u8 {
         ("fuzz.html", merged.html()),
     ];
     if let Err(e) = std::fs::create_dir_all(&a.out) {
-        errln!("error: cannot write the reports to {}: {e}", a.out.display());
+        errln!(
+            "error: cannot write the reports to {}: {e}",
+            a.out.display()
+        );
         return exit::INFRASTRUCTURE;
     }
     for (name, text) in &files {
@@ -184,7 +187,10 @@ fn merge_cmd(a: MergeArgs) -> u8 {
     let written = match output::write_all(&merged, &a.report, &a.out) {
         Ok(paths) => paths,
         Err(e) => {
-            errln!("error: cannot write the reports to {}: {e}", a.out.display());
+            errln!(
+                "error: cannot write the reports to {}: {e}",
+                a.out.display()
+            );
             return exit::INFRASTRUCTURE;
         }
     };

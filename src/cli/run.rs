@@ -21,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tessera::exit;
+use tessera::report::console::{Style, Verbosity};
 use tessera::report::gate::{self, Baseline};
 use tessera::report::merge::read_report;
 use tessera::report::model::Policy;
-use tessera::report::output::{self, Format};
-use tessera::report::console::{Style, Verbosity};
 use tessera::report::model::{REPORT_FORMAT_VERSION, ScenarioReport};
+use tessera::report::output::{self, Format};
 use tessera::report::{Report, console, github, markdown};
 use tessera::runner::RunOptions;
 use tessera::runner::events::RunEvent;
@@ -263,7 +263,11 @@ pub fn execute(args: RunArgs) -> u8 {
             let left = report
                 .scenarios
                 .iter()
-                .filter(|s| s.reason.as_deref().is_some_and(|r| r.starts_with("interrupted")))
+                .filter(|s| {
+                    s.reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("interrupted"))
+                })
                 .count();
             errln!(
                 "interrupted: {left} of {} instance(s) had not finished; the reports hold what did",
@@ -396,10 +400,7 @@ async fn print_events(
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
-                finished
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(*s);
+                finished.lock().unwrap_or_else(|e| e.into_inner()).push(*s);
             }
             RunEvent::RunFinished => {
                 if let Some(b) = bar.take() {

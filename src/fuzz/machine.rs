@@ -404,7 +404,10 @@ mod tests {
         let parts: Vec<FuzzOutcome> = (1..=3)
             .map(|k| run_with(Some(crate::select::Partition { k, n: 3 })))
             .collect();
-        assert_eq!(parts.iter().map(|p| p.cases_run).sum::<u32>(), whole.cases_run);
+        assert_eq!(
+            parts.iter().map(|p| p.cases_run).sum::<u32>(),
+            whole.cases_run
+        );
         assert_eq!(parts.iter().map(|p| p.ops_run).sum::<u64>(), whole.ops_run);
         let mut per_kind: BTreeMap<OpKind, u64> = BTreeMap::new();
         for p in &parts {
@@ -413,6 +416,10 @@ mod tests {
             }
         }
         assert_eq!(per_kind, whole.ops_per_kind);
-        assert!(parts.iter().all(|p| p.cases_run > 0 && p.cases_run < whole.cases_run));
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.cases_run > 0 && p.cases_run < whole.cases_run)
+        );
     }
 }

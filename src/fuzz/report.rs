@@ -290,7 +290,10 @@ mod tests {
         assert_eq!((m.cases_run, m.ops_run), (10, 100));
         assert_eq!(m.partitions, ["1/2", "2/2"]);
         assert_eq!(m.ops_per_kind["generate-token"], 100);
-        assert!(m.markdown().contains("**NO DIVERGENCE** · seed 7 · 10 of 10 cases"));
+        assert!(
+            m.markdown()
+                .contains("**NO DIVERGENCE** · seed 7 · 10 of 10 cases")
+        );
         assert!(m.html().contains("id=\"outcome\"><b>NO DIVERGENCE</b>"));
         let e = FuzzReport::merge(vec![share(1, 2, 5, 40)]).unwrap_err();
         assert_eq!(

@@ -444,8 +444,14 @@ mod tests {
         gate::gate(&mut r, Policy::default());
         let text = summary(&r);
         assert!(text.contains("(13 groups, 39 instances)"), "{text}");
-        assert!(text.contains("FAIL  hp/s00 — 3 of 3 cases: a, b, c\n"), "{text}");
-        assert!(text.contains("... and 3 more group(s), 9 instance(s)"), "{text}");
+        assert!(
+            text.contains("FAIL  hp/s00 — 3 of 3 cases: a, b, c\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("... and 3 more group(s), 9 instance(s)"),
+            "{text}"
+        );
         assert!(text.contains("  - hp/s00 fail (3 cases)\n"), "{text}");
         assert!(text.contains("  - ... and 3 more (report.md"), "{text}");
         let first = text.find("hp/s00").unwrap();

@@ -58,7 +58,11 @@ fn target_of(r: &Report) -> String {
     if r.target.deviations.is_empty() {
         r.target.name.clone()
     } else {
-        format!("{} (deviation {})", r.target.name, r.target.deviations.join(", "))
+        format!(
+            "{} (deviation {})",
+            r.target.name,
+            r.target.deviations.join(", ")
+        )
     }
 }
 

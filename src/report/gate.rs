@@ -154,7 +154,8 @@ impl Baseline {
 /// scenario whose cases all fail is one entry naming the scenario.
 pub fn draft_baseline(report: &Report) -> Baseline {
     let strict = report.outcome.as_ref().is_some_and(|o| o.policy.strict);
-    let failing = |s: &ScenarioReport| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn);
+    let failing =
+        |s: &ScenarioReport| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn);
     let whole = |scenario: &str| {
         let mut cases = report.scenarios.iter().filter(|s| s.scenario == scenario);
         let n = cases.clone().count();
@@ -428,7 +429,11 @@ mod tests {
     }
 
     fn case(id: &str, name: &str, verdict: Verdict) -> ScenarioReport {
-        let broken: &[&str] = if verdict == Verdict::Fail { &["HP-2"] } else { &[] };
+        let broken: &[&str] = if verdict == Verdict::Fail {
+            &["HP-2"]
+        } else {
+            &[]
+        };
         let mut s = scenario(id, &["HP-2"], verdict, broken);
         s.id = format!("{id}[{name}]");
         s.case = Some(name.into());
@@ -454,7 +459,11 @@ mod tests {
         );
         // The passing case is an unexpected pass of the scenario's entry.
         assert_eq!(o.unexpected_passes, 1);
-        assert!(o.notes.iter().all(|n| !matches!(n, Finding::UnmatchedEntry { .. })));
+        assert!(
+            o.notes
+                .iter()
+                .all(|n| !matches!(n, Finding::UnmatchedEntry { .. }))
+        );
         // An expired scenario entry is one reason, not one per case.
         let b = baseline(&[("hp/m", Some("2026-01-01"))]);
         let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));

@@ -71,7 +71,12 @@ mod tests {
     fn one_annotation_per_group_on_the_step_line_warns_as_warnings() {
         let mut f = scenario("lifetimes/expired", &["LT-5"], Verdict::Fail, &["LT-5"]);
         f.steps[0].checks[0].actual = "50%\nof it, really: yes".into();
-        let w = scenario("lifetimes/b", &["LT-5/SHOULD"], Verdict::Warn, &["LT-5/SHOULD"]);
+        let w = scenario(
+            "lifetimes/b",
+            &["LT-5/SHOULD"],
+            Verdict::Warn,
+            &["LT-5/SHOULD"],
+        );
         let text = annotations(&report(vec![w, f]));
         insta::assert_snapshot!(text, @r"
         ::error file=specs/lifetimes/expired.yaml,line=7,title=fail lifetimes/expired::[LT-5] status: expected 200, got 50%25%0Aof it, really: yes

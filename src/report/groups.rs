@@ -318,10 +318,7 @@ mod tests {
             ]
         );
         assert_eq!(g[1].cases_text(1), "2 of 4 cases: a (+1 more)");
-        assert_eq!(
-            g[1].what.one_line(),
-            "[HP-2] status: expected 200, got 500"
-        );
+        assert_eq!(g[1].what.one_line(), "[HP-2] status: expected 200, got 500");
         assert_eq!(anchor("hp/m"), "s-hp-m");
     }
 

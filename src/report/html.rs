@@ -321,7 +321,11 @@ fn page(r: &Report) -> Page {
             .into_iter()
             .take(SUMMARY_GROUPS)
             .map(|g| FailureRow {
-                class: if g.expected { "expected" } else { class(g.verdict) },
+                class: if g.expected {
+                    "expected"
+                } else {
+                    class(g.verdict)
+                },
                 label: if g.expected {
                     format!("{} (expected)", g.verdict.as_str())
                 } else {
@@ -968,16 +972,25 @@ pub(crate) mod tests {
             &["HP-2"],
         );
         m.id = "header-precedence/m[a]".into();
-        for k in ["winner", "code", "hi_state", "lo_state", "hi_exp", "lo_exp", "hi_junk"] {
+        for k in [
+            "winner", "code", "hi_state", "lo_state", "hi_exp", "lo_exp", "hi_junk",
+        ] {
             m.vars.insert(k.into(), serde_json::json!("v"));
         }
         r.scenarios.push(m);
         let html = write(&r);
-        let summary = html.find("<section id=\"failures\">").expect("a failure summary");
+        let summary = html
+            .find("<section id=\"failures\">")
+            .expect("a failure summary");
         assert!(summary < html.find("<section id=\"areas\">").unwrap());
         assert!(!html.contains('\0'));
-        assert!(html.contains(" body, 18 bytes, not shown)"), "type and size");
-        let s = html.find("<section id=\"matrix-header-precedence\"").unwrap();
+        assert!(
+            html.contains(" body, 18 bytes, not shown)"),
+            "type and size"
+        );
+        let s = html
+            .find("<section id=\"matrix-header-precedence\"")
+            .unwrap();
         let head = &html[s..];
         let head = &head[head.find("<thead>").unwrap()..head.find("</thead>").unwrap()];
         assert_eq!(head.matches("<th>").count(), 6, "{head}");

@@ -42,7 +42,11 @@ pub enum DiagnosticKind {
     #[error("{0}")]
     Type(String),
     /// A field name the format does not have.
-    #[error("one of the fields {}, found unknown field `{field}`{}", list(expected), suggest(field, expected))]
+    #[error(
+        "one of the fields {}, found unknown field `{field}`{}",
+        list(expected),
+        suggest(field, expected)
+    )]
     UnknownField {
         field: String,
         expected: Vec<String>,
@@ -308,22 +312,30 @@ mod tests {
 
     #[test]
     fn suggestions_for_misspellings_and_the_capturing_step() {
-        assert_eq!(suggest("stauts", &["status", "json"]), " (did you mean `status`?)");
+        assert_eq!(
+            suggest("stauts", &["status", "json"]),
+            " (did you mean `status`?)"
+        );
         assert_eq!(suggest("zzz", &["status", "json"]), "");
         let later = DiagnosticKind::CaptureBeforeSet {
             name: "token".into(),
             later: Some("step 4 (line 21)".into()),
             known: vec![],
         };
-        assert!(later.to_string().ends_with(
-            "; step 4 (line 21) captures it, after this use: move the capture earlier"
-        ));
+        assert!(
+            later.to_string().ends_with(
+                "; step 4 (line 21) captures it, after this use: move the capture earlier"
+            )
+        );
         let typo = DiagnosticKind::CaptureBeforeSet {
             name: "tokn".into(),
             later: None,
             known: vec!["token".into()],
         };
-        assert!(typo.to_string().ends_with(" (did you mean `token`?)"), "{typo}");
+        assert!(
+            typo.to_string().ends_with(" (did you mean `token`?)"),
+            "{typo}"
+        );
         let none = DiagnosticKind::CaptureBeforeSet {
             name: "x".into(),
             later: None,

@@ -141,8 +141,10 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
         let inner = raw.value.concurrent.iter().flatten().map(|s| &s.value);
         for step in std::iter::once(&raw.value).chain(inner) {
             for name in step.capture.keys() {
-                c.captures
-                    .push((name.clone(), format!("step {} (line {})", i + 1, raw.loc.line)));
+                c.captures.push((
+                    name.clone(),
+                    format!("step {} (line {})", i + 1, raw.loc.line),
+                ));
             }
         }
     }

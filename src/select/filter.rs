@@ -101,9 +101,15 @@ impl Filter {
                     reason: e.kind().to_string(),
                 })?);
             }
-            Some(b.build().map_err(|e| FilterError::Glob {
-                glob: globs.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "),
-                reason: e.to_string(),
+            Some(b.build().map_err(|e| {
+                FilterError::Glob {
+                    glob: globs
+                        .iter()
+                        .map(|g| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    reason: e.to_string(),
+                }
             })?)
         };
         Ok(Filter {

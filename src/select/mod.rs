@@ -116,7 +116,10 @@ pub fn select(all: Vec<Scenario>, selection: &Selection) -> Result<Selected, Not
     let mut scenarios: Vec<Scenario> = Vec::new();
     for mut s in all.into_iter().filter(|s| selection.filter.matches(s)) {
         if let Some(names) = selection.filter.cases(&s) {
-            for n in names.iter().filter(|n| !s.cases.iter().any(|c| c.name == **n)) {
+            for n in names
+                .iter()
+                .filter(|n| !s.cases.iter().any(|c| c.name == **n))
+            {
                 notes.push(Note::NoSuchCase {
                     scenario: s.id.clone(),
                     case: n.clone(),

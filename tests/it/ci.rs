@@ -43,13 +43,20 @@ fn a_failing_suite_run_is_short_grouped_and_the_same_twice() {
     let (x, y) = (run(a.path()), run(b.path()));
     assert_eq!(code(&x), 1, "{}", both(&x));
     let text = stdout(&x);
-    assert!(text.lines().count() <= 80, "{} lines:\n{text}", text.lines().count());
+    assert!(
+        text.lines().count() <= 80,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
     // Nine failing cases of one check are one entry listing them.
     assert!(
         text.contains(&format!("FAIL  {MATRIX} — 9 of 9 cases: ")),
         "{text}"
     );
-    assert!(text.contains(&format!("  - {MATRIX} fail (9 cases)\n")), "{text}");
+    assert!(
+        text.contains(&format!("  - {MATRIX} fail (9 cases)\n")),
+        "{text}"
+    );
     assert!(text.contains("  - ... and "), "{text}");
     assert_eq!(stable(&text), stable(&stdout(&y)));
 }
@@ -68,10 +75,17 @@ fn quiet_prints_the_outcome_and_colour_follows_the_switch() {
     assert!(!text.contains('\x1b'), "not a terminal: no colour");
     let o = tessera(&[&base[..], &["--color", "always"]].concat());
     assert!(stdout(&o).contains("\x1b[31mFAIL \x1b[0m"), "{}", both(&o));
-    let o = tessera_env(&[&base[..], &["--color", "auto"]].concat(), &[("NO_COLOR", "1")]);
+    let o = tessera_env(
+        &[&base[..], &["--color", "auto"]].concat(),
+        &[("NO_COLOR", "1")],
+    );
     assert!(!stdout(&o).contains('\x1b'), "{}", both(&o));
     let o = tessera(&[&base[..], &["-v"]].concat());
-    assert!(stdout(&o).contains("PASS  samples/requestip-binding"), "{}", both(&o));
+    assert!(
+        stdout(&o).contains("PASS  samples/requestip-binding"),
+        "{}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -101,7 +115,10 @@ fn github_actions_get_annotations_and_the_step_summary() {
         )) || line.contains("default-expiration.yaml,line="),
         "{line}"
     );
-    assert!(line.contains(&format!(",title=fail {FAILING}::[LT-5]")), "{line}");
+    assert!(
+        line.contains(&format!(",title=fail {FAILING}::[LT-5]")),
+        "{line}"
+    );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.starts_with("earlier step\n"), "appended: {md}");
     assert!(md.contains("**FAILED**"), "{md}");
@@ -122,7 +139,7 @@ fn one_matrix_case_is_selected_by_its_instance_id() {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(ids, [id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&id));
 
     let o = tessera(&["list", "--filter", &id]);
     assert_eq!(code(&o), 0, "{}", both(&o));
@@ -135,20 +152,35 @@ fn one_matrix_case_is_selected_by_its_instance_id() {
 
     let o = tessera(&["list", "--filter", &format!("{MATRIX}[no-such-case]")]);
     assert_eq!(code(&o), 5, "{}", both(&o));
-    assert!(stderr(&o).contains("has no case `no-such-case`"), "{}", both(&o));
+    assert!(
+        stderr(&o).contains("has no case `no-such-case`"),
+        "{}",
+        both(&o)
+    );
 }
 
 #[test]
 fn list_prints_ids_cases_and_needs_without_running() {
-    let o = tessera(&["list", "--area", "header-precedence", "--filter", "*all-five*"]);
+    let o = tessera(&[
+        "list",
+        "--area",
+        "header-precedence",
+        "--filter",
+        "*all-five*",
+    ]);
     assert_eq!(code(&o), 0, "{}", both(&o));
     let text = stdout(&o);
     assert!(
-        text.starts_with(&format!("{MATRIX}  (arcgis-token; requires clock-control; knobs web_tier_auth=false; 9 cases)\n")),
+        text.starts_with(&format!(
+            "{MATRIX}  (arcgis-token; requires clock-control; knobs web_tier_auth=false; 9 cases)\n"
+        )),
         "{text}"
     );
     assert!(text.contains(&format!("  {MATRIX}[{CASE}]\n")), "{text}");
-    assert!(text.ends_with("1 scenario(s), 9 instance(s) selected\n"), "{text}");
+    assert!(
+        text.ends_with("1 scenario(s), 9 instance(s) selected\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -156,7 +188,15 @@ fn a_baseline_entry_may_name_a_whole_scenario_and_the_draft_uses_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = arg(dir.path(), "first");
     let filter = format!("{MATRIX}*");
-    let o = tessera(&["run", "--filter", &filter, "--deviation", DEVIATION, "--out", &out]);
+    let o = tessera(&[
+        "run",
+        "--filter",
+        &filter,
+        "--deviation",
+        DEVIATION,
+        "--out",
+        &out,
+    ]);
     assert_eq!(code(&o), 1, "{}", both(&o));
     let o = tessera(&["baseline", "write", &arg(dir.path(), "first/report.json")]);
     assert_eq!(code(&o), 0, "{}", both(&o));
@@ -177,7 +217,11 @@ fn a_baseline_entry_may_name_a_whole_scenario_and_the_draft_uses_one() {
         &file.display().to_string(),
     ]);
     assert_eq!(code(&o), 0, "{}", both(&o));
-    assert!(stdout(&o).contains("gate: 9 expected failure(s)"), "{}", both(&o));
+    assert!(
+        stdout(&o).contains("gate: 9 expected failure(s)"),
+        "{}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -200,7 +244,13 @@ fn completions_and_the_man_page_come_from_the_command_line_definition() {
 fn ctrl_c_writes_the_reports_of_what_finished_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["run", "--jobs", "1", "--out", &dir.path().display().to_string()])
+        .args([
+            "run",
+            "--jobs",
+            "1",
+            "--out",
+            &dir.path().display().to_string(),
+        ])
         .current_dir(crate::support::root())
         .env("CI", "1")
         .stdout(Stdio::piped())
@@ -224,10 +274,17 @@ fn ctrl_c_writes_the_reports_of_what_finished_and_exits_130() {
         .scenarios
         .iter()
         .filter(|s| s.verdict == Verdict::Error)
-        .filter(|s| s.reason.as_deref().is_some_and(|x| x.starts_with("interrupted")))
+        .filter(|s| {
+            s.reason
+                .as_deref()
+                .is_some_and(|x| x.starts_with("interrupted"))
+        })
         .count();
     assert!(interrupted > 0, "the rest is marked interrupted");
-    assert!(r.scenarios.iter().any(|s| s.verdict == Verdict::Pass), "what finished is kept");
+    assert!(
+        r.scenarios.iter().any(|s| s.verdict == Verdict::Pass),
+        "what finished is kept"
+    );
     assert_eq!(r.outcome.map(|o| o.passed()), Some(false));
     assert!(dir.path().join("report.html").exists());
 }
@@ -240,8 +297,14 @@ fn unknown_filter_values_and_bad_options_are_usage_errors() {
             vec!["run", "--area", "lifetime"],
             "unknown area `lifetime` (did you mean `lifetimes`?)",
         ),
-        (vec!["run", "--profile", "nosuch"], "unknown profile `nosuch`"),
-        (vec!["list", "--area", "lifetime"], "did you mean `lifetimes`?"),
+        (
+            vec!["run", "--profile", "nosuch"],
+            "unknown profile `nosuch`",
+        ),
+        (
+            vec!["list", "--area", "lifetime"],
+            "did you mean `lifetimes`?",
+        ),
         (vec!["run", "--jobs", "0"], "at least 1 job"),
     ] {
         let o = tessera(&args);
@@ -249,7 +312,11 @@ fn unknown_filter_values_and_bad_options_are_usage_errors() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", both(&o));
     }
     let o = tessera(&["run", "--area", "lifetime"]);
-    assert!(stderr(&o).contains("the suite has header-precedence, "), "{}", both(&o));
+    assert!(
+        stderr(&o).contains("the suite has header-precedence, "),
+        "{}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -261,7 +328,11 @@ fn an_unwritable_out_fails_before_the_run_naming_it() {
     let o = tessera(&["run", SAMPLES, "--out", &out]);
     assert_eq!(code(&o), 4, "{}", both(&o));
     assert!(stderr(&o).contains(&out), "{}", both(&o));
-    assert!(!stdout(&o).contains("running "), "nothing ran: {}", both(&o));
+    assert!(
+        !stdout(&o).contains("running "),
+        "nothing ran: {}",
+        both(&o)
+    );
 }
 
 #[test]
@@ -289,7 +360,15 @@ fn selfcheck_writes_no_carriage_return_off_a_terminal() {
 fn fuzz_regressions_go_under_reports_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["fuzz", "--deviation", DEVIATION, "--seed", "2024", "--cases", "200"])
+        .args([
+            "fuzz",
+            "--deviation",
+            DEVIATION,
+            "--seed",
+            "2024",
+            "--cases",
+            "200",
+        ])
         .current_dir(dir.path())
         .env("CI", "1")
         .output()
@@ -299,7 +378,10 @@ fn fuzz_regressions_go_under_reports_by_default() {
         .unwrap()
         .collect();
     assert_eq!(written.len(), 1, "{}", both(&o));
-    assert!(!dir.path().join("specs").exists(), "the suite is left alone");
+    assert!(
+        !dir.path().join("specs").exists(),
+        "the suite is left alone"
+    );
 }
 
 /// A campaign split over three jobs (`--partition k/3`, `--json`) merges
@@ -312,7 +394,17 @@ fn fuzz_shares_merge_into_the_unpartitioned_totals() {
         let json = arg(dir.path(), name);
         let o = tessera(
             &[
-                &["fuzz", "--seed", "5", "--cases", "9", "--max-steps", "12", "--json", &json][..],
+                &[
+                    "fuzz",
+                    "--seed",
+                    "5",
+                    "--cases",
+                    "9",
+                    "--max-steps",
+                    "12",
+                    "--json",
+                    &json,
+                ][..],
                 extra,
             ]
             .concat(),
@@ -322,21 +414,44 @@ fn fuzz_shares_merge_into_the_unpartitioned_totals() {
     };
     let whole = fuzz("whole.json", &[]);
     let shares: Vec<String> = (1..=3)
-        .map(|k| fuzz(&format!("share-{k}.json"), &["--partition", &format!("{k}/3")]))
+        .map(|k| {
+            fuzz(
+                &format!("share-{k}.json"),
+                &["--partition", &format!("{k}/3")],
+            )
+        })
         .collect();
     let out = arg(dir.path(), "merged");
-    let o = tessera(&[&["report", "merge"][..], &[&shares[2], &shares[0], &shares[1]], &["--out", &out]].concat());
+    let o = tessera(
+        &[
+            &["report", "merge"][..],
+            &[&shares[2], &shares[0], &shares[1]],
+            &["--out", &out],
+        ]
+        .concat(),
+    );
     assert_eq!(code(&o), 0, "{}", both(&o));
     let read = |p: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
-    let (m, w) = (read(&arg(&dir.path().join("merged"), "fuzz.json")), read(&whole));
+    let (m, w) = (
+        read(&arg(&dir.path().join("merged"), "fuzz.json")),
+        read(&whole),
+    );
     for key in ["cases_run", "ops_run", "ops_per_kind", "seed", "cases"] {
         assert_eq!(m[key], w[key], "{key}");
     }
-    assert!(std::fs::read_to_string(dir.path().join("merged/fuzz.md")).unwrap().contains("NO DIVERGENCE"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("merged/fuzz.md"))
+            .unwrap()
+            .contains("NO DIVERGENCE")
+    );
     assert!(dir.path().join("merged/fuzz.html").exists());
     let o = tessera(&["report", "merge", &shares[0], &shares[1], "--out", &out]);
     assert_eq!(code(&o), 3, "{}", both(&o));
-    assert!(stderr(&o).contains("shares do not cover the campaign"), "{}", both(&o));
+    assert!(
+        stderr(&o).contains("shares do not cover the campaign"),
+        "{}",
+        both(&o)
+    );
 }
