@@ -141,6 +141,9 @@ struct RuleRow {
     class: &'static str,
     label: &'static str,
     cells: Vec<Count>,
+    /// The first failing (or warning) scenario breaking this rule, by id:
+    /// the verdict cell links there.
+    link: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -280,6 +283,7 @@ fn page(r: &Report) -> Page {
                 class: rv.verdict.map_or("none", class),
                 label: rv.verdict.map_or("not covered", label),
                 cells,
+                link: first_breaking(r, rule.id).map(|s| anchor(&s.id)),
             });
         }
     }
@@ -373,6 +377,17 @@ fn page(r: &Report) -> Page {
             v
         },
     }
+}
+
+/// The first instance (by id) with a failed check citing `rule`.
+fn first_breaking<'a>(r: &'a Report, rule: &str) -> Option<&'a ScenarioReport> {
+    r.scenarios
+        .iter()
+        .filter(|s| {
+            s.failures()
+                .any(|(_, c)| c.rules.iter().any(|x| crate::rules::cites(x, rule)))
+        })
+        .min_by(|a, b| a.id.cmp(&b.id))
 }
 
 /// Findings one line per scenario, at most [`FINDINGS_SHOWN`], then a count.
@@ -995,6 +1010,13 @@ pub(crate) mod tests {
         let head = &head[head.find("<thead>").unwrap()..head.find("</thead>").unwrap()];
         assert_eq!(head.matches("<th>").count(), 6, "{head}");
         assert!(html.contains("Carrier order, highest first: <code>x-esri › authorization"));
+        // The verdict cell of a broken rule links to a scenario breaking it.
+        assert!(
+            html.contains(
+                "<a href=\"#s-header-precedence-m-a-\" title=\"the first scenario breaking HP-2\">"
+            ),
+            "rule link"
+        );
     }
     use crate::report::model::{Check, StepReport, TokenWindow};
 
