@@ -50,10 +50,10 @@ pub fn write(report: &Report) -> String {
             .map(|p| format!(" · shard {}", text(p)))
             .unwrap_or_default()
     );
+    failure_summary(&mut out, report);
     if let Some(o) = &report.outcome {
         outcome(&mut out, o);
     }
-    failure_summary(&mut out, report);
     let _ = writeln!(
         out,
         "Target {} · profiles: {} · {:.1} s\n",
@@ -352,7 +352,26 @@ fn outcome(out: &mut String, o: &Outcome) {
     }
     if !o.passed() {
         out.push_str("The run fails:\n\n");
-        findings(out, &o.reasons);
+        // Plain failures are the failure summary above; what else fails
+        // the run (expired entries, unexpected passes, ...) is listed.
+        let (plain, other): (Vec<Finding>, Vec<Finding>) = o
+            .reasons
+            .iter()
+            .cloned()
+            .partition(|f| matches!(f, Finding::Failed { .. }));
+        if !plain.is_empty() {
+            let scenarios: std::collections::BTreeSet<&str> = plain
+                .iter()
+                .map(|f| f.scenario().split('[').next().unwrap_or_default())
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {} instance(s) of {} scenario(s) failed or errored (the failure summary above)",
+                plain.len(),
+                scenarios.len()
+            );
+        }
+        findings(out, &other);
     }
     if !o.notes.is_empty() {
         out.push_str("Notes:\n\n");
