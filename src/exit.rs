@@ -12,3 +12,5 @@ pub const LOAD_ERROR: u8 = 3;
 pub const INFRASTRUCTURE: u8 = 4;
 /// The filters selected no scenario.
 pub const NOTHING_SELECTED: u8 = 5;
+/// The run was interrupted (Ctrl-C); the reports hold what finished.
+pub const INTERRUPTED: u8 = 130;

@@ -19,6 +19,7 @@ use tessera::fuzz::exec::Executor;
 use tessera::fuzz::http::HttpExecutor;
 use tessera::fuzz::machine::{self, FuzzConfig, FuzzOutcome, Progress};
 use tessera::fuzz::ops::OpKind;
+use tessera::fuzz::report::{FUZZ_FORMAT_VERSION, FuzzDivergence, FuzzReport};
 use tessera::fuzz::shrink_to_yaml::{self, Origin};
 use tessera::knobs::Knobs;
 use tessera::reference::Deviation;
@@ -36,8 +37,10 @@ pub struct FuzzArgs {
     /// Stop trying new sequences after this long (`60s`, `5m`).
     #[arg(long, value_parser = parse_budget)]
     pub time_budget: Option<Duration>,
-    /// Where a shrunk regression scenario is written.
-    #[arg(long, default_value = "specs/regressions")]
+    /// Where a shrunk regression scenario is written (under `reports/`, so
+    /// a plain `tessera run` of `specs/` does not pick it up; move it into
+    /// the suite when it should stay).
+    #[arg(long, default_value = "reports/regressions")]
     pub out: PathBuf,
     #[command(flatten)]
     pub deviation: DeviationArgs,
@@ -47,6 +50,19 @@ pub struct FuzzArgs {
     /// with it (repeatable): `web_tier_auth=true`, `max_concurrent_sessions=2`.
     #[arg(long = "knob", value_name = "NAME=VALUE", value_parser = parse_knob)]
     pub knobs: Vec<KnobSetting>,
+    /// Play share k of n of the campaign (`2/4`): every n-th sequence of
+    /// the same seed, so n CI jobs split it disjointly; `tessera report
+    /// merge` adds their `--json` reports up.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<tessera::select::Partition>,
+    /// Also write the fuzz report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn parse_partition(s: &str) -> Result<tessera::select::Partition, String> {
+    s.parse()
+        .map_err(|e: tessera::select::partition::PartitionError| e.to_string())
 }
 
 /// One `--knob NAME=VALUE`, checked against [`Knobs`].
@@ -200,11 +216,12 @@ pub fn execute(args: FuzzArgs) -> u8 {
         time_budget: args.time_budget,
         knobs: knobs.clone(),
         kinds,
+        partition: args.partition,
         ..FuzzConfig::new(seed)
     };
     let set: Vec<String> = args.knobs.iter().map(|k| k.to_string()).collect();
     errln!(
-        "fuzzing {}{}{} with seed {seed} ({} cases, up to {} steps each)",
+        "fuzzing {}{}{} with seed {seed} ({} cases, up to {} steps each){}",
         args.target,
         if args.deviation.deviations.is_empty() {
             String::new()
@@ -217,7 +234,10 @@ pub fn execute(args: FuzzArgs) -> u8 {
             format!(" (knobs {})", set.join(", "))
         },
         config.cases,
-        config.max_steps
+        config.max_steps,
+        args.partition
+            .map(|p| format!(", share {p}"))
+            .unwrap_or_default()
     );
     if let Some(line) = left_out_line(&left_out) {
         errln!("{line}");
@@ -249,11 +269,67 @@ pub fn execute(args: FuzzArgs) -> u8 {
             errln!("tessera fuzz: {e}");
             exit::INFRASTRUCTURE
         }
-        Ok(o) => report(&args, &knobs, &o),
+        Ok(o) => {
+            let (code, divergence) = report(&args, &knobs, &o);
+            match &args.json {
+                None => code,
+                Some(path) => write_json(&args, &o, divergence, path).unwrap_or(code),
+            }
+        }
     }
 }
 
-fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
+/// Writes the JSON fuzz report; a failure to write is an infrastructure
+/// error (exit 4).
+fn write_json(
+    args: &FuzzArgs,
+    o: &FuzzOutcome,
+    divergence: Option<FuzzDivergence>,
+    path: &std::path::Path,
+) -> Option<u8> {
+    let r = FuzzReport {
+        fuzz_format_version: FUZZ_FORMAT_VERSION,
+        tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+        target: args.target.clone(),
+        deviations: args
+            .deviation
+            .deviations
+            .iter()
+            .map(|d| d.name().to_owned())
+            .collect(),
+        knobs: args.knobs.iter().map(|k| k.to_string()).collect(),
+        seed: o.seed,
+        cases: args.sequences.cases,
+        max_steps: args.sequences.max_steps,
+        partitions: args.partition.iter().map(|p| p.to_string()).collect(),
+        cases_run: o.cases_run,
+        ops_run: o.ops_run,
+        ops_per_kind: o
+            .ops_per_kind
+            .iter()
+            .map(|(k, v)| (k.name().to_owned(), *v))
+            .collect(),
+        elapsed_ms: o.elapsed.as_millis() as u64,
+        budget_exhausted: o.budget_exhausted,
+        divergences: divergence.into_iter().collect(),
+    };
+    let text = match serde_json::to_string_pretty(&r) {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("tessera fuzz: {e}");
+            return Some(exit::INFRASTRUCTURE);
+        }
+    };
+    if let Err(e) = std::fs::write(path, text + "\n") {
+        errln!("tessera fuzz: cannot write {}: {e}", path.display());
+        return Some(exit::INFRASTRUCTURE);
+    }
+    None
+}
+
+/// Prints the outcome; returns the exit code and the divergence as the
+/// JSON report records it.
+fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> (u8, Option<FuzzDivergence>) {
     let secs = o.elapsed.as_secs_f64().max(1e-9);
     outln!(
         "{} cases, {} operations in {:.1}s ({:.0} ops/s){}",
@@ -272,7 +348,7 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
     }
     let Some(f) = &o.failure else {
         outln!("no divergence from the model (seed {})", o.seed);
-        return exit::OK;
+        return (exit::OK, None);
     };
     let m = &f.divergence.mismatch;
     outln!(
@@ -291,15 +367,21 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         Ok(t) => t,
         Err(e) => {
             errln!("tessera fuzz: {e}");
-            return exit::INFRASTRUCTURE;
+            return (exit::INFRASTRUCTURE, None);
         }
     };
     let path = args.out.join(&name);
     let written = std::fs::create_dir_all(&args.out).and_then(|_| std::fs::write(&path, text));
-    match written {
-        Ok(()) => outln!("regression scenario: {}", path.display()),
-        Err(e) => errln!("could not write {}: {e}", path.display()),
-    }
+    let regression = match written {
+        Ok(()) => {
+            outln!("regression scenario: {}", path.display());
+            Some(path.display().to_string())
+        }
+        Err(e) => {
+            errln!("could not write {}: {e}", path.display());
+            None
+        }
+    };
     let devs: String = args
         .deviation
         .deviations
@@ -307,12 +389,26 @@ fn report(args: &FuzzArgs, knobs: &Knobs, o: &FuzzOutcome) -> u8 {
         .map(|d| format!(" --deviation {d}"))
         .chain(args.knobs.iter().map(|k| format!(" --knob '{k}'")))
         .collect();
-    outln!(
-        "replay: tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}",
+    let replay = format!(
+        "tessera fuzz --target {}{devs} --seed {} --cases {} --max-steps {}{}",
         args.target,
         o.seed,
         args.sequences.cases,
-        args.sequences.max_steps
+        args.sequences.max_steps,
+        args.partition
+            .map(|p| format!(" --partition {p}"))
+            .unwrap_or_default()
     );
-    exit::FAILURES
+    outln!("replay: {replay}");
+    (
+        exit::FAILURES,
+        Some(FuzzDivergence {
+            partition: args.partition.map(|p| p.to_string()),
+            summary: m.to_string(),
+            steps: f.ops.len(),
+            shrunk_from: f.original_len,
+            regression,
+            replay,
+        }),
+    )
 }

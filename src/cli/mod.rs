@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use tessera::client::Timeouts;
 use tessera::exit;
 use tessera::reference::{Deviation, Variants};
+use tessera::report::console::{Style, Verbosity};
 use tessera::select::Filter;
 
 /// `println!` that ignores a closed stdout (`tessera ... | head`): the exit
@@ -207,8 +208,9 @@ impl SequenceArgs {
 /// The scenario filters (`run`, `selfcheck`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct FilterArgs {
-    /// Only scenarios whose id matches this glob (repeatable).
-    #[arg(long = "filter", value_name = "GLOB")]
+    /// Only scenarios whose id matches this glob, or the one instance
+    /// named exactly as printed: `area/name[case]` (repeatable).
+    #[arg(long = "filter", value_name = "GLOB|ID")]
     pub filters: Vec<String>,
     /// Only scenarios of this area (repeatable).
     #[arg(long = "area", value_name = "AREA")]
@@ -232,6 +234,69 @@ impl FilterArgs {
     }
 }
 
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colours when stdout is a terminal and `NO_COLOR` is unset or empty.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How the console speaks (`run`, `report merge`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ConsoleArgs {
+    /// Print only the outcome: the result line and why the run fails.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every instance's line and every failure in full (no caps).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Colour the console: auto (a terminal without `NO_COLOR`), always, never.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl ConsoleArgs {
+    /// The console style, reading the terminal and `NO_COLOR` once.
+    pub fn style(&self) -> Style {
+        use std::io::IsTerminal as _;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            verbosity: if self.quiet {
+                Verbosity::Quiet
+            } else if self.verbose {
+                Verbosity::Verbose
+            } else {
+                Verbosity::Normal
+            },
+            color: match self.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => std::io::stdout().is_terminal() && !no_color,
+            },
+        }
+    }
+}
+
+/// `--jobs N`: at least one (zero would play nothing and wait forever).
+pub fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 job, found `0`".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("a number of jobs, found `{s}`: {e}")),
+    }
+}
+
+/// An `--area` the loaded suite does not have is printed and is a usage
+/// error.
+pub fn check_areas(filter: &Filter, all: &[tessera::scenario::model::Scenario]) -> Result<(), u8> {
+    filter.check_areas(all).map_err(|e| {
+        errln!("error: {e}");
+        exit::USAGE
+    })
+}
+
 /// The tokio runtime of every subcommand, built one way (multi-threaded,
 /// IO and timers on). A failure is printed and is an infrastructure error.
 pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
@@ -245,8 +310,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 }
 
 mod baseline;
+mod completions;
 mod diff_targets;
 mod fuzz;
+mod list;
 mod probe;
 mod report;
 mod rules;
@@ -270,6 +337,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Check scenario files without running them.
     Validate(validate::ValidateArgs),
+    /// Print what `run` would select (ids, cases, needs) without running.
+    List(list::ListArgs),
     /// Run the reference server.
     Serve(serve::ServeArgs),
     /// List every rule with the scenarios citing it; fail when one is uncovered.
@@ -289,6 +358,10 @@ enum Command {
     DiffTargets(diff_targets::DiffTargetsArgs),
     /// Ask a target what its profile needs, and write that profile.
     Probe(probe::ProbeArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) of `tessera`.
+    Man,
 }
 
 impl Cli {
@@ -306,6 +379,9 @@ impl Cli {
             Command::Fuzz(a) => fuzz::execute(a),
             Command::DiffTargets(a) => diff_targets::execute(a),
             Command::Probe(a) => probe::execute(a),
+            Command::List(a) => list::execute(a),
+            Command::Completions(a) => completions::completions(a),
+            Command::Man => completions::man(),
         }
     }
 }

@@ -8,22 +8,32 @@
 //!
 //! Everything decided here is about the command line and the terminal; the
 //! work is `tessera::runner::run` and `tessera::report::gate`.
+//!
+//! The console lists results in a stable order (by id) once the run is
+//! over, grouped (`-q` / `-v` / `--color`); a progress bar is drawn on a
+//! terminal. With `GITHUB_ACTIONS=true` each failure group is also a
+//! workflow annotation, and `GITHUB_STEP_SUMMARY` gets the Markdown report.
+//! Ctrl-C stops the run, writes the reports of what finished (the rest is
+//! an error "interrupted") and exits 130.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tessera::exit;
+use tessera::report::console::{Style, Verbosity};
 use tessera::report::gate::{self, Baseline};
 use tessera::report::merge::read_report;
 use tessera::report::model::Policy;
+use tessera::report::model::{REPORT_FORMAT_VERSION, ScenarioReport};
 use tessera::report::output::{self, Format};
-use tessera::report::{Report, console};
+use tessera::report::{Report, console, github, markdown};
 use tessera::runner::RunOptions;
 use tessera::runner::events::RunEvent;
 use tessera::select::{self, Partition, Selection};
 use tessera::target::Target;
 
-use super::{DeviationArgs, FilterArgs, TimeoutArgs, VariantArgs};
+use super::{ConsoleArgs, DeviationArgs, FilterArgs, TimeoutArgs, VariantArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -35,7 +45,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "reference")]
     target: String,
     /// Scenarios played at once (default: the number of cores).
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = super::parse_jobs)]
     jobs: Option<usize>,
     #[command(flatten)]
     timeout: TimeoutArgs,
@@ -82,6 +92,8 @@ pub struct RunArgs {
     variant: VariantArgs,
     #[command(flatten)]
     tls: super::TlsArgs,
+    #[command(flatten)]
+    console: ConsoleArgs,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -128,6 +140,7 @@ pub fn execute(args: RunArgs) -> u8 {
         }
     };
 
+    let style = args.console.style();
     let all = match tessera::scenario::load_suite(&args.paths) {
         Ok(s) => s,
         Err(diags) => {
@@ -139,6 +152,9 @@ pub fn execute(args: RunArgs) -> u8 {
             return exit::LOAD_ERROR;
         }
     };
+    if let Err(code) = super::check_areas(&filter, &all) {
+        return code;
+    }
     // Files the gate and the selection need, read before anything runs.
     let baseline = match &args.baseline {
         None => None,
@@ -177,6 +193,14 @@ pub fn execute(args: RunArgs) -> u8 {
     for note in &selected.notes {
         say(&format!("note: {note}\n"));
     }
+    // A folder the reports cannot go to fails now, not after the run.
+    if let Err(e) = check_writable(&args.out) {
+        errln!(
+            "error: cannot write the reports to {}: {e}",
+            args.out.display()
+        );
+        return exit::INFRASTRUCTURE;
+    }
 
     let rt = match super::runtime() {
         Ok(rt) => rt,
@@ -203,10 +227,49 @@ pub fn execute(args: RunArgs) -> u8 {
                 tessera::report::model::TlsSummary::INSECURE_WARNING
             );
         }
+        // What is needed to write the reports of what finished on Ctrl-C.
+        // (The line saying what will run comes from the runner's `Planned`
+        // event.)
+        let started = std::time::Instant::now();
+        let started_at = jiff::Timestamp::now().to_string();
+        let instances = tessera::runner::instances(selected.scenarios.clone());
+        let finished = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(print_events(rx));
-        let result = tessera::runner::run(selected.scenarios, &target, &opts, Some(tx)).await;
-        let _ = printer.await;
+        let printer = tokio::spawn(print_events(rx, finished.clone()));
+        let run = tessera::runner::run(selected.scenarios, &target, &opts, Some(tx));
+        let (result, interrupted) = tokio::select! {
+            r = run => {
+                let _ = printer.await;
+                (r, false)
+            }
+            _ = tokio::signal::ctrl_c() => {
+                printer.abort();
+                let done = std::mem::take(&mut *finished.lock().unwrap_or_else(|e| e.into_inner()));
+                let scenarios = instances
+                    .iter()
+                    .map(|inst| {
+                        let id = inst.id();
+                        done.iter()
+                            .find(|r| r.id == id)
+                            .cloned()
+                            .unwrap_or_else(|| tessera::runner::interrupted(inst))
+                    })
+                    .collect();
+                (
+                    Ok(Report {
+                        format_version: REPORT_FORMAT_VERSION,
+                        tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+                        started_at,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        target: target.summary(),
+                        partition: None,
+                        scenarios,
+                        outcome: None,
+                    }),
+                    true,
+                )
+            }
+        };
         let mut report = match result {
             Ok(r) => r,
             Err(e) => {
@@ -230,29 +293,86 @@ pub fn execute(args: RunArgs) -> u8 {
                 min_ran_percent: args.min_ran,
             },
         );
-        finish(&report, &args.report, &args.out)
+        let code = finish(&report, &args.report, &args.out, style);
+        if interrupted {
+            let left = report
+                .scenarios
+                .iter()
+                .filter(|s| {
+                    s.reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("interrupted"))
+                })
+                .count();
+            errln!(
+                "interrupted: {left} of {} instance(s) had not finished; the reports hold what did",
+                report.scenarios.len()
+            );
+            return exit::INTERRUPTED;
+        }
+        code
     })
+}
+
+/// Creates `dir` and writes (then removes) a probe file in it.
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".tessera-write-check");
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// Writes the files, prints the summary (ending with the gate's outcome),
 /// and maps that outcome to the exit code. Files first: a closed stdout
-/// (`tessera run | head`) must not cost them.
-fn finish(report: &Report, formats: &[Format], out: &Path) -> u8 {
+/// (`tessera run | head`) must not cost them. On GitHub Actions the
+/// failures are also annotations and the Markdown goes to the step summary.
+fn finish(report: &Report, formats: &[Format], out: &Path, style: Style) -> u8 {
     let written = match output::write_all(report, formats, out) {
         Ok(paths) => paths,
         Err(e) => {
-            errln!("error: cannot write the reports: {e}");
+            errln!("error: cannot write the reports to {}: {e}", out.display());
             return exit::INFRASTRUCTURE;
         }
     };
-    let mut text = format!("\n{}", console::summary(report));
-    for p in written {
-        text.push_str(&format!("report: {}\n", p.display()));
+    let mut text = String::from("\n");
+    if style.verbosity == Verbosity::Verbose {
+        text.push_str(&console::instance_lines(report, style));
+        text.push('\n');
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        text.push_str(&github::annotations(report));
+    }
+    text.push_str(&console::summary_styled(report, style));
+    if style.verbosity != Verbosity::Quiet {
+        for p in written {
+            text.push_str(&format!("report: {}\n", p.display()));
+        }
     }
     say(&text);
+    append_step_summary(report);
     match &report.outcome {
         Some(o) if o.passed() => exit::OK,
         _ => exit::FAILURES,
+    }
+}
+
+/// Appends the Markdown report to `$GITHUB_STEP_SUMMARY` when it is set
+/// (a failure to do so is a warning: the run's outcome does not change).
+pub(crate) fn append_step_summary(report: &Report) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    use std::io::Write as _;
+    let result = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(markdown::write(report).as_bytes()));
+    if let Err(e) = result {
+        errln!(
+            "warning: cannot append to GITHUB_STEP_SUMMARY ({}): {e}",
+            Path::new(&path).display()
+        );
     }
 }
 
@@ -284,12 +404,16 @@ fn load_baseline(path: &Path) -> Result<Baseline, u8> {
     })
 }
 
-/// One line per finished scenario on stdout; a progress bar on stderr when
-/// it is a terminal and `CI` is unset. Before the run, one line says what
-/// will happen (cases to run, the longest real wait, the expected
+/// Collects finished instances (for Ctrl-C) and draws a progress bar on
+/// stderr when it is a terminal and `CI` is unset. Before the run, one line
+/// says what will happen (cases to run, the longest real wait, the expected
 /// duration); the bar shows what is running and what is waiting, and for
-/// how long still, refreshed every second.
-async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
+/// how long still. Result lines are printed after the run, in id order,
+/// never in completion order.
+async fn print_events(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>,
+    finished: Arc<Mutex<Vec<ScenarioReport>>>,
+) {
     let show_bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut live = Activity::default();
@@ -347,14 +471,10 @@ async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
             RunEvent::ScenarioFinished(s) => {
                 live.running.remove(&s.id);
                 live.waiting.remove(&s.id);
-                let line = console::scenario_line(&s);
-                match &bar {
-                    Some(b) => {
-                        b.suspend(|| say(&format!("{line}\n")));
-                        b.inc(1);
-                    }
-                    None => say(&format!("{line}\n")),
+                if let Some(b) = &bar {
+                    b.inc(1);
                 }
+                finished.lock().unwrap_or_else(|e| e.into_inner()).push(*s);
             }
             RunEvent::RunFinished => {
                 if let Some(b) = bar.take() {

@@ -26,7 +26,7 @@ pub struct SelfcheckArgs {
     #[command(flatten)]
     timeout: TimeoutArgs,
     /// Scenarios played at once (default: the number of cores).
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = super::parse_jobs)]
     jobs: Option<usize>,
     /// Also play the clean suite with each non-reference variant of the
     /// VARIANT rules, then with all of them at once; any failure there fails
@@ -50,6 +50,9 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
             return exit::LOAD_ERROR;
         }
     };
+    if let Err(code) = super::check_areas(&filter, &all) {
+        return code;
+    }
     let selection = Selection {
         filter,
         ..Selection::default()
@@ -84,6 +87,12 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     };
     let total = deviations.len();
     let mut seen = 0;
+    // Carriage-return progress only on a terminal: in a CI log each `\r`
+    // would be noise (and one long line).
+    let tty = {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal()
+    };
     let result = rt.block_on(tessera::selfcheck::selfcheck(
         &scenarios,
         &deviations,
@@ -92,11 +101,15 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
         |d| {
             if let Some(d) = d {
                 seen += 1;
-                err!("\rdeviation {seen}/{total}: {:<40}", d.name());
+                if tty {
+                    err!("\rdeviation {seen}/{total}: {:<40}", d.name());
+                }
             }
         },
     ));
-    errln!();
+    if tty {
+        errln!();
+    }
     let report = match result {
         Ok(r) => r,
         Err(e) => {

@@ -4,7 +4,7 @@
 //! Diagnostics go to stderr (with snippets; coloured only on a terminal
 //! without `NO_COLOR`), the one-line summary to stdout. Exit 0 when every
 //! file is good, 3 (`tessera::exit::LOAD_ERROR`) otherwise, including a path
-//! that does not exist.
+//! that does not exist; 5 when the paths hold no scenario file, as `run`.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -19,6 +19,10 @@ pub struct ValidateArgs {
 
 pub fn execute(args: ValidateArgs) -> u8 {
     match tessera::scenario::load_suite(&args.paths) {
+        Ok(scenarios) if scenarios.is_empty() => {
+            errln!("nothing selected: no scenario file (*.yaml) under the paths given");
+            tessera::exit::NOTHING_SELECTED
+        }
         Ok(scenarios) => {
             outln!("{} scenario files OK", scenarios.len());
             tessera::exit::OK

@@ -48,6 +48,11 @@ pub struct FuzzConfig {
     pub kinds: BTreeSet<OpKind>,
     /// Bound on shrink steps.
     pub max_shrink_iters: u32,
+    /// `--partition k/n`: play only every n-th generated sequence, starting
+    /// with the k-th. All sequences are still generated (the RNG stream is
+    /// the unpartitioned run's), so the n shares are disjoint and together
+    /// are exactly the sequences of the unpartitioned run.
+    pub partition: Option<crate::select::Partition>,
 }
 
 impl FuzzConfig {
@@ -60,6 +65,7 @@ impl FuzzConfig {
             knobs: Knobs::default(),
             kinds: OpKind::ALL.into_iter().collect(),
             max_shrink_iters: 2048,
+            partition: None,
         }
     }
 }
@@ -166,6 +172,8 @@ struct Tally {
     per_kind: BTreeMap<OpKind, u64>,
     cases_run: u32,
     first_failure_len: Option<usize>,
+    /// Sequences generated so far (played or, outside the partition, not).
+    generated: u32,
     infra: Option<ExecError>,
     out_of_time: bool,
 }
@@ -247,6 +255,12 @@ pub fn run(
                 if !shrinking {
                     if config.time_budget.is_some_and(|b| started.elapsed() >= b) {
                         t.out_of_time = true;
+                        return Ok(());
+                    }
+                    t.generated += 1;
+                    if let Some(p) = config.partition
+                        && (t.generated - 1) % p.n != p.k - 1
+                    {
                         return Ok(());
                     }
                     t.cases_run += 1;
@@ -378,5 +392,40 @@ mod tests {
             let out2 = run(&cfg, &mut again, &mut |_| {}).unwrap();
             assert_eq!(out2.failure.unwrap().ops, f.ops);
         }
+    }
+
+    /// The shares of a partitioned campaign are disjoint and add up to
+    /// the unpartitioned run: the same cases and operations, per kind.
+    #[test]
+    fn partitions_add_up_to_the_unpartitioned_run() {
+        let run_with = |partition| {
+            let cfg = FuzzConfig {
+                partition,
+                ..config(11)
+            };
+            let mut exec = ModelExecutor::new(Knobs::default(), None);
+            run(&cfg, &mut exec, &mut |_| {}).unwrap()
+        };
+        let whole = run_with(None);
+        let parts: Vec<FuzzOutcome> = (1..=3)
+            .map(|k| run_with(Some(crate::select::Partition { k, n: 3 })))
+            .collect();
+        assert_eq!(
+            parts.iter().map(|p| p.cases_run).sum::<u32>(),
+            whole.cases_run
+        );
+        assert_eq!(parts.iter().map(|p| p.ops_run).sum::<u64>(), whole.ops_run);
+        let mut per_kind: BTreeMap<OpKind, u64> = BTreeMap::new();
+        for p in &parts {
+            for (k, n) in &p.ops_per_kind {
+                *per_kind.entry(*k).or_default() += n;
+            }
+        }
+        assert_eq!(per_kind, whole.ops_per_kind);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.cases_run > 0 && p.cases_run < whole.cases_run)
+        );
     }
 }

@@ -27,5 +27,6 @@ pub mod model;
 pub mod ops;
 pub mod oracle;
 pub mod plan;
+pub mod report;
 pub mod shrink_to_yaml;
 pub mod strategy;

@@ -48,6 +48,22 @@ pub struct ReportDiff {
     /// Only in the old report.
     pub removed: Vec<OneSided>,
     pub rules: Vec<RuleChange>,
+    /// `(old, new)` target names and deviations when the two runs tested
+    /// different targets: the verdicts then compare servers, not changes.
+    pub targets: Option<(String, String)>,
+}
+
+/// `name` or `name (deviation a, b)`: what a run was played against.
+fn target_of(r: &Report) -> String {
+    if r.target.deviations.is_empty() {
+        r.target.name.clone()
+    } else {
+        format!(
+            "{} (deviation {})",
+            r.target.name,
+            r.target.deviations.join(", ")
+        )
+    }
 }
 
 /// Compares `old` with `new`, in `new`'s scenario order (removed ones in
@@ -64,6 +80,10 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
         .map(|s| (s.id.as_str(), s.verdict))
         .collect();
     let mut d = ReportDiff::default();
+    let (a, b) = (target_of(old), target_of(new));
+    if a != b || old.target.base_url != new.target.base_url && old.target.name != "reference" {
+        d.targets = Some((a, b));
+    }
     for s in &new.scenarios {
         let Some(&was) = old_by_id.get(s.id.as_str()) else {
             d.added.push(OneSided {
@@ -130,6 +150,12 @@ impl ReportDiff {
     /// The diff as plain text for a terminal or a CI log.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        if let Some((a, b)) = &self.targets {
+            let _ = writeln!(
+                out,
+                "note: the runs tested different targets: {a} before, {b} now; differences may be the servers'"
+            );
+        }
         if self.is_empty() {
             out.push_str("no changes\n");
             return out;
@@ -251,5 +277,24 @@ mod tests {
             &[],
         )]);
         assert!(diff(&old, &new).is_regression());
+    }
+
+    #[test]
+    fn runs_against_different_targets_say_so() {
+        let old = report(vec![scenario("a/x", &["LT-1"], Verdict::Pass, &[])]);
+        let mut new = old.clone();
+        assert_eq!(diff(&old, &new).render(), "no changes\n");
+        new.target.deviations = vec!["accept-expired-tokens".into()];
+        let text = diff(&old, &new).render();
+        assert!(
+            text.starts_with(
+                "note: the runs tested different targets: reference before, reference (deviation accept-expired-tokens) now;"
+            ),
+            "{text}"
+        );
+        // Two in-process references differ only in their port: the same target.
+        let mut moved = old.clone();
+        moved.target.base_url = "http://127.0.0.1:2".into();
+        assert_eq!(diff(&old, &moved).targets, None);
     }
 }

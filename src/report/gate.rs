@@ -12,6 +12,9 @@
 //!     expires: 2026-12-31
 //! ```
 //!
+//! An entry names one instance (`area/name[case]`) or a whole scenario
+//! (`area/name`: every case of its matrix); an instance's own entry wins.
+//!
 //! The rules, all decided by [`apply_baseline`] (pure: the date is passed in),
 //! which stores the result as the report's [`Outcome`] (writers render it,
 //! none decides it again):
@@ -143,20 +146,35 @@ impl Baseline {
         to_yaml(self)
     }
 
-    fn entry(&self, id: &str) -> Option<&ExpectedFailure> {
-        self.expected_failures.iter().find(|e| e.id == id)
+    /// The entry for one instance: its own (`area/name[case]`), else its
+    /// scenario's (`area/name`, which covers every case).
+    fn entry(&self, s: &ScenarioReport) -> Option<&ExpectedFailure> {
+        self.expected_failures
+            .iter()
+            .find(|e| e.id == s.id)
+            .or_else(|| self.expected_failures.iter().find(|e| e.id == s.scenario))
     }
 }
 
 /// `tessera baseline write REPORT.json`: one entry per failed or errored
-/// scenario (and per warn, when the report was gated with `--strict`), with
-/// a reason to be edited (the first broken check) and no expiry.
+/// instance (and per warn, when the report was gated with `--strict`), with
+/// a reason to be edited (the first broken check) and no expiry. A matrix
+/// scenario whose cases all fail is one entry naming the scenario.
 pub fn draft_baseline(report: &Report) -> Baseline {
     let strict = report.outcome.as_ref().is_some_and(|o| o.policy.strict);
+    let failing =
+        |s: &ScenarioReport| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn);
+    let whole = |scenario: &str| {
+        let mut cases = report.scenarios.iter().filter(|s| s.scenario == scenario);
+        let n = cases.clone().count();
+        n > 1 && cases.all(failing)
+    };
+    let mut seen = BTreeSet::new();
     let expected_failures = report
         .scenarios
         .iter()
-        .filter(|s| s.verdict.is_failure() || (strict && s.verdict == Verdict::Warn))
+        .filter(|s| failing(s))
+        .filter(|s| !whole(&s.scenario) || seen.insert(s.scenario.clone()))
         .map(|s| {
             let why = match s.failures().next() {
                 Some((step, c)) => format!(
@@ -172,9 +190,17 @@ pub fn draft_baseline(report: &Report) -> Baseline {
                     .clone()
                     .unwrap_or_else(|| s.verdict.as_str().to_owned()),
             };
+            let all_cases = whole(&s.scenario);
             ExpectedFailure {
-                id: s.id.clone(),
-                reason: format!("TODO explain: {why}"),
+                id: if all_cases {
+                    s.scenario.clone()
+                } else {
+                    s.id.clone()
+                },
+                reason: format!(
+                    "TODO explain: {why}{}",
+                    if all_cases { " (every case)" } else { "" }
+                ),
                 expires: None,
             }
         })
@@ -215,13 +241,17 @@ pub fn apply_baseline(
     let mut out = empty_outcome(report, policy);
     for s in &mut report.scenarios {
         s.gate = None;
-        let entry = baseline.entry(&s.id).filter(|e| match e.expires {
+        let entry = baseline.entry(s).filter(|e| match e.expires {
             Some(d) if d < today => {
-                out.reasons.push(Finding::ExpiredEntry {
+                let f = Finding::ExpiredEntry {
                     id: e.id.clone(),
                     expired: d.to_string(),
                     reason: e.reason.clone(),
-                });
+                };
+                // A scenario's entry covers all its cases: said once.
+                if !out.reasons.contains(&f) {
+                    out.reasons.push(f);
+                }
                 false
             }
             _ => true,
@@ -237,7 +267,11 @@ pub fn apply_baseline(
         judge(s, policy, &mut out);
     }
     for e in &baseline.expected_failures {
-        if !report.scenarios.iter().any(|s| s.id == e.id) {
+        if !report
+            .scenarios
+            .iter()
+            .any(|s| s.id == e.id || s.scenario == e.id)
+        {
             out.notes.push(Finding::UnmatchedEntry { id: e.id.clone() });
         }
     }
@@ -261,7 +295,7 @@ pub fn decide_merged(report: &mut Report, shards: &[Option<Outcome>], flags: Pol
     let mut out = empty_outcome(report, policy);
     for s in &report.scenarios {
         for f in shards.iter().flatten().flat_map(|o| &o.reasons) {
-            if matches!(f, Finding::ExpiredEntry { id, .. } if *id == s.id)
+            if matches!(f, Finding::ExpiredEntry { id, .. } if *id == s.id || *id == s.scenario)
                 && !out.reasons.contains(f)
             {
                 out.reasons.push(f.clone());
@@ -549,6 +583,75 @@ mod tests {
 
     fn texts(f: &[Finding]) -> Vec<String> {
         f.iter().map(ToString::to_string).collect()
+    }
+
+    fn case(id: &str, name: &str, verdict: Verdict) -> ScenarioReport {
+        let broken: &[&str] = if verdict == Verdict::Fail {
+            &["HP-2"]
+        } else {
+            &[]
+        };
+        let mut s = scenario(id, &["HP-2"], verdict, broken);
+        s.id = format!("{id}[{name}]");
+        s.case = Some(name.into());
+        s
+    }
+
+    #[test]
+    fn a_scenario_entry_covers_every_case_and_a_case_entry_wins() {
+        let mut r = report(vec![
+            case("hp/m", "a", Verdict::Fail),
+            case("hp/m", "b", Verdict::Fail),
+            case("hp/m", "c", Verdict::Pass),
+        ]);
+        let mut b = baseline(&[("hp/m", None), ("hp/m[b]", None)]);
+        b.expected_failures[1].reason = "own entry".into();
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        assert_eq!(o.expected_failures, 2);
+        assert_eq!(
+            r.scenarios[1].gate,
+            Some(GateMark::ExpectedFailure {
+                reason: "own entry".into()
+            })
+        );
+        // The passing case is an unexpected pass of the scenario's entry.
+        assert_eq!(o.unexpected_passes, 1);
+        assert!(
+            o.notes
+                .iter()
+                .all(|n| !matches!(n, Finding::UnmatchedEntry { .. }))
+        );
+        // An expired scenario entry is one reason, not one per case.
+        let b = baseline(&[("hp/m", Some("2026-01-01"))]);
+        let o = apply_baseline(&mut r, &b, PLAIN, date(TODAY));
+        let expired = o
+            .reasons
+            .iter()
+            .filter(|f| matches!(f, Finding::ExpiredEntry { .. }))
+            .count();
+        assert_eq!(expired, 1);
+    }
+
+    #[test]
+    fn a_draft_names_a_scenario_whose_cases_all_fail_once() {
+        let mut r = report(vec![
+            case("hp/all", "a", Verdict::Fail),
+            case("hp/all", "b", Verdict::Fail),
+            case("hp/some", "a", Verdict::Fail),
+            case("hp/some", "b", Verdict::Pass),
+            scenario("lt/x", &["LT-5"], Verdict::Fail, &["LT-5"]),
+        ]);
+        gate(&mut r, PLAIN);
+        let ids: Vec<String> = draft_baseline(&r)
+            .expected_failures
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["hp/all", "hp/some[a]", "lt/x"]);
+        // The draft holds: applied to the same report, the run passes.
+        let draft = draft_baseline(&r);
+        let o = apply_baseline(&mut r, &draft, PLAIN, date(TODAY));
+        assert!(o.passed(), "{o:?}");
     }
 
     #[test]

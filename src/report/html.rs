@@ -20,7 +20,13 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
+use super::groups::{self, body_for_display};
 use super::model::{GateMark, Outcome, Report, ScenarioReport, Verdict};
+
+/// Failure groups in the summary at the top before "... and N more".
+const SUMMARY_GROUPS: usize = 40;
+/// Reasons and notes listed before "... and N more".
+const FINDINGS_SHOWN: usize = 10;
 
 const TEMPLATE: &str = include_str!("templates/report.html");
 
@@ -76,6 +82,12 @@ struct Page {
     /// (from the outcome's coverage).
     coverage: String,
     unchecked: Vec<String>,
+    /// The failure groups, as the console groups them.
+    failures: Vec<FailureRow>,
+    /// Groups left out of `failures`.
+    more_failures: usize,
+    /// The carriers from highest to lowest precedence.
+    carrier_order: String,
     totals: Vec<Count>,
     total: usize,
     areas: Vec<AreaBar>,
@@ -83,6 +95,19 @@ struct Page {
     rule_groups: Vec<RuleGroup>,
     matrices: Vec<Matrix>,
     scenarios: Vec<ScenarioView>,
+}
+
+/// One failure group in the summary at the top.
+#[derive(Serialize)]
+struct FailureRow {
+    class: &'static str,
+    label: String,
+    scenario: String,
+    anchor: String,
+    cases: String,
+    rules: String,
+    what: String,
+    place: String,
 }
 
 /// A verdict class (CSS), its label and a count.
@@ -124,6 +149,9 @@ struct RuleRow {
     class: &'static str,
     label: &'static str,
     cells: Vec<Count>,
+    /// The first failing (or warning) scenario breaking this rule, by id:
+    /// the verdict cell links there.
+    link: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -140,6 +168,9 @@ struct MatrixRow {
     anchor: String,
     case: String,
     values: Vec<String>,
+    /// The other case values, `k=v · k=v` (one wrapping cell, so the table
+    /// fits the page however many variables a matrix has).
+    others: String,
     class: &'static str,
     label: String,
     detail: String,
@@ -260,6 +291,7 @@ fn page(r: &Report) -> Page {
                 class: rv.verdict.map_or("none", class),
                 label: rv.verdict.map_or("not covered", label),
                 cells,
+                link: first_breaking(r, rule.id).map(|s| anchor(&s.id)),
             });
         }
     }
@@ -302,12 +334,6 @@ fn page(r: &Report) -> Page {
                 p.join(" ")
             })
             .unwrap_or_default(),
-        reasons: o
-            .map(|o| o.reasons.iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
-        notes: o
-            .map(|o| o.notes.iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
         coverage: o.map(|o| o.coverage.ran_text()).unwrap_or_default(),
         unchecked: o
             .map(|o| {
@@ -318,6 +344,43 @@ fn page(r: &Report) -> Page {
                     .collect()
             })
             .unwrap_or_default(),
+        reasons: o.map(|o| capped(&o.reasons)).unwrap_or_default(),
+        notes: o.map(|o| capped(&o.notes)).unwrap_or_default(),
+        failures: groups::groups(r)
+            .into_iter()
+            .take(SUMMARY_GROUPS)
+            .map(|g| FailureRow {
+                class: if g.expected {
+                    "expected"
+                } else {
+                    class(g.verdict)
+                },
+                label: if g.expected {
+                    format!("{} (expected)", g.verdict.as_str())
+                } else {
+                    g.verdict.as_str().to_owned()
+                },
+                anchor: anchor(&g.ids[0]),
+                cases: g.cases_text(4),
+                rules: g.what.rules().join(", "),
+                what: match &g.what {
+                    groups::What::Check {
+                        what,
+                        expected,
+                        actual,
+                        ..
+                    } => format!("{what}: expected {expected}, got {actual}"),
+                    groups::What::Reason { reason, .. } => reason.clone(),
+                },
+                place: match g.what.line() {
+                    Some(l) => format!("{}:{l}", g.file),
+                    None => g.file.clone(),
+                },
+                scenario: g.scenario,
+            })
+            .collect(),
+        more_failures: groups::groups(r).len().saturating_sub(SUMMARY_GROUPS),
+        carrier_order: crate::rules::CARRIERS.join(" › "),
         totals: counts(&t),
         total: t.total(),
         areas,
@@ -339,6 +402,28 @@ fn page(r: &Report) -> Page {
             v
         },
     }
+}
+
+/// The first instance (by id) with a failed check citing `rule`.
+fn first_breaking<'a>(r: &'a Report, rule: &str) -> Option<&'a ScenarioReport> {
+    r.scenarios
+        .iter()
+        .filter(|s| {
+            s.failures()
+                .any(|(_, c)| c.rules.iter().any(|x| crate::rules::cites(x, rule)))
+        })
+        .min_by(|a, b| a.id.cmp(&b.id))
+}
+
+/// Findings one line per scenario, at most [`FINDINGS_SHOWN`], then a count.
+fn capped(list: &[super::model::Finding]) -> Vec<String> {
+    let mut lines = groups::collapse(list);
+    if lines.len() > FINDINGS_SHOWN {
+        let more = lines.len() - FINDINGS_SHOWN;
+        lines.truncate(FINDINGS_SHOWN);
+        lines.push(format!("… and {more} more (report.json lists them all)"));
+    }
+    lines
 }
 
 const VERDICTS: [Verdict; 6] = [
@@ -420,7 +505,7 @@ fn matrices(r: &Report) -> Vec<Matrix> {
             let mut columns: Vec<String> = Vec::new();
             for s in &list {
                 for k in s.vars.keys() {
-                    if k != "name" && !columns.contains(k) {
+                    if FIRST.contains(&k.as_str()) && !columns.contains(k) {
                         columns.push(k.clone());
                     }
                 }
@@ -443,6 +528,13 @@ fn matrices(r: &Report) -> Vec<Matrix> {
                             .iter()
                             .map(|c| s.vars.get(c).map_or_else(|| "—".into(), plain))
                             .collect(),
+                        others: s
+                            .vars
+                            .iter()
+                            .filter(|(k, _)| *k != "name" && !FIRST.contains(&k.as_str()))
+                            .map(|(k, v)| format!("{k}={}", plain(v)))
+                            .collect::<Vec<_>>()
+                            .join(" · "),
                         class,
                         label,
                         detail: s
@@ -547,7 +639,10 @@ fn scenario_view(s: &ScenarioReport, o: Option<&Outcome>) -> ScenarioView {
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                         request_body: x.request_body.clone(),
-                        response_body: x.response_body.clone(),
+                        response_body: x
+                            .response_body
+                            .as_deref()
+                            .map(|b| body_for_display(b).into_owned()),
                     })
                     .collect(),
             })
@@ -809,13 +904,27 @@ fn human_ms(ms: i64) -> String {
             format!("{:.1}s", ms as f64 / 1000.0)
         }
     } else if s < 3600 {
-        if s.is_multiple_of(60) {
+        // Milliseconds are kept: a step 1 ms before a boundary (59m 59.999s)
+        // must not read as the boundary itself.
+        if !ms.is_multiple_of(1000) {
+            format!("{}m {}.{:03}s", s / 60, s % 60, ms % 1000)
+        } else if s.is_multiple_of(60) {
             format!("{}m", s / 60)
         } else {
             format!("{}m {}s", s / 60, s % 60)
         }
     } else if s < 48 * 3600 {
-        if (s / 60).is_multiple_of(60) {
+        if !ms.is_multiple_of(1000) {
+            format!(
+                "{}h {}m {}.{:03}s",
+                s / 3600,
+                (s / 60) % 60,
+                s % 60,
+                ms % 1000
+            )
+        } else if !s.is_multiple_of(60) {
+            format!("{}h {}m {}s", s / 3600, (s / 60) % 60, s % 60)
+        } else if (s / 60).is_multiple_of(60) {
             format!("{}h", s / 3600)
         } else {
             format!("{}h {}m", s / 3600, (s / 60) % 60)
@@ -887,6 +996,53 @@ fn to_value(v: &serde_json::Value) -> Value {
 pub(crate) mod tests {
     use super::*;
     use crate::report::junit::tests::sample;
+
+    /// The failure summary comes before everything else (the first screen),
+    /// a binary body is type and size, and a matrix with many variables
+    /// keeps its columns few (it must fit a 1280-pixel page).
+    #[test]
+    fn failures_first_binary_bodies_summarised_matrix_columns_bounded() {
+        let mut r = sample();
+        r.scenarios[1].steps[0].exchanges[0].response_body =
+            Some("\u{FFFD}PNG\r\n\u{1a}\n\0\0\0\rIHDR".into());
+        let mut m = crate::report::model::tests::scenario(
+            "header-precedence/m",
+            &["HP-2"],
+            Verdict::Fail,
+            &["HP-2"],
+        );
+        m.id = "header-precedence/m[a]".into();
+        for k in [
+            "winner", "code", "hi_state", "lo_state", "hi_exp", "lo_exp", "hi_junk",
+        ] {
+            m.vars.insert(k.into(), serde_json::json!("v"));
+        }
+        r.scenarios.push(m);
+        let html = write(&r);
+        let summary = html
+            .find("<section id=\"failures\">")
+            .expect("a failure summary");
+        assert!(summary < html.find("<section id=\"areas\">").unwrap());
+        assert!(!html.contains('\0'));
+        assert!(
+            html.contains(" body, 18 bytes, not shown)"),
+            "type and size"
+        );
+        let s = html
+            .find("<section id=\"matrix-header-precedence\"")
+            .unwrap();
+        let head = &html[s..];
+        let head = &head[head.find("<thead>").unwrap()..head.find("</thead>").unwrap()];
+        assert_eq!(head.matches("<th>").count(), 6, "{head}");
+        assert!(html.contains("Carrier order, highest first: <code>x-esri › authorization"));
+        // The verdict cell of a broken rule links to a scenario breaking it.
+        assert!(
+            html.contains(
+                "<a href=\"#s-header-precedence-m-a-\" title=\"the first scenario breaking HP-2\">"
+            ),
+            "rule link"
+        );
+    }
     use crate::report::model::{Check, StepReport, TokenWindow};
 
     const H: i64 = 3_600_000;
@@ -1052,6 +1208,11 @@ pub(crate) mod tests {
     fn human_durations() {
         assert_eq!(human_ms(0), "0ms");
         assert_eq!(human_ms(1500), "1.5s");
+        // Within a second of a boundary, the milliseconds show.
+        assert_eq!(human_ms(3_599_999), "59m 59.999s");
+        assert_eq!(human_ms(3_600_001), "1h 0m 0.001s");
+        assert_eq!(human_ms(3_601_000), "1h 0m 1s");
+        assert_eq!(human_ms(3_600_000), "1h");
         assert_eq!(human_ms(61 * 60_000), "1h 1m");
         assert_eq!(human_ms(60 * 60_000), "1h");
         assert_eq!(human_ms(90_000), "1m 30s");

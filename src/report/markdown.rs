@@ -10,7 +10,13 @@
 
 use std::fmt::Write as _;
 
+use super::groups::{self, anchor, body_for_display};
 use super::model::{Finding, GateMark, Outcome, Report, ScenarioReport, Totals, Verdict};
+
+/// Groups listed in the failure summary before "... and N more".
+const SUMMARY_GROUPS: usize = 30;
+/// Reasons and notes listed before "... and N more".
+const FINDINGS_SHOWN: usize = 25;
 
 /// Longest response body quoted as evidence, in characters.
 const BODY_LIMIT: usize = 600;
@@ -44,12 +50,13 @@ pub fn write(report: &Report) -> String {
             .map(|p| format!(" · shard {}", text(p)))
             .unwrap_or_default()
     );
+    failure_summary(&mut out, report);
     if let Some(o) = &report.outcome {
         outcome(&mut out, o);
     }
     let _ = writeln!(
         out,
-        "Target `{}` · profiles: {} · {:.1} s\n",
+        "Target {} · profiles: {} · {:.1} s\n",
         code(&report.target.base_url),
         list(&report.target.profiles),
         report.duration_ms as f64 / 1000.0
@@ -131,13 +138,16 @@ pub fn write(report: &Report) -> String {
     }
     out.push('\n');
 
-    // What the gate named, plus every failure and baseline mark.
-    let failures: Vec<&ScenarioReport> = report
+    // One entry per failure group (its first instance in full, the cases
+    // listed), plus what the gate named about passing scenarios.
+    let all = groups::groups(report);
+    let first_of = |g: &groups::Group| report.scenarios.iter().find(|s| s.id == g.ids[0]);
+    let others: Vec<&ScenarioReport> = report
         .scenarios
         .iter()
+        .filter(|s| !all.iter().any(|g| g.ids.contains(&s.id)))
         .filter(|s| {
-            s.verdict.is_failure()
-                || s.gate.is_some()
+            s.gate.is_some()
                 || report
                     .outcome
                     .as_ref()
@@ -145,21 +155,26 @@ pub fn write(report: &Report) -> String {
         })
         .collect();
     out.push_str("## Failures\n\n");
-    if failures.is_empty() {
+    let failing: Vec<&groups::Group> = all.iter().filter(|g| g.verdict != Verdict::Warn).collect();
+    if failing.is_empty() && others.is_empty() {
         out.push_str("None.\n");
     }
-    for s in &failures {
-        failure(&mut out, s, report.outcome.as_ref());
+    for g in &failing {
+        if let Some(s) = first_of(g) {
+            failure(&mut out, s, report.outcome.as_ref(), g);
+        }
     }
-    let warnings: Vec<&ScenarioReport> = report
-        .scenarios
-        .iter()
-        .filter(|s| s.verdict == Verdict::Warn && !failures.iter().any(|f| f.id == s.id))
-        .collect();
+    for s in &others {
+        let g = single(s);
+        failure(&mut out, s, report.outcome.as_ref(), &g);
+    }
+    let warnings: Vec<&groups::Group> = all.iter().filter(|g| g.verdict == Verdict::Warn).collect();
     if !warnings.is_empty() {
         out.push_str("\n## Warnings (SHOULD clauses)\n\n");
-        for s in warnings {
-            failure(&mut out, s, report.outcome.as_ref());
+        for g in warnings {
+            if let Some(s) = first_of(g) {
+                failure(&mut out, s, report.outcome.as_ref(), g);
+            }
         }
     }
 
@@ -169,7 +184,7 @@ pub fn write(report: &Report) -> String {
         for s in flaky {
             let _ = writeln!(
                 out,
-                "- `{}`: passed after {} attempts",
+                "- {}: passed after {} attempts",
                 code(&s.id),
                 s.attempts
             );
@@ -178,7 +193,65 @@ pub fn write(report: &Report) -> String {
     out
 }
 
-fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
+/// A group of one, for an instance the gate named that did not fail.
+fn single(s: &ScenarioReport) -> groups::Group {
+    groups::Group {
+        verdict: s.verdict,
+        scenario: s.scenario.clone(),
+        title: s.title.clone(),
+        file: s.file.clone(),
+        what: groups::What::Reason {
+            line: None,
+            reason: String::new(),
+        },
+        ids: vec![s.id.clone()],
+        cases: vec![],
+        of: 1,
+        expected: false,
+        attempts: s.attempts,
+    }
+}
+
+/// The failure groups first, one line each, linking to their details.
+fn failure_summary(out: &mut String, report: &Report) {
+    let all = groups::groups(report);
+    if all.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Failure summary\n");
+    for g in all.iter().take(SUMMARY_GROUPS) {
+        let cases = g.cases_text(8);
+        let _ = writeln!(
+            out,
+            "- {} **{}** [{}](#{}){}{} — {}",
+            icon(g.verdict),
+            g.verdict.as_str(),
+            text(&g.scenario),
+            anchor(&g.ids[0]),
+            if cases.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", text(&cases))
+            },
+            if g.expected {
+                " (expected by the baseline)"
+            } else {
+                ""
+            },
+            text(&g.what.one_line())
+        );
+    }
+    if all.len() > SUMMARY_GROUPS {
+        let _ = writeln!(
+            out,
+            "- … and {} more (below, and in report.html)",
+            all.len() - SUMMARY_GROUPS
+        );
+    }
+    out.push('\n');
+}
+
+fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>, g: &groups::Group) {
     let mark = match &s.gate {
         Some(GateMark::ExpectedFailure { reason }) => {
             format!(" (expected by the baseline: {})", text(reason))
@@ -191,14 +264,23 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
     };
     let _ = writeln!(
         out,
-        "### {} `{}`: {}{mark}\n",
+        "<a id=\"{}\"></a>\n\n### {} {}: {}{mark}\n",
+        anchor(&s.id),
         icon(s.verdict),
-        code(&s.id),
+        code(if g.ids.len() > 1 { &g.scenario } else { &s.id }),
         s.verdict.as_str()
     );
+    if g.ids.len() > 1 {
+        let _ = writeln!(
+            out,
+            "{} fail the same way (shown: {})\n",
+            text(&g.cases_text(usize::MAX)),
+            code(&s.id)
+        );
+    }
     let _ = writeln!(
         out,
-        "{} · `{}` · rules {}\n",
+        "{} · {} · rules {}\n",
         text(&s.title),
         code(&s.file),
         list(&s.rules)
@@ -219,7 +301,7 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
         let vars: Vec<String> = s
             .vars
             .iter()
-            .map(|(k, v)| format!("{}=`{}`", text(k), code(&plain(v))))
+            .map(|(k, v)| format!("{}={}", text(k), code(&plain(v))))
             .collect();
         let _ = writeln!(out, "Case: {}\n", vars.join(", "));
     }
@@ -229,7 +311,7 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
             last_step = step.index;
             let _ = writeln!(
                 out,
-                "- step {} (line {}) `{}`",
+                "- step {} (line {}) {}",
                 step.index,
                 step.line,
                 code(&step.label)
@@ -242,7 +324,7 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
                         .map_or_else(|| x.error.clone().unwrap_or_default(), |s| s.to_string());
                     let _ = writeln!(ev, "{} {} -> {status}", x.method, x.url);
                     if let Some(b) = &x.response_body {
-                        let _ = writeln!(ev, "{}", truncate(b, BODY_LIMIT));
+                        let _ = writeln!(ev, "{}", truncate(&body_for_display(b), BODY_LIMIT));
                     }
                 }
                 fenced(out, "  ", &ev);
@@ -255,7 +337,7 @@ fn failure(out: &mut String, s: &ScenarioReport, o: Option<&Outcome>) {
         };
         let _ = writeln!(
             out,
-            "  - {rules}{}: expected `{}`, actual `{}`",
+            "  - {rules}{}: expected {}, actual {}",
             text(&c.what),
             code(&c.expected),
             code(&c.actual)
@@ -280,17 +362,30 @@ fn outcome(out: &mut String, o: &Outcome) {
     }
     if !o.passed() {
         out.push_str("The run fails:\n\n");
-        for r in &o.reasons {
-            let _ = writeln!(out, "- {}", text(&r.to_string()));
+        // Plain failures are the failure summary above; what else fails
+        // the run (expired entries, unexpected passes, ...) is listed.
+        let (plain, other): (Vec<Finding>, Vec<Finding>) = o
+            .reasons
+            .iter()
+            .cloned()
+            .partition(|f| matches!(f, Finding::Failed { .. }));
+        if !plain.is_empty() {
+            let scenarios: std::collections::BTreeSet<&str> = plain
+                .iter()
+                .map(|f| f.scenario().split('[').next().unwrap_or_default())
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {} instance(s) of {} scenario(s) failed or errored (the failure summary above)",
+                plain.len(),
+                scenarios.len()
+            );
         }
-        out.push('\n');
+        findings(out, &other);
     }
     if !o.notes.is_empty() {
         out.push_str("Notes:\n\n");
-        for n in &o.notes {
-            let _ = writeln!(out, "- {}", text(&n.to_string()));
-        }
-        out.push('\n');
+        findings(out, &o.notes);
     }
     coverage(out, &o.coverage);
 }
@@ -323,6 +418,22 @@ fn coverage(out: &mut String, c: &crate::report::model::Coverage) {
         }
         out.push('\n');
     }
+}
+
+/// Findings as a list, one line per scenario, capped with a count.
+fn findings(out: &mut String, list: &[Finding]) {
+    let lines = groups::collapse(list);
+    for l in lines.iter().take(FINDINGS_SHOWN) {
+        let _ = writeln!(out, "- {}", text(l));
+    }
+    if lines.len() > FINDINGS_SHOWN {
+        let _ = writeln!(
+            out,
+            "- … and {} more (report.json lists them all)",
+            lines.len() - FINDINGS_SHOWN
+        );
+    }
+    out.push('\n');
 }
 
 fn counts(t: &Totals) -> String {
@@ -383,12 +494,20 @@ fn cell(s: &str) -> String {
     text(s)
 }
 
-/// Inside a single-backtick code span: backticks become `'` and newlines
-/// spaces (a span cannot hold them reliably), pipes are escaped for tables.
+/// A single-backtick code span: backticks become `'` and newlines spaces
+/// (a span cannot hold them reliably), pipes are escaped for tables. An
+/// empty value is written `*(empty)*`: an empty span renders as two
+/// literal backticks.
 fn code(s: &str) -> String {
-    s.replace('`', "'")
-        .replace(['\n', '\r'], " ")
-        .replace('|', "\\|")
+    if s.trim().is_empty() {
+        return "*(empty)*".into();
+    }
+    format!(
+        "`{}`",
+        s.replace('`', "'")
+            .replace(['\n', '\r'], " ")
+            .replace('|', "\\|")
+    )
 }
 
 /// A fenced block, indented by `indent`, with a fence longer than any
@@ -428,6 +547,23 @@ mod tests {
     #[test]
     fn snapshot() {
         insta::assert_snapshot!(write(&sample()));
+    }
+
+    #[test]
+    fn binary_bodies_are_type_and_size_and_no_code_span_is_empty() {
+        let mut r = sample();
+        r.scenarios[1].steps[0].exchanges[0].response_body =
+            Some("\u{FFFD}PNG\r\n\u{1a}\n\0\0\0\rIHDR".into());
+        r.scenarios[1].steps[0].checks[0].expected = String::new();
+        let md = write(&r);
+        assert!(!md.contains('\0'), "{md}");
+        assert!(md.contains("(image/png body, "), "{md}");
+        let empty_spans = md
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("```"))
+            .any(|l| l.contains("``"));
+        assert!(!empty_spans, "{md}");
+        assert!(md.contains("expected *(empty)*"), "{md}");
     }
 
     #[test]

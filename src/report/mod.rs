@@ -5,6 +5,8 @@
 pub mod console;
 pub mod diff;
 pub mod gate;
+pub mod github;
+pub mod groups;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -348,6 +348,15 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
 }
 
 /// The report of an instance before it is played: a pass with no steps.
+/// The report of an instance that never finished because the run was
+/// stopped (Ctrl-C): an error whose reason says so.
+pub fn interrupted(inst: &Instance) -> ScenarioReport {
+    let mut r = blank_report(inst);
+    r.verdict = Verdict::Error;
+    r.reason = Some("interrupted: the run was stopped before this finished".into());
+    r
+}
+
 fn blank_report(inst: &Instance) -> ScenarioReport {
     let s = &inst.scenario;
     ScenarioReport {

@@ -42,7 +42,11 @@ pub enum DiagnosticKind {
     #[error("{0}")]
     Type(String),
     /// A field name the format does not have.
-    #[error("one of the fields {}, found unknown field `{field}`", list(expected))]
+    #[error(
+        "one of the fields {}, found unknown field `{field}`{}",
+        list(expected),
+        suggest(field, expected)
+    )]
     UnknownField {
         field: String,
         expected: Vec<String>,
@@ -61,16 +65,22 @@ pub enum DiagnosticKind {
     Empty(&'static str),
     #[error("a rule ID of semantics.md (such as `LT-5`), found `{0}`")]
     UnknownRule(String),
-    #[error("a known endpoint name ({names}), found `{0}`", names = crate::scenario::endpoints::names().join(", "))]
+    #[error("a known endpoint name ({names}), found `{0}`{hint}", names = crate::scenario::endpoints::names().join(", "), hint = suggest(.0, &crate::scenario::endpoints::names()))]
     UnknownEndpoint(String),
-    #[error("a knob name ({names}), found `{0}`", names = crate::knobs::Knobs::NAMES.join(", "))]
+    #[error("a knob name ({names}), found `{0}`{hint}", names = crate::knobs::Knobs::NAMES.join(", "), hint = suggest(.0, crate::knobs::Knobs::NAMES))]
     UnknownKnob(String),
     /// A known knob given a value of the wrong type.
     #[error("{0}")]
     BadKnobValue(String),
-    /// `{{NAME}}` used before any step captured `NAME`.
-    #[error("`{{{{{0}}}}}` to be captured by an earlier step before it is used")]
-    CaptureBeforeSet(String),
+    /// `{{NAME}}` used before any step captured `NAME`; `later` names the
+    /// step that captures it after this use, if one does; `known` are the
+    /// names captured so far (for a suggestion).
+    #[error("`{{{{{name}}}}}` to be captured by an earlier step before it is used{}", capture_hint(name, later.as_deref(), known))]
+    CaptureBeforeSet {
+        name: String,
+        later: Option<String>,
+        known: Vec<String>,
+    },
     /// The text says which duration was expected and what was found.
     #[error("{0}")]
     BadDuration(String),
@@ -106,13 +116,42 @@ pub enum DiagnosticKind {
         capability: &'static str,
         reason: String,
     },
-    #[error("a fixture user (`alice` or `bob`), found `{0}`")]
+    #[error("a fixture user (`alice` or `bob`), found `{0}`{hint}", hint = suggest(.0, &["alice", "bob"]))]
     UnknownUser(String),
     #[error("a source-address alias (`primary`, `alt1`, `alt2`, ...), found `{0}`")]
     UnknownAddress(String),
     /// Another semantic check failed; the text says what was expected.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// ` (did you mean `x`?)` for the candidate closest to `value`, when one
+/// is close enough to be a likely misspelling.
+pub fn suggest<S: AsRef<str>>(value: &str, candidates: &[S]) -> String {
+    let lower = value.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| c.as_ref())
+        .filter(|c| *c != value)
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+fn capture_hint(name: &str, later: Option<&str>, known: &[String]) -> String {
+    match later {
+        Some(step) => format!("; {step} captures it, after this use: move the capture earlier"),
+        None => {
+            let s = suggest(name, known);
+            if s.is_empty() {
+                "; no step captures it".into()
+            } else {
+                s
+            }
+        }
+    }
 }
 
 fn list(items: &[String]) -> String {
@@ -270,6 +309,40 @@ pub fn render_all(diags: &[Diagnostic], color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_for_misspellings_and_the_capturing_step() {
+        assert_eq!(
+            suggest("stauts", &["status", "json"]),
+            " (did you mean `status`?)"
+        );
+        assert_eq!(suggest("zzz", &["status", "json"]), "");
+        let later = DiagnosticKind::CaptureBeforeSet {
+            name: "token".into(),
+            later: Some("step 4 (line 21)".into()),
+            known: vec![],
+        };
+        assert!(
+            later.to_string().ends_with(
+                "; step 4 (line 21) captures it, after this use: move the capture earlier"
+            )
+        );
+        let typo = DiagnosticKind::CaptureBeforeSet {
+            name: "tokn".into(),
+            later: None,
+            known: vec!["token".into()],
+        };
+        assert!(
+            typo.to_string().ends_with(" (did you mean `token`?)"),
+            "{typo}"
+        );
+        let none = DiagnosticKind::CaptureBeforeSet {
+            name: "x".into(),
+            later: None,
+            known: vec![],
+        };
+        assert!(none.to_string().ends_with("; no step captures it"));
+    }
 
     #[test]
     fn renders_location_and_caret() {

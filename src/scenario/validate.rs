@@ -39,6 +39,9 @@ struct Checker<'a> {
     errors: Vec<Diagnostic>,
     /// Capabilities some step needs, with the first place and the reason.
     needs: Vec<(Capability, Loc, String)>,
+    /// Every capture name with the step that sets it (`step 4 (line 21)`),
+    /// so a use before it can name that step.
+    captures: Vec<(String, String)>,
 }
 
 impl Checker<'_> {
@@ -132,7 +135,19 @@ fn run(file: ScenarioFile, path: &Path, source: Option<&str>) -> Result<Scenario
         window: (Loc::default(), None),
         errors: Vec::new(),
         needs: Vec::new(),
+        captures: Vec::new(),
     };
+    for (i, raw) in file.steps.iter().enumerate() {
+        let inner = raw.value.concurrent.iter().flatten().map(|s| &s.value);
+        for step in std::iter::once(&raw.value).chain(inner) {
+            for name in step.capture.keys() {
+                c.captures.push((
+                    name.clone(),
+                    format!("step {} (line {})", i + 1, raw.loc.line),
+                ));
+            }
+        }
+    }
     if file.version.value != FORMAT_VERSION {
         c.err(
             file.version.loc,
@@ -348,7 +363,19 @@ fn check_template(
         };
         match v {
             Var::Capture(name) if !captured.contains(name) => {
-                c.err(at, K::CaptureBeforeSet(name.clone()))
+                let later = c
+                    .captures
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, step)| step.clone());
+                c.err(
+                    at,
+                    K::CaptureBeforeSet {
+                        name: name.clone(),
+                        later,
+                        known: captured.iter().cloned().collect(),
+                    },
+                )
             }
             Var::Knob(k) if !crate::knobs::Knobs::NAMES.contains(&k.as_str()) => {
                 c.err(at, K::UnknownKnob(k.clone()))

@@ -48,6 +48,12 @@ pub enum Note {
     RerunNotSelected(String),
     /// The shard has no scenario; the run writes an empty report.
     EmptyShard(Partition),
+    /// `--filter 'area/name[case]'` names a case the scenario does not have.
+    NoSuchCase {
+        scenario: String,
+        case: String,
+        known: Vec<String>,
+    },
 }
 
 impl fmt::Display for Note {
@@ -58,6 +64,19 @@ impl fmt::Display for Note {
                 "`{id}` failed before but is not among the selected scenarios"
             ),
             Note::EmptyShard(p) => write!(f, "shard {p} has no scenario"),
+            Note::NoSuchCase {
+                scenario,
+                case,
+                known,
+            } => write!(
+                f,
+                "`{scenario}` has no case `{case}`; its cases: {}",
+                if known.iter().all(String::is_empty) {
+                    "none (it has no matrix)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
         }
     }
 }
@@ -69,6 +88,12 @@ pub enum NothingSelected {
     NoMatch,
     #[error("nothing to rerun: nothing failed or errored in that report")]
     NothingToRerun,
+    #[error("nothing selected: `{scenario}` has no case `{case}`; its cases: {known}")]
+    NoSuchCase {
+        scenario: String,
+        case: String,
+        known: String,
+    },
 }
 
 /// `--rerun-failed REPORT.json`: the scenario ids that failed or errored in
@@ -87,14 +112,40 @@ pub fn failed_ids<'a>(results: impl IntoIterator<Item = (&'a str, bool)>) -> Vec
 
 /// Applies `selection` to the loaded suite `all`.
 pub fn select(all: Vec<Scenario>, selection: &Selection) -> Result<Selected, NothingSelected> {
-    let mut scenarios: Vec<Scenario> = all
-        .into_iter()
-        .filter(|s| selection.filter.matches(s))
-        .collect();
-    if scenarios.is_empty() {
-        return Err(NothingSelected::NoMatch);
-    }
     let mut notes = Vec::new();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for mut s in all.into_iter().filter(|s| selection.filter.matches(s)) {
+        if let Some(names) = selection.filter.cases(&s) {
+            for n in names
+                .iter()
+                .filter(|n| !s.cases.iter().any(|c| c.name == **n))
+            {
+                notes.push(Note::NoSuchCase {
+                    scenario: s.id.clone(),
+                    case: n.clone(),
+                    known: s.cases.iter().map(|c| c.name.clone()).collect(),
+                });
+            }
+            s.cases.retain(|c| names.contains(&c.name));
+        }
+        if !s.cases.is_empty() {
+            scenarios.push(s);
+        }
+    }
+    if scenarios.is_empty() {
+        return match notes.into_iter().next() {
+            Some(Note::NoSuchCase {
+                scenario,
+                case,
+                known,
+            }) => Err(NothingSelected::NoSuchCase {
+                scenario,
+                case,
+                known: known.join(", "),
+            }),
+            _ => Err(NothingSelected::NoMatch),
+        };
+    }
     if let Some(ids) = &selection.rerun {
         if ids.is_empty() {
             return Err(NothingSelected::NothingToRerun);

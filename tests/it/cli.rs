@@ -68,7 +68,16 @@ fn filters_are_checked_and_select_the_same_way_for_run_and_selfcheck() {
             "{cmd}: {}",
             stderr(&o)
         );
+        // An unknown area is a usage error naming the suite's areas.
         let o = tessera(&[cmd, &repo("specs"), "--area", "no-such-area"]);
+        assert_eq!(code(&o), 2, "{cmd}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("unknown area `no-such-area`; the suite has header-precedence,"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+        // Valid filters that select nothing: exit 5.
+        let o = tessera(&[cmd, &repo("specs"), "--filter", "no-such/*"]);
         assert_eq!(code(&o), 5, "{cmd}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("nothing selected"),

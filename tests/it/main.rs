@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per behaviour.
 
 mod bench;
+mod ci;
 mod cli;
 mod fuzz;
 mod gates;

@@ -269,7 +269,7 @@ fn nothing_selected_exits_5() {
     let out = tessera()
         .arg("run")
         .arg(fixture("stub"))
-        .args(["--area", "no-such-area"])
+        .args(["--filter", "no-such-area/*"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
@@ -287,7 +287,7 @@ async fn the_binary_writes_a_masked_report_and_exits_0() {
         tessera()
             .arg("run")
             .arg(fixtures)
-            .args(["--target", &uri, "--out"])
+            .args(["--target", &uri, "-v", "--out"])
             .arg(&dir)
             .env("CI", "1")
             .output()
