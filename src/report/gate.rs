@@ -289,6 +289,7 @@ fn empty_outcome(report: &Report, policy: Policy) -> Outcome {
         unexpected_passes: 0,
         flaky: 0,
         policy,
+        behaviour: Default::default(),
     }
 }
 
@@ -334,6 +335,10 @@ fn judge(s: &ScenarioReport, policy: Policy, out: &mut Outcome) {
 
 /// Closes the outcome and stores it in the report.
 fn settle(report: &mut Report, mut out: Outcome) -> Outcome {
+    let (behaviour, reasons, notes) = super::behaviour::decide(report);
+    out.reasons.extend(reasons);
+    out.notes.extend(notes);
+    out.behaviour = behaviour;
     out.result = if out.reasons.is_empty() {
         RunResult::Passed
     } else {

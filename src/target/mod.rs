@@ -112,6 +112,9 @@ pub struct Target {
     pub users: BTreeMap<String, User>,
     /// Allowed distance for time comparisons involving `{{now}}`.
     pub time_tolerance: Duration,
+    /// Variants the target declares (`variants:` in its profile): `RULE`
+    /// or `HP-2 A/B` to a variant name.
+    pub declared_variants: BTreeMap<String, String>,
 }
 
 /// Why a target could not be set up. Each maps to one exit code.
@@ -283,6 +286,7 @@ impl Target {
             },
             users: fixture_users(),
             time_tolerance: Duration::ZERO,
+            declared_variants: BTreeMap::new(),
         }
     }
 
@@ -327,6 +331,7 @@ impl Target {
                 }
                 TargetKind::Remote => Vec::new(),
             },
+            declared_variants: self.declared_variants.clone(),
         }
     }
 
@@ -415,6 +420,7 @@ impl Target {
             } else {
                 Duration::from_secs(2)
             },
+            declared_variants: BTreeMap::new(),
         })
     }
 
