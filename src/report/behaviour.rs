@@ -87,7 +87,17 @@ pub fn decide(report: &Report) -> (BehaviourProfile, Vec<Finding>, Vec<Finding>)
             }
         }
     }
-    let (carrier_order, problems) = carrier_order(&variants);
+    // HP-2 stacks, with every alternative that held (an answer that only
+    // tells the top carrier from the rest still says who is not on top).
+    let stacks: Vec<(String, Vec<String>)> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter().flat_map(|st| &st.variants))
+        .filter(|m| m.rule == "HP-2" && m.dimension.split('/').count() > 2)
+        .filter(|m| !m.matched.is_empty())
+        .map(|m| (m.dimension.clone(), m.matched.clone()))
+        .collect();
+    let (carrier_order, problems) = carrier_order(&variants, &stacks);
     reasons.extend(
         problems
             .into_iter()
@@ -123,13 +133,15 @@ fn order_key(v: &VariantShown) -> (usize, usize, String) {
 
 /// HP-2: the carrier order the pairwise winners give (when they order every
 /// carrier they mention, each pair known), and what is wrong with them.
-fn carrier_order(variants: &[VariantShown]) -> (Option<Vec<String>>, Vec<String>) {
+fn carrier_order(
+    variants: &[VariantShown],
+    stacks: &[(String, Vec<String>)],
+) -> (Option<Vec<String>>, Vec<String>) {
     let idx = |c: &str| CARRIERS.iter().position(|k| *k == c);
     let n = CARRIERS.len();
     // beats[a][b]: a pair showed a winning over b.
     let mut beats = vec![vec![false; n]; n];
     let mut involved = BTreeSet::new();
-    let mut stacks = Vec::new();
     for v in variants.iter().filter(|v| v.rule == "HP-2") {
         let [one] = v.shown.as_slice() else { continue };
         let carriers: Vec<usize> = v.dimension.split('/').filter_map(idx).collect();
@@ -141,8 +153,6 @@ fn carrier_order(variants: &[VariantShown]) -> (Option<Vec<String>>, Vec<String>
                     beats[winner][*c] = true;
                 }
             }
-        } else {
-            stacks.push((v.dimension.clone(), winner, carriers));
         }
     }
     let mut problems = Vec::new();
@@ -169,16 +179,27 @@ fn carrier_order(variants: &[VariantShown]) -> (Option<Vec<String>>, Vec<String>
             pairs.join(", ")
         ));
     }
-    for (dim, winner, carriers) in &stacks {
-        for c in carriers.iter().filter(|c| *c != winner) {
-            if reach[*c][*winner] {
-                problems.push(format!(
-                    "the stack {dim} was won by {}, but the pairs put {} above it",
-                    CARRIERS[*winner], CARRIERS[*c]
-                ));
-            }
+    // A stack's answer must fit its top carrier in the pairs' order (the
+    // one above every other carrier of the stack), when there is one.
+    let mut stack_problems = BTreeSet::new();
+    for (dim, matched) in stacks {
+        let carriers: Vec<usize> = dim.split('/').filter_map(idx).collect();
+        let top = carriers.iter().copied().find(|t| {
+            carriers
+                .iter()
+                .all(|c| c == t || (reach[*t][*c] && !reach[*c][*t]))
+        });
+        if let Some(top) = top
+            && !matched.iter().any(|m| m == CARRIERS[top])
+        {
+            stack_problems.insert(format!(
+                "the stack {dim} was won by {}, but the pairs put {} on top",
+                matched.join(" | "),
+                CARRIERS[top]
+            ));
         }
     }
+    problems.extend(stack_problems);
     let complete = involved
         .iter()
         .all(|a| involved.iter().all(|b| a == b || beats[*a][*b] || beats[*b][*a]));
@@ -282,11 +303,11 @@ mod tests {
         assert!(reasons[0].to_string().contains("no strict order"), "{:?}", reasons);
         // A stack that disagrees with the pairs.
         let (_, reasons, _) = mk(
-            &[("x-esri/query", "query")],
+            &[("x-esri/query", "query"), ("query/cookie", "query")],
             &[("x-esri/query/cookie", "x-esri")],
         );
         assert!(
-            reasons[0].to_string().contains("won by x-esri, but the pairs put query above it"),
+            reasons[0].to_string().contains("won by x-esri, but the pairs put query on top"),
             "{reasons:?}"
         );
     }

@@ -952,6 +952,7 @@ pub(crate) mod tests {
             } else {
                 vec![]
             },
+            variants: vec![],
         }
     }
 
