@@ -107,13 +107,24 @@ pub fn variant_sets() -> Vec<Variants> {
     sets
 }
 
-fn not_passing(report: &Report) -> Vec<String> {
-    report
+/// The instances that do not pass, then what the gate finds about the run
+/// as a whole (a mix of variants, an HP-2 carrier order that is not one).
+fn not_passing(report: &mut Report) -> Vec<String> {
+    let mut out: Vec<String> = report
         .scenarios
         .iter()
         .filter(|s| s.verdict != Verdict::Pass)
         .map(|s| format!("{} ({})", s.id, s.verdict.as_str()))
-        .collect()
+        .collect();
+    let outcome = crate::report::gate::gate(report, Default::default());
+    out.extend(
+        outcome
+            .reasons
+            .iter()
+            .filter(|f| f.scenario().is_empty())
+            .map(ToString::to_string),
+    );
+    out
 }
 
 /// Runs `scenarios` on the clean in-process reference, then once per
@@ -127,14 +138,14 @@ pub async fn selfcheck(
     mut progress: impl FnMut(Option<Deviation>),
 ) -> Result<SelfcheckReport, RunError> {
     progress(None);
-    let clean = run(
+    let mut clean = run(
         scenarios.to_vec(),
         &Target::reference(Vec::new()),
         opts,
         None,
     )
     .await?;
-    let clean_failures = not_passing(&clean);
+    let clean_failures = not_passing(&mut clean);
     let mut results = Vec::new();
     for &d in deviations {
         progress(Some(d));
@@ -144,10 +155,10 @@ pub async fn selfcheck(
     let mut variant_runs = Vec::new();
     for v in variants {
         let target = Target::reference(Vec::new()).with_variants(v.clone());
-        let report = run(scenarios.to_vec(), &target, opts, None).await?;
+        let mut report = run(scenarios.to_vec(), &target, opts, None).await?;
         variant_runs.push(VariantRun {
             variants: v.to_string(),
-            failures: not_passing(&report),
+            failures: not_passing(&mut report),
         });
     }
     Ok(SelfcheckReport {

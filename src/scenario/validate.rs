@@ -1196,6 +1196,68 @@ mod tests {
     const HEAD: &str = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
 
     #[test]
+    fn variants_name_a_variant_rule_and_list_every_variant() {
+        let src = |variants: &str| {
+            format!(
+                "{HEAD}steps:\n  - request: {{endpoint: server_info}}\n    expect: {{status: 200}}\n    variants:\n{variants}"
+            )
+        };
+        let ok = load(&src(
+            "      TS-4:\n        \"405\": {arcgis_error: 405}\n        \"400\": {arcgis_error: 400}\n      HP-2 x-esri/query:\n        x-esri: {arcgis_error: 403}\n        query: {no_error: true}\n      HP-2 query/body/cookie:\n        query: {arcgis_error: 403}\n        body: {no_error: true}\n        cookie: {no_error: true}\n",
+        ))
+        .unwrap();
+        let StepKind::Request(rs) = &ok.steps[0].kind else {
+            panic!()
+        };
+        let keys: Vec<String> = rs.alternatives.iter().map(|a| a.key()).collect();
+        assert_eq!(keys, ["TS-4", "HP-2 x-esri/query", "HP-2 query/body/cookie"]);
+        assert_eq!(rs.alternatives[0].options[1].0, "400");
+        assert_eq!(rs.alternatives[0].options[1].1.len(), 1, "compiled like expect");
+        for (variants, want) in [
+            (
+                "      TS-4:\n        \"405\": {arcgis_error: 405}\n",
+                "t.yaml:10:7: error: every variant of `TS-4` (405 | 400) as a named alternative, missing `400`",
+            ),
+            (
+                "      TS-4:\n        \"405\": {arcgis_error: 405}\n        \"401\": {arcgis_error: 400}\n        \"400\": {arcgis_error: 400}\n",
+                "t.yaml:12:10: error: a variant of `TS-4` (405 | 400), found `401`",
+            ),
+            (
+                "      HP-8:\n        Checked: {arcgis_error: 498}\n        ignored: {no_error: true}\n",
+                "found `Checked`; did you mean `checked`?",
+            ),
+            (
+                "      LT-5:\n        a: {status: 200}\n",
+                "t.yaml:10:7: error: a VARIANT rule (TS-3, TS-4",
+            ),
+            (
+                "      ts-4:\n        a: {status: 200}\n",
+                "did you mean `TS-4`?",
+            ),
+            (
+                "      HP-2 query/x-esri:\n        a: {status: 200}\n",
+                "did you mean `HP-2 x-esri/query`?",
+            ),
+            (
+                "      HP-8 x/y:\n        a: {status: 200}\n",
+                "`HP-8` alone as the key",
+            ),
+            (
+                "      HP-8:\n        checked: {}\n        ignored: {no_error: true}\n",
+                "a check in the alternative `checked` of `HP-8` (an empty one would accept anything)",
+            ),
+        ] {
+            let errs = load(&src(variants)).unwrap_err();
+            assert!(errs.iter().any(|e| e.contains(want)), "{want}\n{errs:#?}");
+        }
+        let errs = load(&format!(
+            "{HEAD}steps:\n  - wait: 1s\n    variants: {{HP-8: {{checked: {{status: 200}}}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(errs[0].contains("only next to a `request`"), "{errs:?}");
+    }
+
+    #[test]
     fn case_values_may_hold_placeholders_checked_where_used() {
         let good = format!(
             "{HEAD}matrix:
