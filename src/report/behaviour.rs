@@ -211,6 +211,40 @@ fn carrier_order(
     (order, problems)
 }
 
+/// The profile as short lines for the console: one per rule; HP-2's
+/// pairs and stacks folded into its carrier order unless they mix.
+pub fn console_lines(p: &BehaviourProfile) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut hp2 = 0;
+    for v in &p.variants {
+        if v.rule == "HP-2" && v.shown.len() == 1 {
+            hp2 += 1;
+            continue;
+        }
+        let declared = v
+            .declared
+            .as_ref()
+            .map(|d| format!(" [declared: {d}]"))
+            .unwrap_or_default();
+        out.push(format!("{}: {}{declared}", v.key(), v.summary()));
+    }
+    if hp2 > 0 || p.carrier_order.is_some() {
+        out.push(format!(
+            "HP-2: carrier order {} ({hp2} pairs and stacks shown)",
+            order_text(p)
+        ));
+    }
+    out
+}
+
+/// `x-esri > authorization > query > body > cookie`, or why there is none.
+pub fn order_text(p: &BehaviourProfile) -> String {
+    match &p.carrier_order {
+        Some(o) => o.join(" > "),
+        None => "not determined".into(),
+    }
+}
+
 /// The variant matches of a step, for writers: `TS-4: 405`.
 pub fn describe(m: &VariantMatch) -> String {
     match m.matched.as_slice() {

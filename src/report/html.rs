@@ -73,6 +73,9 @@ struct Page {
     areas: Vec<AreaBar>,
     rule_columns: Vec<Count>,
     rule_groups: Vec<RuleGroup>,
+    /// The behaviour profile: `[rule, variant shown, declared]` rows.
+    behaviour: Vec<[String; 3]>,
+    carrier_order: String,
     matrices: Vec<Matrix>,
     scenarios: Vec<ScenarioView>,
 }
@@ -305,6 +308,18 @@ fn page(r: &Report) -> Page {
             })
             .collect(),
         rule_groups,
+        behaviour: o
+            .map(|o| {
+                o.behaviour
+                    .variants
+                    .iter()
+                    .map(|v| [v.key(), v.summary(), v.declared.clone().unwrap_or_default()])
+                    .collect()
+            })
+            .unwrap_or_default(),
+        carrier_order: o
+            .map(|o| super::behaviour::order_text(&o.behaviour))
+            .unwrap_or_default(),
         matrices: matrices(r),
         scenarios: {
             // Grouped by area (stable: suite order within an area).

@@ -8,3 +8,4 @@ mod run;
 mod secrets;
 mod support;
 mod validate;
+mod variants;
