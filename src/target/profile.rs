@@ -452,6 +452,32 @@ mod tests {
     }
 
     #[test]
+    fn declared_variants_are_checked_against_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.yaml");
+        let head = "version: 1\nbase_url: https://x.example\nprofiles: [arcgis-token]\nvariants:\n";
+        std::fs::write(
+            &p,
+            format!("{head}  TS-3: \"401\"\n  HP-2 x-esri/query: query\n"),
+        )
+        .unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert_eq!(t.declared_variants["TS-3"], "401");
+        assert_eq!(t.declared_variants["HP-2 x-esri/query"], "query");
+        assert_eq!(t.summary().declared_variants.len(), 2);
+        for (body, want) in [
+            ("  TS-3: \"402\"\n", "t.yaml:5:9: error: a variant of `TS-3` (400 | 401), found `402`"),
+            ("  HP-8: Checked\n", "did you mean `checked`?"),
+            ("  LT-5: x\n", "a VARIANT rule (TS-3, TS-4"),
+            ("  HP-2: x-esri\n", "one of `HP-2 x-esri/authorization`"),
+        ] {
+            std::fs::write(&p, format!("{head}{body}")).unwrap();
+            let e = load_with_env(&p, &env).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}\n{e}");
+        }
+    }
+
+    #[test]
     fn missing_env_var_is_named() {
         let err = load_with_env(&fixture("vendor-example.yaml"), &|_| None).unwrap_err();
         match &err {
