@@ -79,8 +79,11 @@ fn failing(report: &Report) -> impl Iterator<Item = &crate::report::ScenarioRepo
 /// Classifies the failures of a run against `deviation`.
 pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
     let (mut caught_by, mut collateral) = (Vec::new(), Vec::new());
-    let cites_deviation =
-        |rules: &[String]| rules.iter().any(|r| deviation.rules().iter().any(|d| crate::rules::cites(r, d)));
+    let cites_deviation = |rules: &[String]| {
+        rules
+            .iter()
+            .any(|r| deviation.rules().iter().any(|d| crate::rules::cites(r, d)))
+    };
     for s in failing(report) {
         if cites_deviation(&s.rules) {
             caught_by.push(s.id.clone());

@@ -16,9 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{
-    BehaviourProfile, Finding, Report, ShownIn, VariantMatch, VariantShown,
-};
+use super::model::{BehaviourProfile, Finding, Report, ShownIn, VariantMatch, VariantShown};
 use crate::rules::{CARRIERS, RULES};
 
 /// The profile of `report`, with the findings that fail the run (reasons)
@@ -126,7 +124,12 @@ fn split_key(key: &str) -> (String, String) {
 fn order_key(v: &VariantShown) -> (usize, usize, String) {
     let rule = RULES.iter().position(|r| r.id == v.rule);
     let dim = rule
-        .and_then(|i| RULES[i].dimensions.iter().position(|d| d.name == v.dimension))
+        .and_then(|i| {
+            RULES[i]
+                .dimensions
+                .iter()
+                .position(|d| d.name == v.dimension)
+        })
         .unwrap_or(usize::MAX);
     (rule.unwrap_or(usize::MAX), dim, v.dimension.clone())
 }
@@ -145,7 +148,9 @@ fn carrier_order(
     for v in variants.iter().filter(|v| v.rule == "HP-2") {
         let [one] = v.shown.as_slice() else { continue };
         let carriers: Vec<usize> = v.dimension.split('/').filter_map(idx).collect();
-        let Some(winner) = idx(&one.name) else { continue };
+        let Some(winner) = idx(&one.name) else {
+            continue;
+        };
         if carriers.len() == 2 {
             for c in &carriers {
                 involved.insert(*c);
@@ -167,7 +172,10 @@ fn carrier_order(
             }
         }
     }
-    let cyclic: Vec<&str> = (0..n).filter(|i| reach[*i][*i]).map(|i| CARRIERS[i]).collect();
+    let cyclic: Vec<&str> = (0..n)
+        .filter(|i| reach[*i][*i])
+        .map(|i| CARRIERS[i])
+        .collect();
     if !cyclic.is_empty() {
         let pairs: Vec<String> = (0..n)
             .flat_map(|a| (0..n).map(move |b| (a, b)))
@@ -200,9 +208,11 @@ fn carrier_order(
         }
     }
     problems.extend(stack_problems);
-    let complete = involved
-        .iter()
-        .all(|a| involved.iter().all(|b| a == b || beats[*a][*b] || beats[*b][*a]));
+    let complete = involved.iter().all(|a| {
+        involved
+            .iter()
+            .all(|b| a == b || beats[*a][*b] || beats[*b][*a])
+    });
     let order = (cyclic.is_empty() && complete && !involved.is_empty()).then(|| {
         let mut v: Vec<usize> = involved.iter().copied().collect();
         v.sort_by_key(|a| std::cmp::Reverse(beats[*a].iter().filter(|b| **b).count()));
@@ -257,8 +267,8 @@ pub fn describe(m: &VariantMatch) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::tests::{report, scenario};
     use crate::report::model::Verdict;
+    use crate::report::model::tests::{report, scenario};
 
     fn with(id: &str, matches: &[(&str, &str, &[&str])]) -> crate::report::ScenarioReport {
         let mut s = scenario(id, &["TS-4"], Verdict::Pass, &[]);
@@ -334,14 +344,20 @@ mod tests {
             &[],
         );
         assert_eq!(p.carrier_order, None);
-        assert!(reasons[0].to_string().contains("no strict order"), "{:?}", reasons);
+        assert!(
+            reasons[0].to_string().contains("no strict order"),
+            "{:?}",
+            reasons
+        );
         // A stack that disagrees with the pairs.
         let (_, reasons, _) = mk(
             &[("x-esri/query", "query"), ("query/cookie", "query")],
             &[("x-esri/query/cookie", "x-esri")],
         );
         assert!(
-            reasons[0].to_string().contains("won by x-esri, but the pairs put query on top"),
+            reasons[0]
+                .to_string()
+                .contains("won by x-esri, but the pairs put query on top"),
             "{reasons:?}"
         );
     }

@@ -384,7 +384,11 @@ fn plain(v: &serde_json::Value) -> String {
 /// "Behaviour profile": the variant of each VARIANT rule shown, in how
 /// many cases, and what the target declared; HP-2's carrier order.
 fn behaviour_section(report: &Report) -> String {
-    let Some(o) = report.outcome.as_ref().filter(|o| !o.behaviour.variants.is_empty()) else {
+    let Some(o) = report
+        .outcome
+        .as_ref()
+        .filter(|o| !o.behaviour.variants.is_empty())
+    else {
         return String::new();
     };
     let mut out = String::from(

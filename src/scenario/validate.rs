@@ -20,8 +20,8 @@ use std::path::Path;
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::plan::{
-    Alternatives, Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate, Query,
-    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
+    Alternatives, Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate,
+    Query, RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
 };
 use super::template::{Template, Var};
 use crate::rules::{RuleRef, RuleRefError};
@@ -449,7 +449,8 @@ fn check_step(
         c.err(at, K::StepActions(found));
         return None;
     }
-    if s.request.is_none() && (s.expect.is_some() || !s.capture.is_empty() || !s.variants.is_empty())
+    if s.request.is_none()
+        && (s.expect.is_some() || !s.capture.is_empty() || !s.variants.is_empty())
     {
         let key = if s.expect.is_some() {
             "expect:"
@@ -766,7 +767,10 @@ fn compile_variants(
                 );
                 continue;
             }
-            options.push((*name, compile_expect(c, exp.loc, &exp.value, cases, captured)));
+            options.push((
+                *name,
+                compile_expect(c, exp.loc, &exp.value, cases, captured),
+            ));
         }
         out.push(Alternatives {
             rule,
@@ -781,7 +785,9 @@ fn compile_variants(
 /// takes. `TS-4`; `HP-2 x-esri/query` (a pair, its winner); `HP-2
 /// query/body/cookie` (three or more carriers in the reference's order,
 /// the winner among them).
-fn variant_key(key: &str) -> Result<(&'static crate::rules::Rule, String, Vec<&'static str>), String> {
+fn variant_key(
+    key: &str,
+) -> Result<(&'static crate::rules::Rule, String, Vec<&'static str>), String> {
     use crate::rules::{CARRIERS, Level, find_id, levels_text};
     let (id, dim) = match key.trim().split_once(' ') {
         Some((id, dim)) => (id, dim.trim()),
@@ -832,7 +838,10 @@ fn variant_key(key: &str) -> Result<(&'static crate::rules::Rule, String, Vec<&'
         let mut idx: Vec<usize> = known.iter().flatten().copied().collect();
         idx.sort_unstable();
         idx.dedup();
-        idx.iter().map(|i| CARRIERS[*i]).collect::<Vec<_>>().join("/")
+        idx.iter()
+            .map(|i| CARRIERS[*i])
+            .collect::<Vec<_>>()
+            .join("/")
     };
     let shape = format!(
         "`{id} A/B` (a pair of carriers) or `{id} A/B/C...` (a stack), carriers from {} in that order",
@@ -1210,9 +1219,16 @@ mod tests {
             panic!()
         };
         let keys: Vec<String> = rs.alternatives.iter().map(|a| a.key()).collect();
-        assert_eq!(keys, ["TS-4", "HP-2 x-esri/query", "HP-2 query/body/cookie"]);
+        assert_eq!(
+            keys,
+            ["TS-4", "HP-2 x-esri/query", "HP-2 query/body/cookie"]
+        );
         assert_eq!(rs.alternatives[0].options[1].0, "400");
-        assert_eq!(rs.alternatives[0].options[1].1.len(), 1, "compiled like expect");
+        assert_eq!(
+            rs.alternatives[0].options[1].1.len(),
+            1,
+            "compiled like expect"
+        );
         for (variants, want) in [
             (
                 "      TS-4:\n        \"405\": {arcgis_error: 405}\n",

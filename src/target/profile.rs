@@ -108,10 +108,7 @@ pub struct UserFile {
 
 /// A `variants:` entry of a profile: `RULE: NAME` for a VARIANT rule of
 /// `rules.rs`, `HP-2 A/B: WINNER` for an HP-2 pair.
-fn check_declared_variant(
-    key: &str,
-    name: &str,
-) -> Result<crate::rules::VariantRef, String> {
+fn check_declared_variant(key: &str, name: &str) -> Result<crate::rules::VariantRef, String> {
     use crate::rules::{Level, RULES};
     let (id, dim) = match key.trim().split_once(' ') {
         Some((id, dim)) => (id, dim.trim()),
@@ -125,10 +122,7 @@ fn check_declared_variant(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let Some(rule) = RULES
-        .iter()
-        .find(|r| r.id == id && r.has(Level::Variant))
-    else {
+    let Some(rule) = RULES.iter().find(|r| r.id == id && r.has(Level::Variant)) else {
         let hint = RULES
             .iter()
             .find(|r| r.has(Level::Variant) && r.id.eq_ignore_ascii_case(id))
@@ -146,9 +140,15 @@ fn check_declared_variant(
             .map(|d| format!("`{} {}`", rule.id, d.name))
             .collect();
         return Err(if dim.is_empty() {
-            format!("one of {} (a pair of carriers), found `{key}`", dims.join(", "))
+            format!(
+                "one of {} (a pair of carriers), found `{key}`",
+                dims.join(", ")
+            )
         } else {
-            format!("`{}` alone ({} has one dimension), found `{key}`", rule.id, rule.id)
+            format!(
+                "`{}` alone ({} has one dimension), found `{key}`",
+                rule.id, rule.id
+            )
         });
     };
     crate::rules::variant(rule.id, &format!("{dim}: {}", name.trim())).ok_or_else(|| {
@@ -466,7 +466,10 @@ mod tests {
         assert_eq!(t.declared_variants["HP-2 x-esri/query"], "query");
         assert_eq!(t.summary().declared_variants.len(), 2);
         for (body, want) in [
-            ("  TS-3: \"402\"\n", "t.yaml:5:9: error: a variant of `TS-3` (400 | 401), found `402`"),
+            (
+                "  TS-3: \"402\"\n",
+                "t.yaml:5:9: error: a variant of `TS-3` (400 | 401), found `402`",
+            ),
             ("  HP-8: Checked\n", "did you mean `checked`?"),
             ("  LT-5: x\n", "a VARIANT rule (TS-3, TS-4"),
             ("  HP-2: x-esri\n", "one of `HP-2 x-esri/authorization`"),

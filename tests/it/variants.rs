@@ -94,7 +94,10 @@ async fn non_reference_variants_pass_and_show_in_the_profile() {
             ("TS-4".to_owned(), "400 (1 case)".to_owned())
         ]
     );
-    let wrong = r.scenarios.iter().find(|s| s.id == "issuance/wrong-password");
+    let wrong = r
+        .scenarios
+        .iter()
+        .find(|s| s.id == "issuance/wrong-password");
     let step = &wrong.expect("played").steps[0];
     assert_eq!(step.variants[0].shown(), Some("401"), "{step:?}");
     let console = tessera::report::console::summary(&r);
