@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::{BehaviourProfile, Finding, Report, ShownIn, VariantMatch, VariantShown};
+use super::model::{BehaviourProfile, Finding, Report, ShownIn, VariantShown};
 use crate::rules::{CARRIERS, RULES};
 
 /// The profile of `report`, with the findings that fail the run (reasons)
@@ -255,20 +255,11 @@ pub fn order_text(p: &BehaviourProfile) -> String {
     }
 }
 
-/// The variant matches of a step, for writers: `TS-4: 405`.
-pub fn describe(m: &VariantMatch) -> String {
-    match m.matched.as_slice() {
-        [] => format!("{}: none held", m.key()),
-        [one] => format!("{}: {one}", m.key()),
-        many => format!("{}: any of {}", m.key(), many.join(" | ")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::Verdict;
     use crate::report::model::tests::{report, scenario};
+    use crate::report::model::{VariantMatch, Verdict};
 
     fn with(id: &str, matches: &[(&str, &str, &[&str])]) -> crate::report::ScenarioReport {
         let mut s = scenario(id, &["TS-4"], Verdict::Pass, &[]);
