@@ -7,5 +7,6 @@ mod remote;
 mod run;
 mod secrets;
 mod support;
+mod tls;
 mod validate;
 mod variants;
