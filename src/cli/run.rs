@@ -1,7 +1,7 @@
 //! `tessera run`: load scenarios, select (filters, `--rerun-failed`,
 //! `--partition`), resolve the target, play (with `--retries`), print and
 //! write reports, and let the CI gate (`--baseline`, `--flaky-fails`,
-//! `--strict`) decide the run's outcome, which goes into the report and
+//! `--strict`, `--require-rule`, `--min-ran`) decide the run's outcome, which goes into the report and
 //! picks the exit code (`tessera::exit`): an expected failure does not fail
 //! the run, an unexpected pass or an expired baseline entry does, and a warn
 //! does only under `--strict`.
@@ -63,6 +63,14 @@ pub struct RunArgs {
     /// A warn (a scenario that broke only SHOULD clauses) fails the run.
     #[arg(long)]
     strict: bool,
+    /// Fail the run unless at least one case citing this rule passed
+    /// (repeatable).
+    #[arg(long = "require-rule", value_name = "ID")]
+    require_rule: Vec<String>,
+    /// Fail the run unless at least this share of the cases ran (not
+    /// skipped, not not applicable).
+    #[arg(long = "min-ran", value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    min_ran: Option<u32>,
     /// Run only the scenarios that failed or errored in this JSON report.
     #[arg(long, value_name = "REPORT.json")]
     rerun_failed: Option<PathBuf>,
@@ -101,6 +109,16 @@ pub fn execute(args: RunArgs) -> u8 {
         Ok(v) => v,
         Err(code) => return code,
     };
+    if let Some(bad) = args
+        .require_rule
+        .iter()
+        .find(|r| !tessera::rules::is_known(r))
+    {
+        errln!(
+            "error: --require-rule: `{bad}` is not a rule ID of semantics.md (see `tessera rules`)"
+        );
+        return exit::USAGE;
+    }
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         None => None,
         Some(Ok(p)) => Some(p),
@@ -205,6 +223,13 @@ pub fn execute(args: RunArgs) -> u8 {
             Some(b) => gate::apply_baseline(&mut report, b, policy, today()),
             None => gate::gate(&mut report, policy),
         };
+        gate::apply_coverage_gates(
+            &mut report,
+            &gate::CoverageGates {
+                require_rules: args.require_rule.clone(),
+                min_ran_percent: args.min_ran,
+            },
+        );
         finish(&report, &args.report, &args.out)
     })
 }

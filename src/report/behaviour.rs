@@ -298,6 +298,22 @@ mod tests {
     }
 
     #[test]
+    fn settling_again_does_not_repeat_a_mix() {
+        let mut r = report(vec![
+            with("issuance/a", &[("TS-4", "", &["400"])]),
+            with("issuance/b", &[("TS-4", "", &["405"])]),
+        ]);
+        crate::report::gate::gate(&mut r, Default::default());
+        let o = crate::report::gate::apply_coverage_gates(&mut r, &Default::default());
+        let mixes = o
+            .reasons
+            .iter()
+            .filter(|f| matches!(f, Finding::MixedVariants { .. }))
+            .count();
+        assert_eq!(mixes, 1, "{:?}", o.reasons);
+    }
+
+    #[test]
     fn carrier_order_from_pairs_cycles_and_stacks() {
         let mk = |pairs: &[(&str, &str)], stacks: &[(&str, &str)]| {
             let mut ss = Vec::new();

@@ -262,11 +262,13 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     match plan::decide_case(s, Some(inst.case()), &shared.target) {
         Decision::NotApplicable(r) => {
             report.verdict = Verdict::NotApplicable;
-            report.reason = Some(r);
+            report.reason = Some(r.reason);
+            report.unlock = r.unlock;
         }
         Decision::Skip(r) => {
             report.verdict = Verdict::Skipped;
-            report.reason = Some(r);
+            report.reason = Some(r.reason);
+            report.unlock = r.unlock;
         }
         Decision::Play(plan) => {
             emit(
@@ -315,6 +317,7 @@ fn blank_report(inst: &Instance) -> ScenarioReport {
         flaky: false,
         steps: Vec::new(),
         tokens: Vec::new(),
+        unlock: None,
         gate: None,
     }
 }
@@ -396,8 +399,19 @@ async fn play_remote(
         if resets && let Err(e) = control.reset().await {
             return error_played(e);
         }
+        if !plan.remote_knobs.is_empty()
+            && let Err(e) = control.set_knobs(&plan.remote_knobs).await
+        {
+            return error_played(format!("setting the scenario's knobs: {e}"));
+        }
         let mut played =
             play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await;
+        if let Err(e) = plan::restore_knobs(&control, target, plan).await
+            && played.verdict != Verdict::Error
+        {
+            played.verdict = Verdict::Error;
+            played.reason = Some(format!("after the scenario: {e}"));
+        }
         if resets
             && let Err(e) = control.reset().await
             && played.verdict != Verdict::Error

@@ -1,8 +1,10 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod bench;
 mod cli;
 mod fuzz;
 mod gates;
+mod probe;
 mod remote;
 mod run;
 mod secrets;
