@@ -993,6 +993,7 @@ pub(crate) mod tests {
                 vec![]
             },
             variants: vec![],
+            skipped: None,
         }
     }
 

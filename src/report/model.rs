@@ -713,6 +713,11 @@ pub struct StepReport {
     pub exchanges: Vec<Exchange>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Why the step was not played (a boundary check the target's clock
+    /// cannot decide, semantics.md "Real time"); such a step neither passes
+    /// nor fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// The `variants:` alternatives checked on this step's answers, with
     /// which held.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -992,6 +997,7 @@ pub(crate) mod tests {
                 exchanges: vec![],
                 checks,
                 variants: vec![],
+                skipped: None,
             }],
             tokens: vec![],
             unlock: None,

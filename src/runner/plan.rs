@@ -290,7 +290,7 @@ pub fn used_names(s: &Scenario) -> UsedNames {
             StepKind::SetPassword(sp) => {
                 u.users.insert(sp.user.value.clone());
             }
-            StepKind::Advance(_) | StepKind::Wait(_) => {}
+            StepKind::Advance(_) | StepKind::AdvanceTo(_) | StepKind::Wait(_) => {}
         }
     }
     u

@@ -5,6 +5,7 @@ mod cli;
 mod fuzz;
 mod gates;
 mod probe;
+mod real_time;
 mod remote;
 mod run;
 mod secrets;
