@@ -11,7 +11,7 @@
 //! must not fail either.
 
 use crate::reference::{Deviation, Variants};
-use crate::report::model::{Report, Verdict};
+use crate::report::model::{Finding, Report, Verdict};
 use crate::runner::{RunError, RunOptions, run};
 use crate::scenario::Scenario;
 use crate::target::Target;
@@ -79,14 +79,47 @@ fn failing(report: &Report) -> impl Iterator<Item = &crate::report::ScenarioRepo
 /// Classifies the failures of a run against `deviation`.
 pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
     let (mut caught_by, mut collateral) = (Vec::new(), Vec::new());
-    for s in failing(report) {
-        if s.rules
+    let cites_deviation = |rules: &[String]| {
+        rules
             .iter()
             .any(|r| deviation.rules().iter().any(|d| crate::rules::cites(r, d)))
-        {
+    };
+    for s in failing(report) {
+        if cites_deviation(&s.rules) {
             caught_by.push(s.id.clone());
         } else {
             collateral.push(s.id.clone());
+        }
+    }
+    // What the gate found about the run as a whole (different variants of
+    // one rule in different cases, an HP-2 order that is not one) catches a
+    // deviation of that rule, or of a rule the cases showing it cite (a
+    // fallback to a lower carrier shows as a mix of HP-2 winners).
+    let run_level = report
+        .outcome
+        .iter()
+        .flat_map(|o| &o.reasons)
+        .filter(|f| f.scenario().is_empty());
+    for f in run_level {
+        let (rule, cases): (&str, Vec<&String>) = match f {
+            Finding::MixedVariants { rule, shown } => {
+                (rule, shown.iter().flat_map(|s| &s.cases).collect())
+            }
+            Finding::CarrierOrder { .. } => ("HP-2", Vec::new()),
+            Finding::UndeclaredVariant { rule, .. } => (rule, Vec::new()),
+            _ => continue,
+        };
+        let id = rule.split(' ').next().unwrap_or(rule);
+        let by_case = || {
+            report
+                .scenarios
+                .iter()
+                .any(|s| cases.contains(&&s.id) && cites_deviation(&s.rules))
+        };
+        if deviation.rules().contains(&id) || by_case() {
+            caught_by.push(f.to_string());
+        } else {
+            collateral.push(f.to_string());
         }
     }
     DeviationResult {
@@ -107,13 +140,24 @@ pub fn variant_sets() -> Vec<Variants> {
     sets
 }
 
-fn not_passing(report: &Report) -> Vec<String> {
-    report
+/// The instances that do not pass, then what the gate finds about the run
+/// as a whole (a mix of variants, an HP-2 carrier order that is not one).
+fn not_passing(report: &mut Report) -> Vec<String> {
+    let mut out: Vec<String> = report
         .scenarios
         .iter()
         .filter(|s| s.verdict != Verdict::Pass)
         .map(|s| format!("{} ({})", s.id, s.verdict.as_str()))
-        .collect()
+        .collect();
+    let outcome = crate::report::gate::gate(report, Default::default());
+    out.extend(
+        outcome
+            .reasons
+            .iter()
+            .filter(|f| f.scenario().is_empty())
+            .map(ToString::to_string),
+    );
+    out
 }
 
 /// Runs `scenarios` on the clean in-process reference, then once per
@@ -127,27 +171,28 @@ pub async fn selfcheck(
     mut progress: impl FnMut(Option<Deviation>),
 ) -> Result<SelfcheckReport, RunError> {
     progress(None);
-    let clean = run(
+    let mut clean = run(
         scenarios.to_vec(),
         &Target::reference(Vec::new()),
         opts,
         None,
     )
     .await?;
-    let clean_failures = not_passing(&clean);
+    let clean_failures = not_passing(&mut clean);
     let mut results = Vec::new();
     for &d in deviations {
         progress(Some(d));
-        let report = run(scenarios.to_vec(), &Target::reference(vec![d]), opts, None).await?;
+        let mut report = run(scenarios.to_vec(), &Target::reference(vec![d]), opts, None).await?;
+        crate::report::gate::gate(&mut report, Default::default());
         results.push(judge(d, &report));
     }
     let mut variant_runs = Vec::new();
     for v in variants {
         let target = Target::reference(Vec::new()).with_variants(v.clone());
-        let report = run(scenarios.to_vec(), &target, opts, None).await?;
+        let mut report = run(scenarios.to_vec(), &target, opts, None).await?;
         variant_runs.push(VariantRun {
             variants: v.to_string(),
-            failures: not_passing(&report),
+            failures: not_passing(&mut report),
         });
     }
     Ok(SelfcheckReport {

@@ -183,6 +183,7 @@ fn step(knobs: &Knobs, s: &State, op: &Op, last: bool) -> Option<(RawStep, Vec<C
     let mut step = RawStep {
         request: None,
         expect: None,
+        variants: IndexMap::new(),
         capture: IndexMap::new(),
         advance: None,
         advance_to: None,

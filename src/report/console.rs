@@ -243,6 +243,16 @@ pub fn summary_styled(r: &Report, style: Style) -> String {
         count(Verdict::NotApplicable),
         rules.iter().filter(|x| x.verdict.is_none()).count()
     );
+    if let Some(o) = r
+        .outcome
+        .as_ref()
+        .filter(|o| !o.behaviour.variants.is_empty())
+    {
+        out.push_str("behaviour profile:\n");
+        for line in super::behaviour::console_lines(&o.behaviour) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out.push_str(&outcome_lines(r, r.duration_ms, style));
     out
 }

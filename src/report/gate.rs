@@ -343,6 +343,7 @@ fn empty_outcome(report: &Report, policy: Policy) -> Outcome {
         unexpected_passes: 0,
         flaky: 0,
         policy,
+        behaviour: Default::default(),
         coverage: coverage(report),
     }
 }
@@ -525,6 +526,19 @@ fn judge(s: &ScenarioReport, policy: Policy, out: &mut Outcome) {
 
 /// Closes the outcome and stores it in the report.
 fn settle(report: &mut Report, mut out: Outcome) -> Outcome {
+    // Settling again (the coverage gates do) must not repeat them.
+    let (behaviour, reasons, notes) = super::behaviour::decide(report);
+    for r in reasons {
+        if !out.reasons.contains(&r) {
+            out.reasons.push(r);
+        }
+    }
+    for n in notes {
+        if !out.notes.contains(&n) {
+            out.notes.push(n);
+        }
+    }
+    out.behaviour = behaviour;
     out.result = if out.reasons.is_empty() {
         RunResult::Passed
     } else {

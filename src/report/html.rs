@@ -86,13 +86,16 @@ struct Page {
     failures: Vec<FailureRow>,
     /// Groups left out of `failures`.
     more_failures: usize,
-    /// The carriers from highest to lowest precedence.
-    carrier_order: String,
     totals: Vec<Count>,
     total: usize,
     areas: Vec<AreaBar>,
     rule_columns: Vec<Count>,
     rule_groups: Vec<RuleGroup>,
+    /// The behaviour profile: `[rule, variant shown, declared]` rows.
+    behaviour: Vec<[String; 3]>,
+    /// The HP-2 carrier order the target showed, highest first (derived
+    /// from the pairwise winners by the behaviour profile).
+    carrier_order: String,
     matrices: Vec<Matrix>,
     scenarios: Vec<ScenarioView>,
 }
@@ -380,7 +383,6 @@ fn page(r: &Report) -> Page {
             })
             .collect(),
         more_failures: groups::groups(r).len().saturating_sub(SUMMARY_GROUPS),
-        carrier_order: crate::rules::CARRIERS.join(" › "),
         totals: counts(&t),
         total: t.total(),
         areas,
@@ -393,6 +395,18 @@ fn page(r: &Report) -> Page {
             })
             .collect(),
         rule_groups,
+        behaviour: o
+            .map(|o| {
+                o.behaviour
+                    .variants
+                    .iter()
+                    .map(|v| [v.key(), v.summary(), v.declared.clone().unwrap_or_default()])
+                    .collect()
+            })
+            .unwrap_or_default(),
+        carrier_order: o
+            .map(|o| super::behaviour::order_text(&o.behaviour))
+            .unwrap_or_default(),
         matrices: matrices(r),
         scenarios: {
             // Grouped by area (stable: suite order within an area).
@@ -1034,7 +1048,8 @@ pub(crate) mod tests {
         let head = &html[s..];
         let head = &head[head.find("<thead>").unwrap()..head.find("</thead>").unwrap()];
         assert_eq!(head.matches("<th>").count(), 6, "{head}");
-        assert!(html.contains("Carrier order, highest first: <code>x-esri › authorization"));
+        // No HP-2 variant was recorded in this report, so no order is derived.
+        assert!(html.contains("Carrier order, highest first: <code>not determined</code>"));
         // The verdict cell of a broken rule links to a scenario breaking it.
         assert!(
             html.contains(
@@ -1133,6 +1148,7 @@ pub(crate) mod tests {
             } else {
                 vec![]
             },
+            variants: vec![],
             skipped: None,
         }
     }

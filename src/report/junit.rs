@@ -95,6 +95,19 @@ fn outcome_properties(suite: &mut TestSuite, o: Option<&Outcome>) {
     for r in &o.reasons {
         suite.add_property(Property::new("tessera.outcome.reason", r.to_string()));
     }
+    // The behaviour profile: `tessera.variant.TS-4` = `405 (12 cases)`.
+    for v in &o.behaviour.variants {
+        suite.add_property(Property::new(
+            format!("tessera.variant.{}", v.key()),
+            v.summary(),
+        ));
+    }
+    if let Some(order) = &o.behaviour.carrier_order {
+        suite.add_property(Property::new(
+            "tessera.variant.HP-2.carrier_order",
+            order.join(","),
+        ));
+    }
     let c = &o.coverage;
     suite.add_property(Property::new("tessera.coverage.ran", c.ran.to_string()));
     suite.add_property(Property::new("tessera.coverage.total", c.total.to_string()));

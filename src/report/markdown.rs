@@ -138,6 +138,8 @@ pub fn write(report: &Report) -> String {
     }
     out.push('\n');
 
+    out.push_str(&behaviour_section(report));
+
     // One entry per failure group (its first instance in full, the cases
     // listed), plus what the gate named about passing scenarios.
     let all = groups::groups(report);
@@ -537,6 +539,36 @@ fn plain(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// "Behaviour profile": the variant of each VARIANT rule shown, in how
+/// many cases, and what the target declared; HP-2's carrier order.
+fn behaviour_section(report: &Report) -> String {
+    let Some(o) = report
+        .outcome
+        .as_ref()
+        .filter(|o| !o.behaviour.variants.is_empty())
+    else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "## Behaviour profile\n\n| rule | variant shown | declared |\n|---|---|---|\n",
+    );
+    for v in &o.behaviour.variants {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            v.key(),
+            v.summary(),
+            v.declared.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nHP-2 carrier order: {}\n",
+        super::behaviour::order_text(&o.behaviour)
+    );
+    out
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the model, one pure writer per format, plus the pure CI-gate logic
 //! (baselines, sharding, merge, diff) that works on the model.
 
+pub mod behaviour;
 pub mod console;
 pub mod diff;
 pub mod gate;

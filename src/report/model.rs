@@ -61,6 +61,77 @@ pub struct Outcome {
     /// of the outcome; writers render it.
     #[serde(default)]
     pub coverage: Coverage,
+    /// For each VARIANT rule, the variant the target showed and in how many
+    /// cases (decided with the outcome: a mix, a carrier order that is not
+    /// one, or a declared variant not shown fails the run).
+    #[serde(default)]
+    pub behaviour: BehaviourProfile,
+}
+
+/// The behaviour profile: which variant of each VARIANT rule the target
+/// showed (semantics.md, "Levels, variants and verdicts").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviourProfile {
+    /// One entry per rule and dimension shown or declared, in the order of
+    /// semantics.md (HP-2: one per pair, then one per stack).
+    pub variants: Vec<VariantShown>,
+    /// HP-2: the carriers from highest precedence down, as the pairwise
+    /// winners order them; `None` when no pair was shown or the pairs do not
+    /// form one strict order.
+    #[serde(default)]
+    pub carrier_order: Option<Vec<String>>,
+}
+
+/// One VARIANT rule (or HP-2 dimension) in the behaviour profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantShown {
+    pub rule: String,
+    /// `""` for a rule's only dimension; `x-esri/query` for an HP-2 pair.
+    #[serde(default)]
+    pub dimension: String,
+    /// Each variant shown, with the cases (report ids) that showed it; more
+    /// than one entry is a mix, which fails the run.
+    pub shown: Vec<ShownIn>,
+    /// What the target profile declared, if it did.
+    #[serde(default)]
+    pub declared: Option<String>,
+}
+
+impl VariantShown {
+    /// `TS-4`, `HP-2 x-esri/query`.
+    pub fn key(&self) -> String {
+        if self.dimension.is_empty() {
+            self.rule.clone()
+        } else {
+            format!("{} {}", self.rule, self.dimension)
+        }
+    }
+
+    /// `405 (12 cases)`, `checked (3 cases), ignored (1 case)`, or `not
+    /// shown`.
+    pub fn summary(&self) -> String {
+        if self.shown.is_empty() {
+            return "not shown".into();
+        }
+        self.shown
+            .iter()
+            .map(|s| {
+                let n = s.cases.len();
+                format!("{} ({n} case{})", s.name, if n == 1 { "" } else { "s" })
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A variant and the cases that showed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShownIn {
+    pub name: String,
+    pub cases: Vec<String>,
 }
 
 impl Outcome {
@@ -140,6 +211,17 @@ pub enum Finding {
         total: usize,
         min_percent: u32,
     },
+    /// Different variants of one VARIANT rule in different cases.
+    MixedVariants { rule: String, shown: Vec<ShownIn> },
+    /// HP-2: the pairwise winners form no strict order, or a stack's winner
+    /// is not the top of its carriers in that order.
+    CarrierOrder { problem: String },
+    /// The target profile declares a variant the target did not show.
+    UndeclaredVariant {
+        rule: String,
+        declared: String,
+        shown: Vec<String>,
+    },
 }
 
 impl Finding {
@@ -154,7 +236,11 @@ impl Finding {
             | Finding::Warn { id }
             | Finding::UnmatchedEntry { id } => id,
             // About the run as a whole, not one scenario.
-            Finding::RuleNotPassed { .. } | Finding::TooFewRan { .. } => "",
+            Finding::RuleNotPassed { .. }
+            | Finding::TooFewRan { .. }
+            | Finding::MixedVariants { .. }
+            | Finding::CarrierOrder { .. }
+            | Finding::UndeclaredVariant { .. } => "",
         }
     }
 }
@@ -192,6 +278,33 @@ impl std::fmt::Display for Finding {
                 write!(
                     f,
                     "baseline entry `{id}` matches no scenario in this report"
+                )
+            }
+            Finding::MixedVariants { rule, shown } => {
+                let parts: Vec<String> = shown
+                    .iter()
+                    .map(|s| format!("{} in {}", s.name, s.cases.join(", ")))
+                    .collect();
+                write!(
+                    f,
+                    "{rule} fail: different variants in different cases ({})",
+                    parts.join("; ")
+                )
+            }
+            Finding::CarrierOrder { problem } => write!(f, "HP-2 fail: {problem}"),
+            Finding::UndeclaredVariant {
+                rule,
+                declared,
+                shown,
+            } => {
+                let shown = if shown.is_empty() {
+                    "none was shown".to_owned()
+                } else {
+                    format!("the target showed {}", shown.join(", "))
+                };
+                write!(
+                    f,
+                    "{rule} fail: the target profile declares `{declared}`, {shown}"
                 )
             }
             Finding::RuleNotPassed { rule, unlock } => {
@@ -410,6 +523,11 @@ pub struct TargetSummary {
     /// Deviations the in-process reference was started with.
     #[serde(default)]
     pub deviations: Vec<String>,
+    /// The variants the target declares (`variants:` in its profile; the
+    /// reference's own otherwise stay undeclared), `RULE` or `HP-2 A/B` to a
+    /// variant name; the gate fails the run when another one is shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub declared_variants: BTreeMap<String, String>,
     /// How the target was reached over HTTPS; absent: plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSummary>,
@@ -600,6 +718,44 @@ pub struct StepReport {
     /// nor fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The `variants:` alternatives checked on this step's answers, with
+    /// which held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantMatch>,
+}
+
+/// Which named alternatives of one VARIANT rule held on one answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantMatch {
+    pub rule: String,
+    /// `""` for a rule's only dimension; `x-esri/query` for an HP-2 pair,
+    /// `query/body/cookie` for a stack.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dimension: String,
+    /// The alternatives that held: one is the variant shown; several mean
+    /// this answer cannot tell them apart (the profile does not count it);
+    /// none fails the step.
+    pub matched: Vec<String>,
+}
+
+impl VariantMatch {
+    /// The variant this answer shows, when exactly one alternative held.
+    pub fn shown(&self) -> Option<&str> {
+        match self.matched.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// `TS-4`, `HP-2 x-esri/query`.
+    pub fn key(&self) -> String {
+        if self.dimension.is_empty() {
+            self.rule.clone()
+        } else {
+            format!("{} {}", self.rule, self.dimension)
+        }
+    }
 }
 
 /// One HTTP request and its answer (masked).
@@ -840,6 +996,7 @@ pub(crate) mod tests {
                 note: None,
                 exchanges: vec![],
                 checks,
+                variants: vec![],
                 skipped: None,
             }],
             tokens: vec![],
@@ -861,6 +1018,7 @@ pub(crate) mod tests {
                 capabilities: vec!["clock-control".into()],
                 knobs: serde_json::json!({}),
                 deviations: vec![],
+                declared_variants: BTreeMap::new(),
                 tls: None,
             },
             partition: None,

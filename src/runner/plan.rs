@@ -338,6 +338,7 @@ pub(crate) mod tests {
             })
             .unwrap(),
             asserts: Vec::new(),
+            alternatives: Vec::new(),
             capture: Default::default(),
         }))
     }

@@ -35,7 +35,7 @@ use super::render::{self, Context, Rendered};
 use crate::client::control::Control;
 use crate::client::http::{self, Clients, Response, TransportError};
 use crate::knobs::Knobs;
-use crate::report::model::{Check, Exchange, StepReport, TokenWindow, Verdict};
+use crate::report::model::{Check, Exchange, StepReport, TokenWindow, VariantMatch, Verdict};
 use crate::report::redact::{self, Redactor};
 use crate::scenario::plan::{
     AdvanceTo, CaptureSource, Case, RequestStep, Scenario, Step, StepKind,
@@ -286,6 +286,7 @@ impl Player<'_> {
             note: step.note.clone(),
             exchanges: Vec::new(),
             checks: Vec::new(),
+            variants: Vec::new(),
             skipped: None,
         };
         let rules: Vec<String> = step.rules.iter().map(ToString::to_string).collect();
@@ -447,9 +448,14 @@ impl Player<'_> {
                 expect::evaluate(&rs.asserts, &resp, &self.ctx(), rules, self.live.tolerance);
             self.learn_response(&r.request, &resp);
             self.windows(index, sent_at, &resp, &caps);
-            let failed = !ev.passed() || cap_checks.iter().any(|c| !c.passed);
-            let definite = ev.definite_failure() || cap_checks.iter().any(|c| !c.passed);
+            let (alt_checks, matches) = self.alternatives(rs, &resp);
+            let alt_failed = matches.iter().any(|m| m.matched.is_empty());
+            report.variants.extend(matches);
+            let failed = !ev.passed() || cap_checks.iter().any(|c| !c.passed) || alt_failed;
+            let definite =
+                ev.definite_failure() || cap_checks.iter().any(|c| !c.passed) || alt_failed;
             report.checks.extend(ev.checks);
+            report.checks.extend(alt_checks);
             report.checks.extend(cap_checks);
             for name in caps.keys() {
                 self.capture_rtt.insert(name.clone(), elapsed);
@@ -464,6 +470,61 @@ impl Player<'_> {
         }
         self.captures.extend(new_captures);
         outcome
+    }
+
+    /// Checks the step's `variants:` alternatives on one answer: for each
+    /// VARIANT rule, which alternatives hold. The checks of the first that
+    /// holds are reported (labelled with the variant); when none holds,
+    /// every alternative's failed checks, citing the VARIANT rule.
+    fn alternatives(&self, rs: &RequestStep, resp: &Response) -> (Vec<Check>, Vec<VariantMatch>) {
+        let mut checks = Vec::new();
+        let mut matches = Vec::new();
+        for alt in &rs.alternatives {
+            let rules = [alt.rule.id.to_owned()];
+            let evs: Vec<(&str, Evaluation)> = alt
+                .options
+                .iter()
+                .map(|(name, asserts)| {
+                    let ev =
+                        expect::evaluate(asserts, resp, &self.ctx(), &rules, self.live.tolerance);
+                    (*name, ev)
+                })
+                .collect();
+            let matched: Vec<String> = evs
+                .iter()
+                .filter(|(_, ev)| ev.passed())
+                .map(|(n, _)| (*n).to_owned())
+                .collect();
+            let label = |name: &str| {
+                if alt.dimension.is_empty() {
+                    format!("[{}: {name}]", alt.rule.id)
+                } else {
+                    format!("[{} {}: {name}]", alt.rule.id, alt.dimension)
+                }
+            };
+            for (name, ev) in evs {
+                let shown = matched.first().map(String::as_str);
+                if shown.is_some() && shown != Some(name) {
+                    continue;
+                }
+                let prefix = label(name);
+                checks.extend(
+                    ev.checks
+                        .into_iter()
+                        .filter(|c| shown.is_some() || !c.passed)
+                        .map(|mut c| {
+                            c.what = format!("{prefix} {}", c.what);
+                            c
+                        }),
+                );
+            }
+            matches.push(VariantMatch {
+                rule: alt.rule.id.to_owned(),
+                dimension: alt.dimension.clone(),
+                matched,
+            });
+        }
+        (checks, matches)
     }
 
     fn source(&self, r: &Rendered) -> Result<Option<IpAddr>, String> {
@@ -829,6 +890,7 @@ mod tests {
             note: None,
             exchanges: vec![],
             checks: vec![],
+            variants: vec![],
             skipped: skipped.map(Into::into),
         }
     }

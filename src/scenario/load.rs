@@ -325,7 +325,7 @@ mod tests {
             ),
             (
                 format!("{head}steps:\n  - wait: 1s\n    waitt: 2s\n"),
-                "t.yaml:8:5: error: one of the fields `request`, `expect`, `capture`, `advance`, \
+                "t.yaml:8:5: error: one of the fields `request`, `expect`, `variants`, `capture`, `advance`, \
                  `advance_to`, `wait`, `concurrent`, `set_password`, `rules`, `note`, found unknown field `waitt` (did you mean `wait`?)",
             ),
             (

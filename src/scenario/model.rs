@@ -195,6 +195,15 @@ pub struct RawStep {
     /// What the answer to `request` must look like.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// Named alternatives for VARIANT rules, beside `expect` (which holds in
+    /// every variant): a VARIANT rule of semantics.md (`TS-4`), or for HP-2
+    /// a pair of carriers (`HP-2 x-esri/query`) or a stack of three or more
+    /// (`HP-2 query/body/cookie`, in the reference's order), to every one
+    /// of its variants (for a stack: its carriers, the winner), each a full
+    /// expectation. The step passes when `expect` and one alternative of
+    /// each rule hold; the report records which.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub variants: IndexMap<String, Spanned<IndexMap<String, Spanned<Expect>>>>,
     /// Values to keep from the answer, usable later as `{{NAME}}`:
     /// `$.json.path`, `body` (the whole text body) or `header:NAME`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]

@@ -196,7 +196,34 @@ pub struct RequestStep {
     pub request: RequestPlan,
     /// Every expectation, in the order its checks are reported.
     pub asserts: Vec<Assert>,
+    /// Named alternatives for VARIANT rules (`variants:`): one of each must
+    /// hold beside `asserts`.
+    pub alternatives: Vec<Alternatives>,
     pub capture: IndexMap<String, CaptureSource>,
+}
+
+/// The alternatives of one VARIANT rule (or HP-2 dimension) on one step:
+/// every variant it lists, each a complete expectation.
+#[derive(Debug, Clone)]
+pub struct Alternatives {
+    pub rule: &'static crate::rules::Rule,
+    /// The dimension (`""` for a rule's only one; `x-esri/query` for an HP-2
+    /// pair; `query/body/cookie` for an HP-2 stack, whose variants are its
+    /// carriers: the winner).
+    pub dimension: String,
+    /// Each variant by name, in the rule's listed order.
+    pub options: Vec<(&'static str, Vec<Assert>)>,
+}
+
+impl Alternatives {
+    /// `TS-4`, `HP-2 x-esri/query`: the key the scenario writes.
+    pub fn key(&self) -> String {
+        if self.dimension.is_empty() {
+            self.rule.id.to_owned()
+        } else {
+            format!("{} {}", self.rule.id, self.dimension)
+        }
+    }
 }
 
 impl RequestStep {
@@ -205,6 +232,13 @@ impl RequestStep {
         self.request
             .templates()
             .chain(self.asserts.iter().flat_map(|a| a.predicate.templates()))
+            .chain(
+                self.alternatives
+                    .iter()
+                    .flat_map(|alt| &alt.options)
+                    .flat_map(|(_, asserts)| asserts)
+                    .flat_map(|a| a.predicate.templates()),
+            )
             .flat_map(|t| t.vars())
     }
 }

@@ -20,8 +20,8 @@ use std::path::Path;
 use super::diagnostic::{Diagnostic, DiagnosticKind as K};
 use super::model::*;
 use super::plan::{
-    Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate, Query,
-    RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
+    Alternatives, Arith, Assert, CaptureError, CaptureSource, Case, JsonQuery, Operand, Predicate,
+    Query, RequestPlan, RequestStep, Scenario, ScenarioKnobs, Step, StepKind, TermValue,
 };
 use super::template::{Template, Var};
 use crate::rules::{RuleRef, RuleRefError};
@@ -522,16 +522,20 @@ fn check_step(
         c.err(at, K::StepActions(found));
         return None;
     }
-    if s.request.is_none() && (s.expect.is_some() || !s.capture.is_empty()) {
+    if s.request.is_none()
+        && (s.expect.is_some() || !s.capture.is_empty() || !s.variants.is_empty())
+    {
         let key = if s.expect.is_some() {
             "expect:"
+        } else if !s.variants.is_empty() {
+            "variants:"
         } else {
             "capture:"
         };
         let at = c.find(loc, key);
         c.err(
             at,
-            K::Invalid("`expect` and `capture` only next to a `request`".into()),
+            K::Invalid("`expect`, `variants` and `capture` only next to a `request`".into()),
         );
     }
     let rules = if s.rules.is_empty() {
@@ -681,6 +685,7 @@ fn check_request_step(
         Some(expect) => compile_expect(c, loc, expect, cases, captured),
         None => Vec::new(),
     };
+    let alternatives = compile_variants(c, loc, &raw.variants, cases, captured);
     let mut capture = indexmap::IndexMap::new();
     for (name, src) in &raw.capture {
         if let Some(why) = bad_capture_name(name) {
@@ -701,6 +706,7 @@ fn check_request_step(
             loc,
             request,
             asserts,
+            alternatives,
             capture,
         }),
         Ok(_) => None,
@@ -768,6 +774,172 @@ fn compile_expect(
         out.extend(compile_matcher(c, query, m, cases, captured));
     }
     out
+}
+
+/// `variants:`: each key a VARIANT rule (or an HP-2 pair or stack of
+/// carriers), each inner key one of its variants, every variant present
+/// (complete: a rule's alternatives never leave anything open), each a
+/// non-empty expectation compiled like `expect:`.
+fn compile_variants(
+    c: &mut Checker,
+    loc: Loc,
+    raw: &indexmap::IndexMap<String, Spanned<indexmap::IndexMap<String, Spanned<Expect>>>>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Vec<Alternatives> {
+    let mut out = Vec::new();
+    for (key, alts) in raw {
+        let key_at = c.find(loc, key);
+        let (rule, dimension, names) = match variant_key(key) {
+            Ok(k) => k,
+            Err(why) => {
+                c.err(key_at, K::Invalid(why));
+                continue;
+            }
+        };
+        for (name, exp) in &alts.value {
+            if !names.contains(&name.as_str()) {
+                let at = key_before(c.source, exp.loc, name);
+                let hint = names
+                    .iter()
+                    .find(|n| n.eq_ignore_ascii_case(name.trim()))
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                c.err(
+                    at,
+                    K::Invalid(format!(
+                        "a variant of `{key}` ({}), found `{name}`{hint}",
+                        names.join(" | ")
+                    )),
+                );
+            }
+        }
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !alts.value.contains_key(*n))
+            .collect();
+        if !missing.is_empty() {
+            c.err(
+                key_at,
+                K::Invalid(format!(
+                    "every variant of `{key}` ({}) as a named alternative, missing {}",
+                    names.join(" | "),
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+        let mut options = Vec::new();
+        for name in &names {
+            let Some(exp) = alts.value.get(*name) else {
+                continue;
+            };
+            if exp.value == Expect::default() {
+                let at = key_before(c.source, exp.loc, name);
+                c.err(
+                    at,
+                    K::Invalid(format!(
+                        "a check in the alternative `{name}` of `{key}` (an empty one would accept anything)"
+                    )),
+                );
+                continue;
+            }
+            options.push((
+                *name,
+                compile_expect(c, exp.loc, &exp.value, cases, captured),
+            ));
+        }
+        out.push(Alternatives {
+            rule,
+            dimension,
+            options,
+        });
+    }
+    out
+}
+
+/// A `variants:` key: the rule, its dimension and the variant names it
+/// takes. `TS-4`; `HP-2 x-esri/query` (a pair, its winner); `HP-2
+/// query/body/cookie` (three or more carriers in the reference's order,
+/// the winner among them).
+fn variant_key(
+    key: &str,
+) -> Result<(&'static crate::rules::Rule, String, Vec<&'static str>), String> {
+    use crate::rules::{CARRIERS, Level, find_id, levels_text};
+    let (id, dim) = match key.trim().split_once(' ') {
+        Some((id, dim)) => (id, dim.trim()),
+        None => (key.trim(), ""),
+    };
+    let variant_rules = || {
+        crate::rules::RULES
+            .iter()
+            .filter(|r| r.has(Level::Variant))
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(rule) = find_id(id).map(|r| r.rule()) else {
+        let hint = crate::rules::RULES
+            .iter()
+            .find(|r| r.has(Level::Variant) && r.id.eq_ignore_ascii_case(id))
+            .map(|r| format!("; did you mean `{}`?", r.id))
+            .unwrap_or_default();
+        return Err(format!(
+            "a VARIANT rule ({}), found `{key}`{hint}",
+            variant_rules()
+        ));
+    };
+    if !rule.has(Level::Variant) {
+        return Err(format!(
+            "a VARIANT rule ({}), found `{id}` (its levels: {}): checks of other rules go in `expect`",
+            variant_rules(),
+            levels_text(rule)
+        ));
+    }
+    if let Some(d) = rule.dimension(dim) {
+        return Ok((rule, dim.to_owned(), d.variants.to_vec()));
+    }
+    if rule.dimensions.len() == 1 {
+        return Err(format!(
+            "`{}` alone as the key ({} has one dimension), found `{key}`",
+            rule.id, rule.id
+        ));
+    }
+    // HP-2: a pair in the other order, or a stack.
+    let parts: Vec<&str> = dim.split('/').map(str::trim).collect();
+    let known: Vec<Option<usize>> = parts
+        .iter()
+        .map(|p| CARRIERS.iter().position(|c| c == p))
+        .collect();
+    let canonical = || {
+        let mut idx: Vec<usize> = known.iter().flatten().copied().collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.iter()
+            .map(|i| CARRIERS[*i])
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let shape = format!(
+        "`{id} A/B` (a pair of carriers) or `{id} A/B/C...` (a stack), carriers from {} in that order",
+        CARRIERS.join(", ")
+    );
+    if parts.len() < 2 || known.iter().any(Option::is_none) {
+        return Err(format!("{shape}, found `{key}`"));
+    }
+    let in_order = known.windows(2).all(|w| w[0] < w[1]);
+    if !in_order {
+        return Err(format!(
+            "{shape}, found `{key}`; did you mean `{id} {}`?",
+            canonical()
+        ));
+    }
+    let names: Vec<&'static str> = known.iter().flatten().map(|i| CARRIERS[*i]).collect();
+    Ok((rule, dim.to_owned(), names))
 }
 
 /// `status:` or `arcgis_error:`: an integer, `none` (arcgis_error only) or
@@ -1112,6 +1284,75 @@ mod tests {
     }
 
     const HEAD: &str = "version: 1\nid: a/b\ntitle: t\nrules: [LT-1]\nprofile: arcgis-token\n";
+
+    #[test]
+    fn variants_name_a_variant_rule_and_list_every_variant() {
+        let src = |variants: &str| {
+            format!(
+                "{HEAD}steps:\n  - request: {{endpoint: server_info}}\n    expect: {{status: 200}}\n    variants:\n{variants}"
+            )
+        };
+        let ok = load(&src(
+            "      TS-4:\n        \"405\": {arcgis_error: 405}\n        \"400\": {arcgis_error: 400}\n      HP-2 x-esri/query:\n        x-esri: {arcgis_error: 403}\n        query: {no_error: true}\n      HP-2 query/body/cookie:\n        query: {arcgis_error: 403}\n        body: {no_error: true}\n        cookie: {no_error: true}\n",
+        ))
+        .unwrap();
+        let StepKind::Request(rs) = &ok.steps[0].kind else {
+            panic!()
+        };
+        let keys: Vec<String> = rs.alternatives.iter().map(|a| a.key()).collect();
+        assert_eq!(
+            keys,
+            ["TS-4", "HP-2 x-esri/query", "HP-2 query/body/cookie"]
+        );
+        assert_eq!(rs.alternatives[0].options[1].0, "400");
+        assert_eq!(
+            rs.alternatives[0].options[1].1.len(),
+            1,
+            "compiled like expect"
+        );
+        for (variants, want) in [
+            (
+                "      TS-4:\n        \"405\": {arcgis_error: 405}\n",
+                "t.yaml:10:7: error: every variant of `TS-4` (405 | 400) as a named alternative, missing `400`",
+            ),
+            (
+                "      TS-4:\n        \"405\": {arcgis_error: 405}\n        \"401\": {arcgis_error: 400}\n        \"400\": {arcgis_error: 400}\n",
+                "t.yaml:12:10: error: a variant of `TS-4` (405 | 400), found `401`",
+            ),
+            (
+                "      HP-8:\n        Checked: {arcgis_error: 498}\n        ignored: {no_error: true}\n",
+                "found `Checked`; did you mean `checked`?",
+            ),
+            (
+                "      LT-5:\n        a: {status: 200}\n",
+                "t.yaml:10:7: error: a VARIANT rule (TS-3, TS-4",
+            ),
+            (
+                "      ts-4:\n        a: {status: 200}\n",
+                "did you mean `TS-4`?",
+            ),
+            (
+                "      HP-2 query/x-esri:\n        a: {status: 200}\n",
+                "did you mean `HP-2 x-esri/query`?",
+            ),
+            (
+                "      HP-8 x/y:\n        a: {status: 200}\n",
+                "`HP-8` alone as the key",
+            ),
+            (
+                "      HP-8:\n        checked: {}\n        ignored: {no_error: true}\n",
+                "a check in the alternative `checked` of `HP-8` (an empty one would accept anything)",
+            ),
+        ] {
+            let errs = load(&src(variants)).unwrap_err();
+            assert!(errs.iter().any(|e| e.contains(want)), "{want}\n{errs:#?}");
+        }
+        let errs = load(&format!(
+            "{HEAD}steps:\n  - wait: 1s\n    variants: {{HP-8: {{checked: {{status: 200}}}}}}\n"
+        ))
+        .unwrap_err();
+        assert!(errs[0].contains("only next to a `request`"), "{errs:?}");
+    }
 
     #[test]
     fn case_values_may_hold_placeholders_checked_where_used() {

@@ -119,6 +119,9 @@ pub struct Target {
     pub users: BTreeMap<String, User>,
     /// Allowed distance for time comparisons involving `{{now}}`.
     pub time_tolerance: Duration,
+    /// Variants the target declares (`variants:` in its profile): `RULE`
+    /// or `HP-2 A/B` to a variant name.
+    pub declared_variants: BTreeMap<String, String>,
     /// How every client of the run speaks TLS to this target.
     pub tls: TlsOptions,
     /// The in-process reference speaks HTTPS (`--target reference --tls`).
@@ -312,6 +315,7 @@ impl Target {
             },
             users: fixture_users(),
             time_tolerance: Duration::ZERO,
+            declared_variants: BTreeMap::new(),
             tls: TlsOptions::default(),
             reference_tls: false,
             peer_tls: None,
@@ -364,6 +368,7 @@ impl Target {
                 }
                 TargetKind::Remote => Vec::new(),
             },
+            declared_variants: self.declared_variants.clone(),
             tls: self.tls_summary(),
         }
     }
@@ -552,6 +557,7 @@ impl Target {
             } else {
                 Duration::from_secs(2)
             },
+            declared_variants: BTreeMap::new(),
             tls,
             reference_tls: false,
             peer_tls: None,

@@ -76,6 +76,11 @@ pub struct ProfileFile {
     /// the reference fixture's accounts.
     #[serde(default)]
     pub users: IndexMap<String, Spanned<UserFile>>,
+    /// The variants of VARIANT rules the target intends: `HP-8: checked`,
+    /// `HP-2 x-esri/query: query`. A declared variant the run does not
+    /// show fails it.
+    #[serde(default)]
+    pub variants: IndexMap<String, Spanned<String>>,
     /// How to reach an `https://` target: extra trusted roots, no
     /// verification, a client certificate.
     #[serde(default)]
@@ -131,6 +136,65 @@ pub struct UserFile {
     pub name: String,
     /// Must be a `${ENV_VAR}` reference.
     pub password: String,
+}
+
+/// A `variants:` entry of a profile: `RULE: NAME` for a VARIANT rule of
+/// `rules.rs`, `HP-2 A/B: WINNER` for an HP-2 pair.
+fn check_declared_variant(key: &str, name: &str) -> Result<crate::rules::VariantRef, String> {
+    use crate::rules::{Level, RULES};
+    let (id, dim) = match key.trim().split_once(' ') {
+        Some((id, dim)) => (id, dim.trim()),
+        None => (key.trim(), ""),
+    };
+    let variant_rules = || {
+        RULES
+            .iter()
+            .filter(|r| r.has(Level::Variant))
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(rule) = RULES.iter().find(|r| r.id == id && r.has(Level::Variant)) else {
+        let hint = RULES
+            .iter()
+            .find(|r| r.has(Level::Variant) && r.id.eq_ignore_ascii_case(id))
+            .map(|r| format!("; did you mean `{}`?", r.id))
+            .unwrap_or_default();
+        return Err(format!(
+            "a VARIANT rule ({}) as the key, found `{key}`{hint}",
+            variant_rules()
+        ));
+    };
+    let Some(dimension) = rule.dimension(dim) else {
+        let dims: Vec<String> = rule
+            .dimensions
+            .iter()
+            .map(|d| format!("`{} {}`", rule.id, d.name))
+            .collect();
+        return Err(if dim.is_empty() {
+            format!(
+                "one of {} (a pair of carriers), found `{key}`",
+                dims.join(", ")
+            )
+        } else {
+            format!(
+                "`{}` alone ({} has one dimension), found `{key}`",
+                rule.id, rule.id
+            )
+        });
+    };
+    crate::rules::variant(rule.id, &format!("{dim}: {}", name.trim())).ok_or_else(|| {
+        let hint = dimension
+            .variants
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(name.trim()))
+            .map(|v| format!("; did you mean `{v}`?"))
+            .unwrap_or_default();
+        format!(
+            "a variant of `{key}` ({}), found `{name}`{hint}",
+            dimension.variants.join(" | ")
+        )
+    })
 }
 
 /// Reads a profile file and resolves its `${ENV}` references.
@@ -261,6 +325,15 @@ fn build(
     };
     let max_real_wait = dur(&file.capabilities.max_real_wait, Duration::ZERO);
     let time_tolerance = dur(&file.time_tolerance, Duration::from_secs(2));
+    let mut declared_variants = BTreeMap::new();
+    for (rule, name) in &file.variants {
+        match check_declared_variant(rule, &name.value) {
+            Ok(v) => {
+                declared_variants.insert(rule.trim().to_owned(), v.name.to_owned());
+            }
+            Err(e) => err(name.loc, e),
+        }
+    }
     let mut users = BTreeMap::new();
     let mut missing: Option<String> = None;
     for (alias, u) in &file.users {
@@ -332,6 +405,7 @@ fn build(
         },
         users,
         time_tolerance,
+        declared_variants,
         tls,
         reference_tls: false,
         peer_tls: None,
@@ -456,6 +530,35 @@ mod tests {
             t.capabilities.addresses["alt1"],
             IpAddr::from([127, 0, 0, 2])
         );
+    }
+
+    #[test]
+    fn declared_variants_are_checked_against_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.yaml");
+        let head = "version: 1\nbase_url: https://x.example\nprofiles: [arcgis-token]\nvariants:\n";
+        std::fs::write(
+            &p,
+            format!("{head}  TS-3: \"401\"\n  HP-2 x-esri/query: query\n"),
+        )
+        .unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert_eq!(t.declared_variants["TS-3"], "401");
+        assert_eq!(t.declared_variants["HP-2 x-esri/query"], "query");
+        assert_eq!(t.summary().declared_variants.len(), 2);
+        for (body, want) in [
+            (
+                "  TS-3: \"402\"\n",
+                "t.yaml:5:9: error: a variant of `TS-3` (400 | 401), found `402`",
+            ),
+            ("  HP-8: Checked\n", "did you mean `checked`?"),
+            ("  LT-5: x\n", "a VARIANT rule (TS-3, TS-4"),
+            ("  HP-2: x-esri\n", "one of `HP-2 x-esri/authorization`"),
+        ] {
+            std::fs::write(&p, format!("{head}{body}")).unwrap();
+            let e = load_with_env(&p, &env).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}\n{e}");
+        }
     }
 
     #[test]

@@ -13,3 +13,4 @@ mod secrets;
 mod support;
 mod tls;
 mod validate;
+mod variants;
