@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per behaviour.
 
 mod cli;
+mod fidelity;
 mod fuzz;
 mod gates;
 mod remote;
