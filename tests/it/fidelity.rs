@@ -249,7 +249,10 @@ fn every_fed_step_fails_a_broken_answer() {
         .filter(|f| f.eval.passed())
         .map(|f| f.place)
         .collect();
-    assert!(passing.is_empty(), "steps that accept anything: {passing:?}");
+    assert!(
+        passing.is_empty(),
+        "steps that accept anything: {passing:?}"
+    );
 }
 
 /// Answers whose status is not recorded are fed only to steps that do not
