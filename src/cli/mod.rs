@@ -69,6 +69,58 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// TLS to the target (`tessera run`): extra roots, no verification, a
+/// client certificate, or HTTPS for the in-process reference.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// A PEM file of CA certificates to trust besides the system's roots
+    /// (a private CA, or the certificate `tessera serve --tls-cert-out` wrote);
+    /// repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<std::path::PathBuf>,
+    /// Accept any server certificate and host name. Every report says so.
+    #[arg(long)]
+    pub insecure: bool,
+    /// A PEM client certificate, for a web tier that asks for one (with
+    /// --client-key).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
+    /// Serve the in-process reference over HTTPS (`--target reference` only).
+    #[arg(long)]
+    pub tls: bool,
+}
+
+impl TlsArgs {
+    /// The files read and checked; `Err` is a usage error naming the flag.
+    pub fn request(&self) -> Result<tessera::target::TlsRequest, String> {
+        let read = |flag: &str, p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("{flag} {}: {e}", p.display()))
+        };
+        let mut client = tessera::client::TlsOptions::default();
+        client.insecure = self.insecure;
+        for p in &self.cacert {
+            let pem = read("--cacert", p)?;
+            client
+                .add_cacert_pem(&p.display().to_string(), &pem)
+                .map_err(|e| format!("--cacert {e}"))?;
+        }
+        if let (Some(c), Some(k)) = (&self.client_cert, &self.client_key) {
+            let cert = read("--client-cert", c)?;
+            let key = read("--client-key", k)?;
+            client
+                .set_client_identity_pem(&c.display().to_string(), &cert, &key)
+                .map_err(|e| format!("--client-cert/--client-key {e}"))?;
+        }
+        Ok(tessera::target::TlsRequest {
+            client,
+            reference_tls: self.tls,
+        })
+    }
+}
+
 /// `--deviation`, for every subcommand that starts the in-process reference.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeviationArgs {

@@ -72,6 +72,8 @@ pub struct RunArgs {
     deviation: DeviationArgs,
     #[command(flatten)]
     variant: VariantArgs,
+    #[command(flatten)]
+    tls: super::TlsArgs,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -84,6 +86,13 @@ pub fn execute(args: RunArgs) -> u8 {
         errln!("error: {e}");
         return exit::USAGE;
     }
+    let tls = match args.tls.request() {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let filter = match args.filter.filter() {
         Ok(f) => f,
         Err(code) => return code,
@@ -163,13 +172,19 @@ pub fn execute(args: RunArgs) -> u8 {
     rt.block_on(async {
         let deviations = args.deviation.deviations.clone();
         let timeouts = args.timeout.timeouts();
-        let target = match Target::resolve(&args.target, deviations, timeouts).await {
+        let target = match Target::resolve_with_tls(&args.target, deviations, timeouts, tls).await {
             Ok(t) => t.with_variants(variants),
             Err(e) => {
                 errln!("{}", e.render(false));
                 return e.exit_code();
             }
         };
+        if target.tls.insecure {
+            errln!(
+                "warning: {}",
+                tessera::report::model::TlsSummary::INSECURE_WARNING
+            );
+        }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(print_events(rx));
         let result = tessera::runner::run(selected.scenarios, &target, &opts, Some(tx)).await;

@@ -1,9 +1,12 @@
 //! `tessera serve`: run the reference server on a socket until Ctrl-C, or list
 //! its deviations or variants. Prints the URL it listens on (never a token or password).
+//! With `--tls` (or `--tls-cert/--tls-key`) it speaks HTTPS; the generated
+//! certificate can be written out for clients to trust, the key never is.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use tessera::reference::tls::ServerTls;
 use tessera::reference::{Config, Deviation, ServerOptions};
 
 use super::{DeviationArgs, VariantArgs};
@@ -29,6 +32,73 @@ pub struct ServeArgs {
     /// Print every deviation (name, rule IDs, description) and exit.
     #[arg(long)]
     list_deviations: bool,
+    #[command(flatten)]
+    tls: ServeTlsArgs,
+}
+
+/// HTTPS: a self-signed certificate made at start, or a given pair.
+#[derive(Debug, clap::Args)]
+pub struct ServeTlsArgs {
+    /// Serve HTTPS with a self-signed certificate made at start for
+    /// localhost, 127.0.0.1 and every --tls-name.
+    #[arg(long)]
+    tls: bool,
+    /// Another name (host name or IP address) for the generated
+    /// certificate; repeatable.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    tls_names: Vec<String>,
+    /// Write the generated certificate (PEM, never the key) here, for
+    /// clients to trust (`tessera run --cacert FILE`).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_cert_out: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate (chain) instead (with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl ServeTlsArgs {
+    /// The server's TLS, if asked for; `Err` is the exit code, after the
+    /// message.
+    fn server_tls(&self) -> Result<Option<ServerTls>, u8> {
+        if let (Some(c), Some(k)) = (&self.tls_cert, &self.tls_key) {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| {
+                    errln!("tessera serve: cannot read {}: {e}", p.display());
+                    tessera::exit::LOAD_ERROR
+                })
+            };
+            let (cert, key) = (read(c)?, read(k)?);
+            let (cn, kn) = (c.display().to_string(), k.display().to_string());
+            return ServerTls::from_pem(&cn, &cert, &kn, &key)
+                .map(Some)
+                .map_err(|e| {
+                    errln!("tessera serve: {e}");
+                    tessera::exit::LOAD_ERROR
+                });
+        }
+        if !self.tls {
+            return Ok(None);
+        }
+        let tls = ServerTls::self_signed(&self.tls_names).map_err(|e| {
+            errln!("tessera serve: {e}");
+            tessera::exit::INFRASTRUCTURE
+        })?;
+        if let Some(out) = &self.tls_cert_out
+            && let Err(e) = std::fs::write(out, tls.cert_pem())
+        {
+            errln!("tessera serve: cannot write {}: {e}", out.display());
+            return Err(tessera::exit::INFRASTRUCTURE);
+        }
+        Ok(Some(tls))
+    }
 }
 
 pub fn execute(args: ServeArgs) -> u8 {
@@ -69,6 +139,10 @@ pub fn execute(args: ServeArgs) -> u8 {
             }
         },
     };
+    let tls = match args.tls.server_tls() {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let opts = ServerOptions {
         config,
         control: args.control,
@@ -83,7 +157,14 @@ pub fn execute(args: ServeArgs) -> u8 {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
         let control = opts.control;
         let variants = opts.variants.changed();
-        let handle = match tessera::reference::spawn(opts, args.listen).await {
+        let (spawned, scheme) = match &tls {
+            Some(tls) => (
+                tessera::reference::spawn_tls(opts, args.listen, tls).await,
+                "https",
+            ),
+            None => (tessera::reference::spawn(opts, args.listen).await, "http"),
+        };
+        let handle = match spawned {
             Ok(h) => h,
             Err(e) => {
                 errln!("tessera serve: cannot listen on {}: {e}", args.listen);
@@ -91,7 +172,7 @@ pub fn execute(args: ServeArgs) -> u8 {
             }
         };
         let stop = stop_signal();
-        outln!("http://{}", handle.addr);
+        outln!("{scheme}://{}", handle.addr);
         if control {
             errln!("control API on: /_tessera/ (virtual clock)");
         }

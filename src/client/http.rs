@@ -14,6 +14,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::tls::{PeerTls, TlsFailure, TlsOptions};
+
 /// Answers larger than this are cut (the report keeps only the start anyway).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -88,6 +90,9 @@ pub enum TransportError {
     Timeout,
     #[error("transport error: {0}")]
     Other(String),
+    /// The TLS handshake failed; the message says why and what would help.
+    #[error("TLS failed: {}", .0.advice())]
+    Tls(TlsFailure, String),
 }
 
 /// Timeouts shared by every client.
@@ -109,17 +114,26 @@ impl Timeouts {
     }
 }
 
-/// reqwest clients, one per source address, built on first use.
+/// reqwest clients, one per source address, built on first use, all with
+/// the same timeouts and TLS settings.
 #[derive(Debug)]
 pub struct Clients {
     timeouts: Timeouts,
+    tls: TlsOptions,
     cache: Mutex<HashMap<Option<IpAddr>, reqwest::Client>>,
 }
 
 impl Clients {
+    /// Clients that trust the system's roots only.
     pub fn new(timeouts: Timeouts) -> Self {
+        Self::with_tls(timeouts, TlsOptions::default())
+    }
+
+    /// Clients with extra roots, a client certificate or no verification.
+    pub fn with_tls(timeouts: Timeouts, tls: TlsOptions) -> Self {
         Clients {
             timeouts,
+            tls,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -137,7 +151,9 @@ impl Clients {
         if let Some(c) = cache.get(&source) {
             return Ok(c.clone());
         }
-        let client = reqwest::Client::builder()
+        let client = self
+            .tls
+            .apply(reqwest::Client::builder())
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeouts.request)
@@ -199,20 +215,31 @@ pub async fn send(
     })
 }
 
+/// `GET url` and what the server showed on TLS (`None`: plain HTTP). For
+/// the report's target section; the answer itself is not looked at.
+pub async fn peer_tls(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<Option<PeerTls>, TransportError> {
+    let url =
+        reqwest::Url::parse(url).map_err(|e| TransportError::Build(format!("bad URL: {e}")))?;
+    let resp = client.get(url).send().await.map_err(classify)?;
+    Ok(resp
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(PeerTls::from_info))
+}
+
 fn classify(e: reqwest::Error) -> TransportError {
     let timeout = e.is_timeout();
     let connect = e.is_connect();
     let e = e.without_url();
     // reqwest's top-level message is generic; the source chain says why.
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
+    let msg = super::tls::error_chain(&e);
     if timeout {
         TransportError::Timeout
+    } else if let Some(f) = super::tls::failure_of(&e) {
+        TransportError::Tls(f, msg)
     } else if connect {
         TransportError::Connect(msg)
     } else {

@@ -1,5 +1,6 @@
 //! The one client of Tessera, shared by the runner, the targets and the
 //! fuzzer: [`http`] sends a fully rendered request and reads the answer;
+//! [`tls`] holds its TLS settings and explains TLS failures;
 //! [`control`] speaks the reference control protocol (`/_tessera/`) on top
 //! of it.
 //!
@@ -9,6 +10,8 @@
 
 pub mod control;
 pub mod http;
+pub mod tls;
 
 pub use control::Control;
 pub use http::{Clients, PreparedRequest, Response, Timeouts, TransportError};
+pub use tls::{PeerTls, TlsFailure, TlsOptions};

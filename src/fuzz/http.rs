@@ -76,6 +76,7 @@ impl HttpExecutor {
                         &target.knobs,
                         deviations,
                         variants,
+                        target.reference_tls,
                     ))
                     .map_err(unreachable)?;
                 (server.base_url().to_owned(), Some(server))
@@ -102,7 +103,7 @@ impl HttpExecutor {
         }
         Ok(HttpExecutor {
             rt,
-            clients: Clients::new(timeouts),
+            clients: target.clients(timeouts),
             base_url,
             endpoints: target.endpoints.clone(),
             users: target.users.clone(),

@@ -15,7 +15,7 @@
 //! `auth.rs` checks a presented token; `arcgis.rs`, `portal.rs`, `arcweb.rs`,
 //! `basemap.rs` hold one family each; `errors.rs` the bodies and status
 //! conventions; `state.rs` the shared state; `tokens.rs` generation and
-//! storage; `config.rs` the fixture. This module must not grow logic of its own.
+//! storage; `config.rs` the fixture; `tls.rs` HTTPS ([`spawn_tls`]). This module must not grow logic of its own.
 
 pub mod arcgis;
 pub mod arcweb;
@@ -30,6 +30,7 @@ pub mod params;
 pub mod portal;
 pub mod router;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod variants;
 
@@ -85,16 +86,53 @@ pub async fn spawn(opts: ServerOptions, listen: SocketAddr) -> std::io::Result<H
 
 /// Like [`spawn`] with a prepared state (a given clock or randomness).
 pub async fn spawn_state(state: AppState, listen: SocketAddr) -> std::io::Result<Handle> {
+    serve_on(state, listen, None).await
+}
+
+/// Like [`spawn`], speaking HTTPS with `tls`'s certificate; advertised
+/// URLs use `https`.
+pub async fn spawn_tls(
+    opts: ServerOptions,
+    listen: SocketAddr,
+    tls: &tls::ServerTls,
+) -> std::io::Result<Handle> {
+    serve_on(AppState::new(opts), listen, Some(tls)).await
+}
+
+async fn serve_on(
+    state: AppState,
+    listen: SocketAddr,
+    tls: Option<&tls::ServerTls>,
+) -> std::io::Result<Handle> {
+    use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let task = match tls {
+        None => {
+            let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
             })
-            .await;
-    });
+        }
+        Some(tls) => {
+            let app = router(state)
+                .layer(axum::Extension(tls::Https))
+                .into_make_service_with_connect_info::<SocketAddr>();
+            // `tap_io` (a no-op here) is what gives a custom listener the
+            // peer address as `ConnectInfo<SocketAddr>`.
+            let listener = tls.listen(listener)?.tap_io(|_| {});
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+            })
+        }
+    };
     Ok(Handle { addr, stop, task })
 }

@@ -70,18 +70,23 @@ impl Ctx {
             .map(str::to_owned)
             .or_else(|| parts.uri.authority().map(|a| a.to_string()))
             .unwrap_or_else(|| "localhost".to_owned());
-        // The reference speaks plain HTTP; behind a trusted TLS proxy the
-        // client's scheme comes from X-Forwarded-Proto.
+        // The scheme the connection used (`tessera serve --tls` marks its
+        // requests); behind a trusted TLS proxy the client's scheme comes
+        // from X-Forwarded-Proto.
+        let direct = match parts.extensions.get::<super::tls::Https>() {
+            Some(_) => "https",
+            None => "http",
+        };
         let scheme: String = if st.knobs().trusted_proxies.contains(&peer) {
             parts
                 .headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| *v == "https" || *v == "http")
-                .unwrap_or("http")
+                .unwrap_or(direct)
                 .to_owned()
         } else {
-            "http".to_owned()
+            direct.to_owned()
         };
         Ctx {
             method: parts.method,

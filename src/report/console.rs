@@ -52,6 +52,12 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
 /// The end-of-run summary, ending with the run's outcome.
 pub fn summary(r: &Report) -> String {
     let mut out = String::new();
+    if let Some(tls) = &r.target.tls {
+        if tls.insecure {
+            let _ = writeln!(out, "{}", super::model::TlsSummary::INSECURE_WARNING);
+        }
+        let _ = writeln!(out, "TLS: {}\n", tls.line());
+    }
     for (verdict, heading) in [
         (Verdict::Fail, "Failures"),
         (Verdict::Warn, "Warnings (SHOULD clauses)"),

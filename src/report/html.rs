@@ -60,6 +60,10 @@ struct Page {
     profiles: String,
     capabilities: String,
     deviations: String,
+    /// The target's TLS line (empty: plain HTTP) and whether it was
+    /// reached with `--insecure`.
+    tls: String,
+    insecure: Option<&'static str>,
     /// `passed`, `failed` or `undecided`: the gate's outcome.
     outcome: &'static str,
     outcome_label: &'static str,
@@ -265,6 +269,13 @@ fn page(r: &Report) -> Page {
         profiles: join_or_none(&r.target.profiles),
         capabilities: join_or_none(&r.target.capabilities),
         deviations: r.target.deviations.join(", "),
+        tls: r.target.tls.as_ref().map(|t| t.line()).unwrap_or_default(),
+        insecure: r
+            .target
+            .tls
+            .as_ref()
+            .filter(|t| t.insecure)
+            .map(|_| super::model::TlsSummary::INSECURE_WARNING),
         outcome: match o {
             Some(o) if o.passed() => "pass",
             Some(_) => "fail",

@@ -47,6 +47,15 @@ pub fn write(report: &Report) -> String {
         let mut suite = TestSuite::new(area.as_str());
         suite.add_property(Property::new("target", report.target.name.as_str()));
         suite.add_property(Property::new("base_url", report.target.base_url.as_str()));
+        if let Some(tls) = &report.target.tls {
+            if tls.insecure {
+                suite.add_property(Property::new(
+                    "tls.insecure",
+                    super::model::TlsSummary::INSECURE_WARNING,
+                ));
+            }
+            suite.add_property(Property::new("tls", tls.line()));
+        }
         if let Some(p) = &report.partition {
             suite.add_property(Property::new("partition", p.as_str()));
         }

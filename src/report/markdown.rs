@@ -61,6 +61,16 @@ pub fn write(report: &Report) -> String {
             list(&report.target.deviations)
         );
     }
+    if let Some(tls) = &report.target.tls {
+        if tls.insecure {
+            let _ = writeln!(
+                out,
+                "> **{}**\n",
+                text(super::model::TlsSummary::INSECURE_WARNING)
+            );
+        }
+        let _ = writeln!(out, "TLS: {}\n", text(&tls.line()));
+    }
 
     out.push_str("## Areas\n\n| area | pass | warn | fail | error | skipped | n/a | total |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (area, t) in report.totals_by_area() {

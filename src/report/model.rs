@@ -193,6 +193,61 @@ pub struct TargetSummary {
     /// Deviations the in-process reference was started with.
     #[serde(default)]
     pub deviations: Vec<String>,
+    /// How the target was reached over HTTPS; absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSummary>,
+}
+
+/// The TLS side of a target: public facts only (no key, no certificate body).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSummary {
+    /// `https`.
+    pub scheme: String,
+    /// The negotiated version (`TLS 1.3`); empty if unknown.
+    pub version: String,
+    /// The server certificate's subject (`CN=...`); empty if unknown.
+    pub subject: String,
+    /// The server certificate's `notAfter` (RFC 3339, UTC); empty if unknown.
+    pub expires: String,
+    /// Certificates and host names were NOT verified (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Files of extra trusted CA certificates (`--cacert`, `tls.cacert`).
+    #[serde(default)]
+    pub cacert: Vec<String>,
+    /// A client certificate was presented.
+    #[serde(default)]
+    pub client_cert: bool,
+}
+
+impl TlsSummary {
+    /// The warning every writer shows first when `insecure`.
+    pub const INSECURE_WARNING: &str =
+        "INSECURE: run with --insecure, the target's certificate and host name were NOT verified";
+
+    /// One line for the writers' target sections (without the warning).
+    pub fn line(&self) -> String {
+        let mut parts = Vec::new();
+        let mut seen = self.scheme.clone();
+        if !self.version.is_empty() {
+            seen.push_str(&format!(", {}", self.version));
+        }
+        if !self.subject.is_empty() {
+            seen.push_str(&format!(", certificate {}", self.subject));
+        }
+        if !self.expires.is_empty() {
+            seen.push_str(&format!(" (expires {})", self.expires));
+        }
+        parts.push(seen);
+        if !self.cacert.is_empty() {
+            parts.push(format!("trusting {}", self.cacert.join(", ")));
+        }
+        if self.client_cert {
+            parts.push("client certificate presented".to_owned());
+        }
+        parts.join("; ")
+    }
 }
 
 /// The outcome of one scenario (one matrix case).
@@ -499,6 +554,26 @@ impl Report {
 pub(crate) mod tests {
     use super::*;
 
+    #[test]
+    fn the_tls_line_says_what_was_seen_and_trusted() {
+        let mut t = TlsSummary {
+            scheme: "https".into(),
+            version: "TLS 1.3".into(),
+            subject: "CN=gis.example.com, O=Example".into(),
+            expires: "2027-12-04T00:00:00Z".into(),
+            insecure: false,
+            cacert: vec!["internal-ca.pem".into()],
+            client_cert: true,
+        };
+        insta::assert_snapshot!(t.line(), @"https, TLS 1.3, certificate CN=gis.example.com, O=Example (expires 2027-12-04T00:00:00Z); trusting internal-ca.pem; client certificate presented");
+        t.version.clear();
+        t.subject.clear();
+        t.expires.clear();
+        t.cacert.clear();
+        t.client_cert = false;
+        insta::assert_snapshot!(t.line(), @"https");
+    }
+
     pub(crate) fn scenario(
         id: &str,
         rules: &[&str],
@@ -559,6 +634,7 @@ pub(crate) mod tests {
                 capabilities: vec!["clock-control".into()],
                 knobs: serde_json::json!({}),
                 deviations: vec![],
+                tls: None,
             },
             partition: None,
             scenarios,

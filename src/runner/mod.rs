@@ -144,7 +144,7 @@ pub async fn run(
     let list = instances(scenarios);
     let shared = Arc::new(Shared {
         target: target.clone(),
-        clients: Clients::new(Timeouts::new(opts.timeout)),
+        clients: target.clients(Timeouts::new(opts.timeout)),
         redactor: base_redactor(target),
         state: RwLock::new(()),
         jobs: Semaphore::new(opts.jobs.max(1)),
@@ -351,7 +351,14 @@ async fn play_in_process(
     variants: &crate::reference::Variants,
     redactor: &mut Redactor,
 ) -> play::Played {
-    let server = match in_process::Server::start(&plan.knobs, deviations, variants).await {
+    let server = match in_process::Server::start(
+        &plan.knobs,
+        deviations,
+        variants,
+        shared.target.reference_tls,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return error_played(e.to_string()),
     };

@@ -3,9 +3,25 @@
 //! scenario's knobs), the fuzzer one per run. The one place outside
 //! `reference` that starts a server, so control and deviations are applied
 //! the same way for every user.
+//!
+//! Over TLS (`--target reference --tls`) every server of the process uses
+//! one certificate, made on first use ([`certificate`]), which the target's
+//! clients trust.
+
+use std::sync::OnceLock;
 
 use crate::knobs::Knobs;
+use crate::reference::tls::ServerTls;
 use crate::reference::{self, Config, Deviation, ServerOptions, Variants};
+
+/// The certificate of every in-process server over TLS (made once: key
+/// generation is not free, and the clients trust this one).
+pub fn certificate() -> Result<&'static ServerTls, String> {
+    static CERT: OnceLock<Result<ServerTls, String>> = OnceLock::new();
+    CERT.get_or_init(|| ServerTls::self_signed(&[]).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
 
 /// A running in-process reference server on a free loopback port, with the
 /// control API on. Dropping it stops the server too, without waiting.
@@ -22,11 +38,14 @@ pub struct Server {
 pub struct StartError(#[from] pub std::io::Error);
 
 impl Server {
-    /// Starts the built-in fixture with `knobs`, `deviations` and `variants`.
+    /// Starts the built-in fixture with `knobs`, `deviations` and
+    /// `variants`; with `tls`, the server speaks HTTPS with [`certificate`]
+    /// on `https://127.0.0.1:PORT`.
     pub async fn start(
         knobs: &Knobs,
         deviations: &[Deviation],
         variants: &Variants,
+        tls: bool,
     ) -> Result<Server, StartError> {
         let opts = ServerOptions {
             config: Config {
@@ -37,12 +56,18 @@ impl Server {
             deviations: deviations.to_vec(),
             variants: variants.clone(),
         };
-        let handle = reference::spawn(opts, ([127, 0, 0, 1], 0).into()).await?;
-        let base_url = format!("http://{}", handle.addr);
+        let listen = ([127, 0, 0, 1], 0).into();
+        let (handle, scheme) = if tls {
+            let cert = certificate().map_err(std::io::Error::other)?;
+            (reference::spawn_tls(opts, listen, cert).await?, "https")
+        } else {
+            (reference::spawn(opts, listen).await?, "http")
+        };
+        let base_url = format!("{scheme}://{}", handle.addr);
         Ok(Server { handle, base_url })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http(s)://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -61,7 +86,7 @@ mod tests {
     #[tokio::test]
     async fn a_started_server_answers_the_control_api_until_stopped() {
         let knobs = Config::default().knobs;
-        let server = Server::start(&knobs, &[], &Variants::default())
+        let server = Server::start(&knobs, &[], &Variants::default(), false)
             .await
             .unwrap();
         let clients = Clients::new(Timeouts::new(std::time::Duration::from_secs(5)));

@@ -21,11 +21,11 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::client::Control;
-use crate::client::http::{self, Clients, PreparedRequest, Timeouts};
+use crate::client::http::{self, Clients, PreparedRequest, Timeouts, TransportError};
+use crate::client::{Control, PeerTls, TlsOptions};
 use crate::knobs::Knobs;
 use crate::reference::Deviation;
-use crate::report::model::TargetSummary;
+use crate::report::model::{TargetSummary, TlsSummary};
 use crate::scenario::Diagnostic;
 use crate::scenario::model::{Capability, Profile};
 
@@ -112,6 +112,23 @@ pub struct Target {
     pub users: BTreeMap<String, User>,
     /// Allowed distance for time comparisons involving `{{now}}`.
     pub time_tolerance: Duration,
+    /// How every client of the run speaks TLS to this target.
+    pub tls: TlsOptions,
+    /// The in-process reference speaks HTTPS (`--target reference --tls`).
+    pub reference_tls: bool,
+    /// What the target showed on TLS when it was probed (for the report).
+    pub peer_tls: Option<PeerTls>,
+}
+
+/// The TLS asked for on the command line (`--cacert`, `--insecure`,
+/// `--client-cert/--client-key`, `--tls`), on top of a profile's `tls:`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsRequest {
+    /// Extra roots and a client certificate, already read and checked.
+    pub client: TlsOptions,
+    /// Serve the in-process reference over HTTPS (`--target reference`
+    /// only).
+    pub reference_tls: bool,
 }
 
 /// Why a target could not be set up. Each maps to one exit code.
@@ -135,6 +152,10 @@ pub enum TargetError {
     /// The target answers, but not as declared (exit 4).
     #[error("target {target}: {reason}")]
     Misdeclared { target: String, reason: String },
+    /// The TLS handshake with the target failed (exit 4); the reason says
+    /// what failed and which flag would help.
+    #[error("target {target}: {reason}")]
+    Tls { target: String, reason: String },
 }
 
 impl TargetError {
@@ -143,9 +164,9 @@ impl TargetError {
         match self {
             TargetError::Profile(_) => crate::exit::LOAD_ERROR,
             TargetError::MissingEnv { .. } | TargetError::Usage(_) => crate::exit::USAGE,
-            TargetError::Unreachable { .. } | TargetError::Misdeclared { .. } => {
-                crate::exit::INFRASTRUCTURE
-            }
+            TargetError::Unreachable { .. }
+            | TargetError::Misdeclared { .. }
+            | TargetError::Tls { .. } => crate::exit::INFRASTRUCTURE,
         }
     }
 }
@@ -283,6 +304,9 @@ impl Target {
             },
             users: fixture_users(),
             time_tolerance: Duration::ZERO,
+            tls: TlsOptions::default(),
+            reference_tls: false,
+            peer_tls: None,
         }
     }
 
@@ -293,6 +317,11 @@ impl Target {
             *variants = v;
         }
         self
+    }
+
+    /// Clients for this target: its timeouts and TLS settings.
+    pub fn clients(&self, timeouts: Timeouts) -> Clients {
+        Clients::with_tls(timeouts, self.tls.clone())
     }
 
     /// Whether scenarios share server state (a remote server).
@@ -327,7 +356,26 @@ impl Target {
                 }
                 TargetKind::Remote => Vec::new(),
             },
+            tls: self.tls_summary(),
         }
+    }
+
+    /// The TLS part of the summary: `None` for plain HTTP.
+    fn tls_summary(&self) -> Option<TlsSummary> {
+        let https = self.reference_tls || self.base_url.starts_with("https://");
+        if !https {
+            return None;
+        }
+        let peer = self.peer_tls.clone();
+        Some(TlsSummary {
+            scheme: "https".into(),
+            version: peer.as_ref().map(|p| p.version.clone()).unwrap_or_default(),
+            subject: peer.as_ref().map(|p| p.subject.clone()).unwrap_or_default(),
+            expires: peer.map(|p| p.expires).unwrap_or_default(),
+            insecure: self.tls.insecure,
+            cacert: self.tls.cacert_sources().to_vec(),
+            client_cert: self.tls.has_client_cert(),
+        })
     }
 
     /// Resolves `--target`: `reference`, an `http(s)://` URL, or a profile
@@ -338,9 +386,46 @@ impl Target {
         deviations: Vec<Deviation>,
         timeouts: Timeouts,
     ) -> Result<Target, TargetError> {
+        Self::resolve_with_tls(spec, deviations, timeouts, TlsRequest::default()).await
+    }
+
+    /// [`Target::resolve`] with TLS settings from the command line: they
+    /// add to a profile's `tls:` (extra roots add up; `--insecure` wins; a
+    /// client certificate given here replaces the profile's).
+    pub async fn resolve_with_tls(
+        spec: &str,
+        deviations: Vec<Deviation>,
+        timeouts: Timeouts,
+        tls: TlsRequest,
+    ) -> Result<Target, TargetError> {
+        if tls.reference_tls && spec != "reference" {
+            return Err(TargetError::Usage(
+                "`reference` with --tls (--tls serves the in-process reference over HTTPS; \
+                 for a remote target write an https:// URL)"
+                    .into(),
+            ));
+        }
         if spec == "reference" {
-            let t = Target::reference(deviations);
-            t.check_reference_starts().await?;
+            let mut t = Target::reference(deviations);
+            t.tls = tls.client;
+            if tls.reference_tls {
+                t.reference_tls = true;
+                let cert =
+                    in_process::certificate().map_err(|reason| TargetError::Unreachable {
+                        target: "reference".into(),
+                        reason,
+                    })?;
+                t.tls
+                    .add_cacert_pem(
+                        "in-process reference certificate",
+                        cert.cert_pem().as_bytes(),
+                    )
+                    .map_err(|e| TargetError::Unreachable {
+                        target: "reference".into(),
+                        reason: e.to_string(),
+                    })?;
+            }
+            t.check_reference_starts(timeouts).await?;
             Ok(t)
         } else if spec.starts_with("http://") || spec.starts_with("https://") {
             // Credentials on the command line end up in shell histories,
@@ -353,7 +438,7 @@ impl Target {
                      target profile file under `users:` with `${ENV_VAR}` passwords"
                         .into(),
                 )),
-                Ok(_) => Target::probe_url(spec, timeouts).await,
+                Ok(_) => Target::probe_url_with_tls(spec, timeouts, tls.client).await,
             }
         } else if spec.contains("://") && !Path::new(spec).exists() {
             Err(TargetError::Usage(
@@ -361,6 +446,7 @@ impl Target {
             ))
         } else {
             let mut t = profile::load(Path::new(spec))?;
+            t.tls.merge(tls.client);
             t.check_remote(timeouts).await?;
             Ok(t)
         }
@@ -368,10 +454,23 @@ impl Target {
 
     /// Starts and stops one reference server, so a broken build is reported
     /// once as an infrastructure error rather than once per scenario.
-    async fn check_reference_starts(&self) -> Result<(), TargetError> {
-        match in_process::Server::start(&self.knobs, &[], &Default::default()).await {
+    /// Over TLS, it is also asked once for what it shows (the report's TLS
+    /// version and certificate).
+    async fn check_reference_starts(&mut self, timeouts: Timeouts) -> Result<(), TargetError> {
+        match in_process::Server::start(&self.knobs, &[], &Default::default(), self.reference_tls)
+            .await
+        {
             Ok(server) => {
+                let seen = if self.reference_tls {
+                    let clients = self.clients(timeouts);
+                    Some(self.read_peer_tls(&clients, server.base_url()).await)
+                } else {
+                    None
+                };
                 server.stop().await;
+                if let Some(seen) = seen {
+                    self.peer_tls = seen?;
+                }
                 Ok(())
             }
             Err(in_process::StartError(e)) => Err(TargetError::Unreachable {
@@ -384,17 +483,26 @@ impl Target {
     /// A reference-style server at `url`: every profile, the reference's
     /// default knobs, clock and password control if `/_tessera/clock` answers.
     pub async fn probe_url(url: &str, timeouts: Timeouts) -> Result<Target, TargetError> {
+        Self::probe_url_with_tls(url, timeouts, TlsOptions::default()).await
+    }
+
+    /// [`Target::probe_url`] with TLS settings.
+    pub async fn probe_url_with_tls(
+        url: &str,
+        timeouts: Timeouts,
+        tls: TlsOptions,
+    ) -> Result<Target, TargetError> {
         let parsed = url::Url::parse(url).map_err(|e| TargetError::Unreachable {
             target: url.into(),
             reason: format!("not a URL: {e}"),
         })?;
         let base = url.trim_end_matches('/').to_owned();
-        let clients = Clients::new(timeouts);
+        let clients = Clients::with_tls(timeouts, tls.clone());
         let control = probe_clock(&clients, &base).await?;
-        Ok(Target {
+        let mut t = Target {
             name: base.clone(),
             kind: TargetKind::Remote,
-            base_url: base,
+            base_url: base.clone(),
             endpoints: default_endpoints(),
             profiles: Profile::ALL.into_iter().collect(),
             knobs: Knobs::default(),
@@ -415,13 +523,34 @@ impl Target {
             } else {
                 Duration::from_secs(2)
             },
-        })
+            tls,
+            reference_tls: false,
+            peer_tls: None,
+        };
+        if base.starts_with("https://") {
+            t.peer_tls = t.read_peer_tls(&clients, &base).await?;
+        }
+        Ok(t)
+    }
+
+    /// What the server at `base` shows on TLS (`GET base/`).
+    async fn read_peer_tls(
+        &self,
+        clients: &Clients,
+        base: &str,
+    ) -> Result<Option<PeerTls>, TargetError> {
+        let c = clients
+            .for_source(None)
+            .map_err(|e| transport_error(&self.name, e))?;
+        http::peer_tls(&c, &format!("{base}/"))
+            .await
+            .map_err(|e| transport_error(&self.name, e))
     }
 
     /// A profile target must answer at all, and answer the clock if it
     /// declares clock control.
     async fn check_remote(&mut self, timeouts: Timeouts) -> Result<(), TargetError> {
-        let clients = Clients::new(timeouts);
+        let clients = self.clients(timeouts);
         if self.capabilities.clock_control {
             if !probe_clock(&clients, &self.base_url).await? {
                 return Err(TargetError::Misdeclared {
@@ -438,12 +567,27 @@ impl Target {
                 })?;
             http::send(&c, &PreparedRequest::get(format!("{}/", self.base_url)))
                 .await
-                .map_err(|e| TargetError::Unreachable {
-                    target: self.name.clone(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| transport_error(&self.name, e))?;
+        }
+        if self.base_url.starts_with("https://") {
+            let base = self.base_url.clone();
+            self.peer_tls = self.read_peer_tls(&clients, &base).await?;
         }
         Ok(())
+    }
+}
+
+/// A failed probe: a TLS failure says so, anything else is unreachable.
+fn transport_error(target: &str, e: TransportError) -> TargetError {
+    match e {
+        TransportError::Tls(..) => TargetError::Tls {
+            target: target.to_owned(),
+            reason: e.to_string(),
+        },
+        other => TargetError::Unreachable {
+            target: target.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -456,10 +600,7 @@ async fn probe_clock(clients: &Clients, base: &str) -> Result<bool, TargetError>
     }
     .probe()
     .await
-    .map_err(|e| TargetError::Unreachable {
-        target: base.to_owned(),
-        reason: e.to_string(),
-    })
+    .map_err(|e| transport_error(base, e))
 }
 
 /// `2m`, `1h 30m`, `500ms`.

@@ -18,6 +18,11 @@
 //! time_tolerance: 2s
 //! users:                          # fixture alias -> account
 //!   alice: {name: "${VENDOR_USER}", password: "${VENDOR_PASSWORD}"}
+//! tls:                            # paths relative to this file
+//!   cacert: certs/internal-ca.pem   # trusted besides the system's roots
+//!   insecure: false                 # true: accept any certificate (reported loudly)
+//!   client_cert: certs/tessera.pem  # for a web tier that asks for one
+//!   client_key: certs/tessera.key
 //! ```
 //!
 //! Passwords must be `${ENV_VAR}` references, resolved from the environment
@@ -71,6 +76,29 @@ pub struct ProfileFile {
     /// the reference fixture's accounts.
     #[serde(default)]
     pub users: IndexMap<String, Spanned<UserFile>>,
+    /// How to reach an `https://` target: extra trusted roots, no
+    /// verification, a client certificate.
+    #[serde(default)]
+    pub tls: TlsFile,
+}
+
+/// The `tls:` section. Paths are relative to the profile file.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// A PEM file of CA certificates trusted besides the system's roots
+    /// (a private CA, or the server's self-signed certificate).
+    #[serde(default)]
+    pub cacert: Option<Spanned<String>>,
+    /// Accept any certificate and host name. Every report says so.
+    #[serde(default)]
+    pub insecure: bool,
+    /// A PEM client certificate (chain), for a web tier that asks for one.
+    #[serde(default)]
+    pub client_cert: Option<Spanned<String>>,
+    /// The PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -219,6 +247,7 @@ fn build(
             Err(e) => err(v.loc, e.to_string()),
         }
     }
+    let tls = tls_options(&file.tls, path, &mut err);
     let mut dur = |d: &Option<Spanned<String>>, default: Duration| match d {
         None => default,
         Some(s) => parse_duration(&s.value).unwrap_or_else(|e| {
@@ -298,7 +327,54 @@ fn build(
         },
         users,
         time_tolerance,
+        tls,
+        reference_tls: false,
+        peer_tls: None,
     })
+}
+
+/// The `tls:` section as client settings; a file that cannot be read or
+/// used is an error at its value.
+fn tls_options(
+    file: &TlsFile,
+    profile: &Path,
+    err: &mut dyn FnMut(Loc, String),
+) -> crate::client::TlsOptions {
+    let mut tls = crate::client::TlsOptions::default();
+    tls.insecure = file.insecure;
+    let dir = profile.parent().unwrap_or(Path::new(""));
+    let read = |v: &Spanned<String>, err: &mut dyn FnMut(Loc, String)| {
+        let p = dir.join(&v.value);
+        match std::fs::read(&p) {
+            Ok(bytes) => Some((p.display().to_string(), bytes)),
+            Err(e) => {
+                err(
+                    v.loc,
+                    format!("a readable PEM file, but `{}`: {e}", p.display()),
+                );
+                None
+            }
+        }
+    };
+    if let Some(c) = &file.cacert
+        && let Some((name, pem)) = read(c, err)
+        && let Err(e) = tls.add_cacert_pem(&name, &pem)
+    {
+        err(c.loc, format!("a PEM CA certificate: {e}"));
+    }
+    match (&file.client_cert, &file.client_key) {
+        (Some(c), Some(k)) => {
+            if let (Some((name, cert)), Some((_, key))) = (read(c, err), read(k, err))
+                && let Err(e) = tls.set_client_identity_pem(&name, &cert, &key)
+            {
+                err(c.loc, format!("a usable client certificate and key: {e}"));
+            }
+        }
+        (Some(c), None) => err(c.loc, "`client_key` beside `client_cert`".into()),
+        (None, Some(k)) => err(k.loc, "`client_cert` beside `client_key`".into()),
+        (None, None) => {}
+    }
+    tls
 }
 
 fn is_env_ref(s: &str) -> bool {
@@ -374,6 +450,69 @@ mod tests {
         assert_eq!(
             t.capabilities.addresses["alt1"],
             IpAddr::from([127, 0, 0, 2])
+        );
+    }
+
+    #[test]
+    fn tls_settings_load_relative_to_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_owned()]).unwrap();
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        std::fs::write(dir.path().join("certs/ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("certs/me.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join("certs/me.key"),
+            ca.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        let p = dir.path().join("t.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "{HEAD}tls:\n  cacert: certs/ca.pem\n  insecure: true\n  \
+                 client_cert: certs/me.pem\n  client_key: certs/me.key\n"
+            ),
+        )
+        .unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert!(t.tls.insecure);
+        assert!(t.tls.has_client_cert());
+        assert_eq!(t.tls.cacert_sources().len(), 1);
+        assert!(t.tls.cacert_sources()[0].ends_with("ca.pem"));
+        assert!(!format!("{t:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn shipped_reference_tls_loads_with_the_served_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("reference-tls.yaml");
+        std::fs::copy(fixture("reference-tls.yaml"), &p).unwrap();
+        let served = crate::reference::tls::ServerTls::self_signed(&[]).unwrap();
+        std::fs::write(dir.path().join("reference-tls.pem"), served.cert_pem()).unwrap();
+        let t = load_with_env(&p, &env).unwrap();
+        assert!(t.base_url.starts_with("https://"));
+        assert_eq!(t.tls.cacert_sources().len(), 1);
+        assert!(!t.tls.insecure);
+    }
+
+    #[test]
+    fn tls_mistakes_are_located_errors() {
+        let e = load_text(&format!("{HEAD}tls:\n  cacert: nowhere.pem\n")).unwrap_err();
+        assert!(
+            e.contains(":5:11: error: a readable PEM file") && e.contains("nowhere.pem"),
+            "{e}"
+        );
+        let e = load_text(&format!("{HEAD}tls:\n  client_cert: me.pem\n")).unwrap_err();
+        assert!(
+            e.contains(":5:16: error: `client_key` beside `client_cert`"),
+            "{e}"
+        );
+        let e = load_text(&format!("{HEAD}tls:\n  ca_cert: x.pem\n")).unwrap_err();
+        assert!(e.contains(":5:") && e.contains("ca_cert"), "{e}");
+        let e = load_text(&format!("{HEAD}tls:\n  cacert: t.yaml\n")).unwrap_err();
+        assert!(
+            e.contains(":5:11: error: a PEM CA certificate") && e.contains("no PEM certificate"),
+            "{e}"
         );
     }
 

@@ -7,6 +7,12 @@
 //  5. after the control API moves the clock past expiry, the client gets 498,
 //     fetches a fresh token itself and its retry succeeds (RN-6).
 // Only loopback is contacted. Exit 0 on success, 1 on any failure.
+//
+// Over HTTPS (`run.sh` does both): when TESSERA_URL is set, the server
+// already runs there (`tessera serve --control --tls --tls-cert-out C.pem`,
+// started by run.sh) and Node trusts its certificate through
+// NODE_EXTRA_CA_CERTS=C.pem; the same checks then run over TLS, and the
+// advertised token service URL must be https too.
 import { spawn } from "node:child_process";
 import { ArcGISIdentityManager, request } from "@esri/arcgis-rest-request";
 import { BasemapStyleSession } from "@esri/arcgis-rest-basemap-sessions";
@@ -29,6 +35,9 @@ async function step(name, fn) {
 }
 
 function startServer() {
+  if (process.env.TESSERA_URL) {
+    return Promise.resolve({ child: null, base: process.env.TESSERA_URL.trim() });
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ["serve", "--control", "--listen", "127.0.0.1:0"], {
       stdio: ["ignore", "pipe", "inherit"],
@@ -36,7 +45,7 @@ function startServer() {
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/^(http:\/\/127\.0\.0\.1:\d+)\s*$/m);
+      const m = out.match(/^(https?:\/\/127\.0\.0\.1:\d+)\s*$/m);
       if (m) resolve({ child, base: m[1] });
     });
     child.on("exit", (c) => reject(new Error(`tessera serve exited with ${c}`)));
@@ -58,6 +67,13 @@ const portal = `${base}/sharing/rest`;
 console.log(`reference at ${base}`);
 
 try {
+  // 0. Advertised URLs use the scheme the client used.
+  await step("advertised token service URL", async () => {
+    const info = await fetch(`${base}/arcgis/rest/info?f=json`).then((r) => r.json());
+    const url = info?.authInfo?.tokenServicesUrl ?? "";
+    check("tokenServicesUrl uses the scheme of the request", url.startsWith(base + "/"), url);
+  });
+
   // 1. Portal sign-in.
   let mgr;
   await step("portal sign-in", async () => {
@@ -125,8 +141,9 @@ try {
     );
   });
 } finally {
-  child.kill("SIGINT");
+  child?.kill("SIGINT");
 }
 
-console.log(failures === 0 ? "client-compat: all passed" : `client-compat: ${failures} failure(s)`);
+const over = base.startsWith("https:") ? "HTTPS" : "HTTP";
+console.log(failures === 0 ? `client-compat (${over}): all passed` : `client-compat (${over}): ${failures} failure(s)`);
 process.exit(failures === 0 ? 0 : 1);

@@ -8,4 +8,5 @@ mod remote;
 mod run;
 mod secrets;
 mod support;
+mod tls;
 mod validate;
