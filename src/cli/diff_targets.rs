@@ -68,6 +68,11 @@ pub fn execute(args: DiffTargetsArgs) -> u8 {
         label(&args.b, &args.b_deviations),
         args.sequences.cases
     );
+    let mut left_out = a.left_out.clone();
+    left_out.extend(b.left_out.iter().filter(|k| !a.left_out.contains(k)));
+    if let Some(line) = fuzz::left_out_line(&left_out) {
+        outln!("{line}");
+    }
     let config = FuzzConfig {
         cases: args.sequences.cases,
         max_steps: args.sequences.max_steps,

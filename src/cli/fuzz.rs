@@ -98,6 +98,22 @@ pub struct Prepared {
     pub exec: Box<dyn Executor>,
     pub knobs: Knobs,
     pub kinds: BTreeSet<OpKind>,
+    /// Kinds the target cannot take for want of control (counted, not
+    /// generated).
+    pub left_out: Vec<OpKind>,
+}
+
+/// `left out (no control API): clock-advance, password-change`, or nothing.
+pub fn left_out_line(left_out: &[OpKind]) -> Option<String> {
+    (!left_out.is_empty()).then(|| {
+        let names: Vec<&str> = left_out.iter().map(|k| k.name()).collect();
+        format!(
+            "left out ({} kind(s) need the control API, which the target does not offer): {}; \
+             cases run on the real clock, no reset, instants within time_tolerance",
+            names.len(),
+            names.join(", ")
+        )
+    })
 }
 
 /// Resolves `--target` (what `tessera run --target` takes) into an
@@ -127,6 +143,7 @@ pub fn prepare(
             exec: Box::new(ModelExecutor::new(knobs.clone(), dev)),
             knobs,
             kinds: OpKind::ALL.into_iter().collect(),
+            left_out: Vec::new(),
         });
     }
     super::deviations_apply(target, deviations).map_err(|e| (exit::USAGE, e))?;
@@ -148,6 +165,7 @@ pub fn prepare(
     Ok(Prepared {
         knobs: exec.knobs().clone(),
         kinds: HttpExecutor::kinds(&t),
+        left_out: tessera::fuzz::http::left_out(&t),
         exec: Box::new(exec),
     })
 }
@@ -162,6 +180,7 @@ pub fn execute(args: FuzzArgs) -> u8 {
         mut exec,
         knobs,
         kinds,
+        left_out,
     } = match prepare(
         &rt,
         &args.target,
@@ -200,6 +219,9 @@ pub fn execute(args: FuzzArgs) -> u8 {
         config.cases,
         config.max_steps
     );
+    if let Some(line) = left_out_line(&left_out) {
+        errln!("{line}");
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(u64::from(config.cases));
         b.set_style(

@@ -247,6 +247,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 mod baseline;
 mod diff_targets;
 mod fuzz;
+mod probe;
 mod report;
 mod rules;
 mod run;
@@ -286,6 +287,8 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Play the same generated sequences against two targets and list where they differ.
     DiffTargets(diff_targets::DiffTargetsArgs),
+    /// Ask a target what its profile needs, and write that profile.
+    Probe(probe::ProbeArgs),
 }
 
 impl Cli {
@@ -302,6 +305,7 @@ impl Cli {
             Command::Baseline(a) => baseline::execute(a),
             Command::Fuzz(a) => fuzz::execute(a),
             Command::DiffTargets(a) => diff_targets::execute(a),
+            Command::Probe(a) => probe::execute(a),
         }
     }
 }

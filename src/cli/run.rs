@@ -1,7 +1,7 @@
 //! `tessera run`: load scenarios, select (filters, `--rerun-failed`,
 //! `--partition`), resolve the target, play (with `--retries`), print and
 //! write reports, and let the CI gate (`--baseline`, `--flaky-fails`,
-//! `--strict`) decide the run's outcome, which goes into the report and
+//! `--strict`, `--require-rule`, `--min-ran`) decide the run's outcome, which goes into the report and
 //! picks the exit code (`tessera::exit`): an expected failure does not fail
 //! the run, an unexpected pass or an expired baseline entry does, and a warn
 //! does only under `--strict`.
@@ -63,6 +63,14 @@ pub struct RunArgs {
     /// A warn (a scenario that broke only SHOULD clauses) fails the run.
     #[arg(long)]
     strict: bool,
+    /// Fail the run unless at least one case citing this rule passed
+    /// (repeatable).
+    #[arg(long = "require-rule", value_name = "ID")]
+    require_rule: Vec<String>,
+    /// Fail the run unless at least this share of the cases ran (not
+    /// skipped, not not applicable).
+    #[arg(long = "min-ran", value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    min_ran: Option<u32>,
     /// Run only the scenarios that failed or errored in this JSON report.
     #[arg(long, value_name = "REPORT.json")]
     rerun_failed: Option<PathBuf>,
@@ -101,6 +109,16 @@ pub fn execute(args: RunArgs) -> u8 {
         Ok(v) => v,
         Err(code) => return code,
     };
+    if let Some(bad) = args
+        .require_rule
+        .iter()
+        .find(|r| !tessera::rules::is_known(r))
+    {
+        errln!(
+            "error: --require-rule: `{bad}` is not a rule ID of semantics.md (see `tessera rules`)"
+        );
+        return exit::USAGE;
+    }
     let partition = match args.partition.as_deref().map(str::parse::<Partition>) {
         None => None,
         Some(Ok(p)) => Some(p),
@@ -205,6 +223,13 @@ pub fn execute(args: RunArgs) -> u8 {
             Some(b) => gate::apply_baseline(&mut report, b, policy, today()),
             None => gate::gate(&mut report, policy),
         };
+        gate::apply_coverage_gates(
+            &mut report,
+            &gate::CoverageGates {
+                require_rules: args.require_rule.clone(),
+                min_ran_percent: args.min_ran,
+            },
+        );
         finish(&report, &args.report, &args.out)
     })
 }
@@ -260,11 +285,28 @@ fn load_baseline(path: &Path) -> Result<Baseline, u8> {
 }
 
 /// One line per finished scenario on stdout; a progress bar on stderr when
-/// it is a terminal and `CI` is unset.
+/// it is a terminal and `CI` is unset. Before the run, one line says what
+/// will happen (cases to run, the longest real wait, the expected
+/// duration); the bar shows what is running and what is waiting, and for
+/// how long still, refreshed every second.
 async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
     let show_bar = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let mut bar: Option<indicatif::ProgressBar> = None;
-    while let Some(ev) = rx.recv().await {
+    let mut live = Activity::default();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = tick.tick() => {
+                if let Some(b) = &bar {
+                    b.set_message(live.message());
+                }
+                continue;
+            }
+        };
         match ev {
             RunEvent::RunStarted { total } => {
                 if show_bar {
@@ -274,15 +316,37 @@ async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
                     ) {
                         b.set_style(style);
                     }
+                    b.enable_steady_tick(std::time::Duration::from_millis(500));
                     bar = Some(b);
                 }
             }
-            RunEvent::ScenarioStarted { id } => {
-                if let Some(b) = &bar {
-                    b.set_message(id);
+            RunEvent::Planned {
+                to_run,
+                total,
+                longest_wait,
+                expected,
+            } => {
+                let line = plan_line(to_run, total, longest_wait, expected);
+                match &bar {
+                    Some(b) => b.suspend(|| say(&format!("{line}\n"))),
+                    None => say(&format!("{line}\n")),
                 }
             }
+            RunEvent::ScenarioStarted { id } => {
+                live.waiting.remove(&id);
+                live.running.insert(id);
+            }
+            RunEvent::Waiting { id, left } => {
+                live.running.remove(&id);
+                live.waiting.insert(id, std::time::Instant::now() + left);
+            }
+            RunEvent::Resumed { id } => {
+                live.waiting.remove(&id);
+                live.running.insert(id);
+            }
             RunEvent::ScenarioFinished(s) => {
+                live.running.remove(&s.id);
+                live.waiting.remove(&s.id);
                 let line = console::scenario_line(&s);
                 match &bar {
                     Some(b) => {
@@ -298,5 +362,62 @@ async fn print_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<RunEvent>) {
                 }
             }
         }
+        if let Some(b) = &bar {
+            b.set_message(live.message());
+        }
+    }
+}
+
+/// The line before the run: `running 312 of 362 cases; longest real wait 1m 5s; expected about 1m 20s`.
+fn plan_line(
+    to_run: usize,
+    total: usize,
+    longest_wait: std::time::Duration,
+    expected: std::time::Duration,
+) -> String {
+    let secs = |d: std::time::Duration| {
+        tessera::target::humanize(std::time::Duration::from_secs(d.as_secs()))
+    };
+    let wait = if longest_wait.is_zero() {
+        "no real waits".to_string()
+    } else {
+        format!("longest real wait {}", secs(longest_wait))
+    };
+    format!(
+        "running {to_run} of {total} cases; {wait}; expected about {}",
+        secs(expected.max(std::time::Duration::from_secs(1)))
+    )
+}
+
+/// What is in flight, for the progress bar.
+#[derive(Default)]
+struct Activity {
+    running: std::collections::BTreeSet<String>,
+    /// Waiting instances and when their wait ends.
+    waiting: std::collections::BTreeMap<String, std::time::Instant>,
+}
+
+impl Activity {
+    /// `running 2: a/b, c/d | waiting 5, longest 58s more: e/f`.
+    fn message(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.running.is_empty() {
+            let names: Vec<&str> = self.running.iter().take(2).map(String::as_str).collect();
+            let more = if self.running.len() > 2 { ", ..." } else { "" };
+            parts.push(format!(
+                "running {}: {}{more}",
+                self.running.len(),
+                names.join(", ")
+            ));
+        }
+        let now = std::time::Instant::now();
+        if let Some((id, until)) = self.waiting.iter().max_by_key(|(_, u)| **u) {
+            let left = until.saturating_duration_since(now).as_secs();
+            parts.push(format!(
+                "waiting {}, longest {left}s more: {id}",
+                self.waiting.len()
+            ));
+        }
+        parts.join(" | ")
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tessera::reference::tls::ServerTls;
-use tessera::reference::{Config, Deviation, ServerOptions};
+use tessera::reference::{Clock as _, Config, Deviation, ServerOptions};
 
 use super::{DeviationArgs, VariantArgs};
 
@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Serve the test-only control API under /_tessera/ and run on a virtual clock.
     #[arg(long)]
     control: bool,
+    /// Run the server's clock ahead (`1.5s`) or behind (`-1.5s`) the system
+    /// clock, so clients see a skewed server.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = tessera::reference::clock::parse_offset)]
+    clock_offset: Option<i64>,
     #[command(flatten)]
     deviation: DeviationArgs,
     #[command(flatten)]
@@ -157,12 +161,31 @@ pub fn execute(args: ServeArgs) -> u8 {
         let devs: Vec<&str> = opts.deviations.iter().map(|d| d.name()).collect();
         let control = opts.control;
         let variants = opts.variants.changed();
+        let offset = args.clock_offset.unwrap_or(0);
+        let state = match (control, offset) {
+            (_, 0) => tessera::reference::AppState::new(opts),
+            (false, ms) => tessera::reference::AppState::with_clock(
+                opts,
+                std::sync::Arc::new(tessera::reference::OffsetClock { offset_ms: ms }),
+                Box::new(tessera::reference::OsEntropy),
+            ),
+            (true, ms) => tessera::reference::AppState::with_virtual_clock(
+                opts,
+                std::sync::Arc::new(tessera::reference::VirtualClock::at(
+                    tessera::reference::SystemClock.now_ms().saturating_add(ms),
+                )),
+                Box::new(tessera::reference::OsEntropy),
+            ),
+        };
         let (spawned, scheme) = match &tls {
             Some(tls) => (
-                tessera::reference::spawn_tls(opts, args.listen, tls).await,
+                tessera::reference::spawn_state_tls(state, args.listen, tls).await,
                 "https",
             ),
-            None => (tessera::reference::spawn(opts, args.listen).await, "http"),
+            None => (
+                tessera::reference::spawn_state(state, args.listen).await,
+                "http",
+            ),
         };
         let handle = match spawned {
             Ok(h) => h,
@@ -175,6 +198,9 @@ pub fn execute(args: ServeArgs) -> u8 {
         outln!("{scheme}://{}", handle.addr);
         if control {
             errln!("control API on: /_tessera/ (virtual clock)");
+        }
+        if offset != 0 {
+            errln!("clock offset: {offset:+} ms from the system clock");
         }
         if !devs.is_empty() {
             errln!("deviations on: {}", devs.join(", "));

@@ -88,6 +88,41 @@ impl Control<'_> {
     }
 }
 
+impl Control<'_> {
+    /// `GET /_tessera/knobs`: the knobs in force, as a JSON object.
+    pub async fn knobs(&self) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let r = self
+            .call(PreparedRequest::get(format!(
+                "{}/_tessera/knobs",
+                self.base_url
+            )))
+            .await?;
+        knobs_of(&r)
+    }
+
+    /// `POST /_tessera/knobs`: sets the knobs named (all or nothing); returns
+    /// the knobs now in force.
+    pub async fn set_knobs(
+        &self,
+        knobs: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let r = self
+            .call(PreparedRequest::post_json(
+                format!("{}/_tessera/knobs", self.base_url),
+                &serde_json::Value::Object(knobs.clone()),
+            ))
+            .await?;
+        knobs_of(&r)
+    }
+}
+
+fn knobs_of(r: &Response) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match r.json() {
+        Some(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err("control API knobs answer is not a JSON object".into()),
+    }
+}
+
 /// The `now_ms` of a clock answer.
 fn clock_of(r: &Response) -> Option<i64> {
     r.json()

@@ -71,6 +71,13 @@ pub trait Executor {
 
     /// Performs one step and reports the answer.
     fn execute(&mut self, step: &StepCtx<'_>) -> Result<Observed, ExecError>;
+
+    /// How far an instant may be from the model's (ms): 0 with clock
+    /// control; on a real clock the target's `time_tolerance` plus the
+    /// time a case takes.
+    fn tolerance_ms(&self) -> i64 {
+        0
+    }
 }
 
 /// Deliberate rule violations of the model-backed executor, to prove the

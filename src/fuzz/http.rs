@@ -4,8 +4,12 @@
 //! fuzzed request is built exactly like the same request in a scenario.
 //!
 //! The in-process reference gets one server for the whole run (control on,
-//! the target's knobs and deviations); a remote target must offer the
-//! control API, because every case starts with `POST /_tessera/reset`.
+//! the target's knobs and deviations). A remote target with the control API
+//! is reset (`POST /_tessera/reset`) before every case; one without it is
+//! not: the case obtains fresh tokens, its time is the real clock, and
+//! instants are compared within the target's `time_tolerance` plus
+//! [`REAL_CLOCK_SLACK`]. Clock advances and password changes need control
+//! and are left out there ([`HttpExecutor::kinds`], [`left_out`]).
 //!
 //! Blocking: the fuzz loop is synchronous, so every step is one `block_on`
 //! on a runtime the caller shares (the server, if any, runs on it too).
@@ -42,11 +46,30 @@ pub struct HttpExecutor {
     addresses: BTreeMap<String, IpAddr>,
     /// The target's clock as last read or moved (`{{now}}`).
     now_ms: i64,
+    /// The target serves the control API (reset, clock); without it cases
+    /// run on the real clock, with no reset.
+    control: bool,
+    /// Instants compared within this on the real clock (ms).
+    tolerance_ms: i64,
     /// The in-process reference server, stopped when the executor drops.
     server: Option<in_process::Server>,
     /// Scratch copies in the shapes `render::Context` takes.
     captures: IndexMap<String, String>,
     no_case: crate::scenario::plan::Case,
+}
+
+/// What a case may take on the real clock beyond the declared tolerance:
+/// the model's time stands at the case's start.
+pub const REAL_CLOCK_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The operation kinds of `target`'s profiles that it cannot take for want
+/// of control (clock advances, password changes): counted, not generated.
+pub fn left_out(target: &Target) -> Vec<OpKind> {
+    let kinds = HttpExecutor::kinds(target);
+    [OpKind::Advance, OpKind::SetPassword]
+        .into_iter()
+        .filter(|k| !kinds.contains(k))
+        .collect()
 }
 
 impl std::fmt::Debug for HttpExecutor {
@@ -81,16 +104,7 @@ impl HttpExecutor {
                     .map_err(unreachable)?;
                 (server.base_url().to_owned(), Some(server))
             }
-            TargetKind::Remote => {
-                if !target.capabilities.clock_control {
-                    return Err(ExecError::Unsupported(format!(
-                        "{} offers no control API (/_tessera/reset, /_tessera/clock); \
-                         fuzzing resets the target before every sequence",
-                        target.name
-                    )));
-                }
-                (target.base_url.clone(), None)
-            }
+            TargetKind::Remote => (target.base_url.clone(), None),
         };
         for a in [Addr::Alt1, Addr::Alt2] {
             if !target.capabilities.addresses.contains_key(a.alias()) {
@@ -110,6 +124,10 @@ impl HttpExecutor {
             knobs: target.knobs.clone(),
             addresses: target.capabilities.addresses.clone(),
             now_ms: 0,
+            control: !matches!(target.kind, TargetKind::Remote)
+                || target.capabilities.clock_control,
+            tolerance_ms: i64::try_from((target.time_tolerance + REAL_CLOCK_SLACK).as_millis())
+                .unwrap_or(i64::MAX),
             server,
             captures: IndexMap::new(),
             no_case: Default::default(),
@@ -212,6 +230,12 @@ pub fn observed(resp: Response) -> Observed {
 
 impl Executor for HttpExecutor {
     fn reset(&mut self) -> Result<i64, ExecError> {
+        if !self.control {
+            // No reset: the model starts fresh and the case uses only the
+            // tokens it obtains itself; time is the real clock.
+            self.now_ms = jiff::Timestamp::now().as_millisecond();
+            return Ok(self.now_ms);
+        }
         let c = self.control();
         let now = self
             .rt
@@ -219,6 +243,10 @@ impl Executor for HttpExecutor {
             .map_err(unreachable)?;
         self.now_ms = now;
         Ok(now)
+    }
+
+    fn tolerance_ms(&self) -> i64 {
+        if self.control { 0 } else { self.tolerance_ms }
     }
 
     fn execute(&mut self, step: &StepCtx<'_>) -> Result<Observed, ExecError> {

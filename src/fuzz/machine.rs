@@ -193,7 +193,13 @@ pub fn play(
             planned: &planned,
             captures: &captures,
         })?;
-        if let Err(mismatch) = oracle::judge(&prediction, &observed, epoch0, &captures) {
+        if let Err(mismatch) = oracle::judge_within(
+            &prediction,
+            &observed,
+            epoch0,
+            exec.tolerance_ms(),
+            &captures,
+        ) {
             return Ok(Some(Divergence { step: i, mismatch }));
         }
         if let Some(cap) = &prediction.capture {

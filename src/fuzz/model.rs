@@ -875,6 +875,14 @@ fn arc_refusals(
             Expected::text(500, &[expired_rule, "LT-7a"])
                 .with(Check::BodyContains("1021: Token has expired.")),
         );
+        // A server may forget a token long expired (the reference purges a
+        // day after expiry); it is then unknown: 403.
+        if s.now
+            >= t.expires
+                .saturating_add(crate::reference::tokens::PURGE_GRACE_MS)
+        {
+            out.push(Expected::text(403, &[expired_rule, "LT-7a"]));
+        }
     }
     if t.epoch != s.epoch(t.user) {
         out.push(Expected::text(403, &["LT-9", "LT-7a"]));

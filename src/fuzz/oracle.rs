@@ -81,6 +81,7 @@ fn misfit(
     e: &Expected,
     o: &Observed,
     epoch0: i64,
+    tolerance_ms: i64,
     captures: &BTreeMap<String, String>,
 ) -> Option<String> {
     if e.status != o.status {
@@ -102,7 +103,7 @@ fn misfit(
             (Check::JsonInstant { path, at }, ObservedBody::Json(v)) => {
                 let want = epoch0 + at;
                 match json_at(v, path).and_then(|x| x.as_i64()) {
-                    Some(g) if g == want => None,
+                    Some(g) if (g - want).abs() <= tolerance_ms => None,
                     Some(g) => Some(format!(
                         "{path} is now {:+} ms instead of now {:+} ms",
                         g - epoch0,
@@ -156,12 +157,25 @@ pub fn judge(
     epoch0: i64,
     captures: &BTreeMap<String, String>,
 ) -> Result<(), Mismatch> {
+    judge_within(p, o, epoch0, 0, captures)
+}
+
+/// [`judge`] with instants compared within `tolerance_ms` either way: on a
+/// target without clock control the model's time stands at the case's
+/// start while the target's clock runs (and may differ from ours).
+pub fn judge_within(
+    p: &Prediction,
+    o: &Observed,
+    epoch0: i64,
+    tolerance_ms: i64,
+    captures: &BTreeMap<String, String>,
+) -> Result<(), Mismatch> {
     if p.accept.is_empty() {
         return Ok(());
     }
     let mut first = None;
     for e in &p.accept {
-        match misfit(e, o, epoch0, captures) {
+        match misfit(e, o, epoch0, tolerance_ms, captures) {
             None => return Ok(()),
             Some(why) => {
                 first.get_or_insert(why);

@@ -185,6 +185,7 @@ fn step(knobs: &Knobs, s: &State, op: &Op, last: bool) -> Option<(RawStep, Vec<C
         expect: None,
         capture: IndexMap::new(),
         advance: None,
+        advance_to: None,
         wait: None,
         concurrent: None,
         set_password: None,

@@ -225,14 +225,14 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         TokenService::Portal => Audience::Portal,
     };
     if st.dev(Deviation::RegenerateRevokesOld) {
-        for e in inner.store.entries_mut() {
-            if let Kind::Access(a) = &mut e.kind
+        inner.store.update_all(|k| {
+            if let Kind::Access(a) = k
                 && a.user == name
                 && a.audience != Audience::Any
             {
                 a.expires_ms = a.expires_ms.min(ctx.now);
             }
-        }
+        });
     }
     let token = AccessToken {
         user: name,

@@ -146,11 +146,7 @@ fn get_user_id(st: &AppState, ctx: &Ctx) -> Response {
     let Some((user, epoch)) = credentials(st, &inner, ctx) else {
         return refuse("Invalid username or password");
     };
-    let existing = inner.store.entries().find_map(|(k, e)| match &e.kind {
-        Kind::UserId(u) if u.user == user && u.epoch == epoch => Some(k.clone()),
-        _ => None,
-    });
-    if let Some(secret) = existing.and_then(|k| inner.store.secret_of(&k).map(str::to_owned)) {
+    if let Some(secret) = inner.store.user_id_of(&user, epoch) {
         return text(StatusCode::OK, secret);
     }
     let id = new_token(inner.entropy.as_mut(), "", ARCWEB_TOKEN_BYTES);
@@ -175,7 +171,7 @@ fn token_state(st: &AppState, inner: &Inner, ctx: &Ctx, t: &str) -> TokenState {
     if !well_formed(t) {
         return TokenState::Refused("Wrong token format");
     }
-    let Some(Kind::ArcWeb(a)) = inner.store.get(t).map(|e| &e.kind) else {
+    let Some(Kind::ArcWeb(a)) = inner.store.get(t) else {
         return TokenState::Refused("Invalid token");
     };
     let current = inner.account(&a.user).map(|x| x.epoch);
@@ -211,7 +207,7 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
     }
     let drop_binding = st.dev(Deviation::RenewalDropsBinding);
     let shorten = st.dev(Deviation::RenewalShortensToken);
-    let Some(Kind::ArcWeb(old)) = inner.store.get(t).map(|e| e.kind.clone()) else {
+    let Some(Kind::ArcWeb(old)) = inner.store.get(t) else {
         return refuse("Invalid token");
     };
     let target = ctx.now.saturating_add(RENEW_MINUTES * 60_000);
@@ -226,9 +222,7 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
     };
     match st.variants().rn1 {
         Rn1::SameToken => {
-            if let Some(e) = inner.store.get_mut(t) {
-                e.kind = Kind::ArcWeb(renewed);
-            }
+            inner.store.update(t, |k| *k = Kind::ArcWeb(renewed));
             text(StatusCode::OK, t.to_owned())
         }
         Rn1::NewToken => {
@@ -257,7 +251,7 @@ fn map(st: &AppState, ctx: &Ctx) -> Response {
     let Some(id) = ctx.nonempty("usrid") else {
         return refuse("No token or userid supplied");
     };
-    let Some(Kind::UserId(u)) = inner.store.get(id).map(|e| &e.kind) else {
+    let Some(Kind::UserId(u)) = inner.store.get(id) else {
         return invalid_user_id(st);
     };
     let current = inner.account(&u.user).map(|x| x.epoch);

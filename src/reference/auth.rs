@@ -7,7 +7,7 @@
 use super::deviations::Deviation;
 use super::params::{Ctx, carriers, referer_matches};
 use super::state::{AppState, Inner};
-use super::tokens::{AccessToken, Audience, Binding, Kind};
+use super::tokens::{AccessToken, Audience, Binding, Kind, TokenKey};
 use crate::reference::config::StyleFamily;
 
 /// Why a request is not let through.
@@ -24,13 +24,13 @@ pub enum Denial {
 pub enum Principal {
     User {
         /// Store key of the token (SL-8 counts sessions per access token).
-        key: String,
+        key: TokenKey,
         token: AccessToken,
         privileges: Vec<String>,
     },
     Session {
         family: StyleFamily,
-        parent_key: String,
+        parent_key: TokenKey,
         parent_user: String,
     },
 }
@@ -92,14 +92,11 @@ pub fn check_token(
     accept: &[Audience],
 ) -> Result<Principal, Denial> {
     let token = token_text;
-    let Some(key) = inner.store.find_key(token).map(str::to_owned) else {
+    let Some((key, entry)) = inner.store.lookup(token) else {
         return Err(Denial::Invalid);
     };
     let now = ctx.now;
-    let Some(entry) = inner.store.get(token) else {
-        return Err(Denial::Invalid);
-    };
-    match &entry.kind {
+    match entry {
         Kind::Access(a) => {
             if !alive(st, now, a.expires_ms) {
                 return Err(Denial::Invalid);
@@ -124,15 +121,16 @@ pub fn check_token(
                 .privileges
                 .clone()
                 .unwrap_or_else(|| acct.privileges.clone());
-            let token = a.clone();
-            if st.dev(Deviation::SlidingExpiry)
-                && let Some(e) = inner.store.get_mut(token_text)
-                && let Kind::Access(a) = &mut e.kind
-            {
-                // The deviation: each use restarts the lifetime (breaks LT-6).
-                let life = a.expires_ms.saturating_sub(a.issued_ms);
-                a.issued_ms = now;
-                a.expires_ms = now.saturating_add(life);
+            let token = a;
+            if st.dev(Deviation::SlidingExpiry) {
+                inner.store.update(token_text, |k| {
+                    if let Kind::Access(a) = k {
+                        // The deviation: each use restarts the lifetime (breaks LT-6).
+                        let life = a.expires_ms.saturating_sub(a.issued_ms);
+                        a.issued_ms = now;
+                        a.expires_ms = now.saturating_add(life);
+                    }
+                });
             }
             Ok(Principal::User {
                 key,
@@ -149,8 +147,8 @@ pub fn check_token(
             }
             Ok(Principal::Session {
                 family: s.family,
-                parent_key: s.parent_key.clone(),
-                parent_user: s.parent_user.clone(),
+                parent_key: s.parent_key,
+                parent_user: s.parent_user,
             })
         }
         Kind::ArcWeb(_) | Kind::UserId(_) => Err(Denial::Invalid),

@@ -178,13 +178,7 @@ fn start(
     if let Some(cap) = st.knobs().max_concurrent_sessions
         && !st.dev(Deviation::NoSessionCap)
     {
-        let live = inner
-            .store
-            .entries()
-            .filter(|(_, e)| {
-                matches!(&e.kind, Kind::Session(s) if s.parent_key == parent_key && ctx.now < s.end_ms)
-            })
-            .count();
+        let live = inner.store.live_sessions(&parent_key, ctx.now);
         if live >= cap as usize {
             return err(
                 429,

@@ -28,6 +28,36 @@ fn system_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The operating system's clock shifted by a fixed offset: a server whose
+/// clock runs ahead (positive) or behind (negative) the client's, without
+/// control (`tessera serve --clock-offset`), to prove that checks within the
+/// declared `time_tolerance` never fail a server for clock skew.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OffsetClock {
+    pub offset_ms: i64,
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        system_now_ms().saturating_add(self.offset_ms)
+    }
+}
+
+/// Parses a signed duration for `--clock-offset` (`1.5s`, `-1.5s`, `-2m`,
+/// `250ms`) into milliseconds; at most a day either way.
+pub fn parse_offset(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let sd: jiff::SignedDuration = t.parse().map_err(|_| {
+        format!("a signed duration such as `1.5s`, `-1.5s` or `-250ms`, found `{t}`")
+    })?;
+    if sd.as_secs().abs() > 86_400 {
+        return Err(format!(
+            "an offset of at most a day either way, found `{t}`"
+        ));
+    }
+    Ok(sd.as_millis() as i64)
+}
+
 /// A clock that stands still until told to move.
 #[derive(Debug)]
 pub struct VirtualClock {
@@ -110,6 +140,19 @@ mod tests {
         ));
         assert_eq!(c.now_ms(), 1_000);
         assert_eq!(c.advance(5).unwrap(), 1_005);
+    }
+
+    #[test]
+    fn offsets_parse_signed_and_shift_the_system_clock() {
+        assert_eq!(parse_offset("1.5s").unwrap(), 1_500);
+        assert_eq!(parse_offset("-1.5s").unwrap(), -1_500);
+        assert_eq!(parse_offset("-250ms").unwrap(), -250);
+        assert_eq!(parse_offset("2m").unwrap(), 120_000);
+        assert!(parse_offset("soon").is_err());
+        assert!(parse_offset("48h").is_err());
+        let ahead = OffsetClock { offset_ms: 60_000 };
+        let d = ahead.now_ms() - SystemClock.now_ms();
+        assert!((59_000..=60_000).contains(&d), "{d}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ mod tests;
 
 use std::net::SocketAddr;
 
-pub use clock::{Clock, SystemClock, VirtualClock};
+pub use clock::{Clock, OffsetClock, SystemClock, VirtualClock};
 pub use config::{
     ApiKeyConfig, BASEMAP_PRIVILEGE, Config, ServiceConfig, StyleConfig, StyleFamily, UserConfig,
 };
@@ -97,6 +97,15 @@ pub async fn spawn_tls(
     tls: &tls::ServerTls,
 ) -> std::io::Result<Handle> {
     serve_on(AppState::new(opts), listen, Some(tls)).await
+}
+
+/// Like [`spawn_tls`] with a prepared state (a skewed clock).
+pub async fn spawn_state_tls(
+    state: AppState,
+    listen: SocketAddr,
+    tls: &tls::ServerTls,
+) -> std::io::Result<Handle> {
+    serve_on(state, listen, Some(tls)).await
 }
 
 async fn serve_on(

@@ -2,6 +2,11 @@
 //! deviations and variants switched on, and the mutable part (accounts with their current
 //! passwords, the token store) behind one mutex. Handlers never hold the lock
 //! across an `await`; there are no awaits in them at all.
+//!
+//! Taking the lock also runs the store's purge when the injected clock says
+//! one is due, so memory held by long-ended tokens, sessions and retired
+//! user IDs goes back as soon as the clock moves past them and a request
+//! arrives: no background task, and tests on a virtual clock see it happen.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -146,10 +151,16 @@ impl AppState {
         }
     }
 
+    /// The mutable part; purges the store first when a purge is due.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the store half-written
         // in a way that matters more than serving on; recover the guard.
-        self.0.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now_ms();
+        if inner.store.purge_due(now) {
+            inner.purge(now, self.dev(Deviation::PasswordChangeKeepsTokens));
+        }
+        inner
     }
 
     /// Forgets every token, user ID and session and restores the configured
@@ -192,5 +203,78 @@ fn fill(inner: &mut Inner, config: &Config, now: i64) {
 impl Inner {
     pub fn account(&self, name: &str) -> Option<&Account> {
         self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// Drops long-ended entries and, unless retired IDs still work
+    /// (`keep_retired`), the ArcWeb user IDs a password change retired (LT-9).
+    pub fn purge(&mut self, now_ms: i64, keep_retired: bool) {
+        self.store.purge(now_ms);
+        if !keep_retired {
+            let accounts = &self.accounts;
+            self.store.retain_user_ids(|user, epoch| {
+                accounts.iter().any(|a| a.name == user && a.epoch == epoch)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SeededEntropy;
+    use super::super::tokens::{
+        ARCWEB_TOKEN_BYTES, PURGE_GRACE_MS, PURGE_INTERVAL_MS, TOKEN_BYTES, UserId, new_token,
+    };
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn taking_the_lock_purges_once_the_clock_passes_expiry_and_grace() {
+        let clock = Arc::new(VirtualClock::at(T0));
+        let st = AppState::with_virtual_clock(
+            ServerOptions::default(),
+            clock.clone(),
+            Box::new(SeededEntropy::new(9)),
+        );
+        let start = st.lock().store.len();
+        let id = {
+            let mut inner = st.lock();
+            for _ in 0..2000 {
+                let t = new_token(inner.entropy.as_mut(), "", TOKEN_BYTES);
+                let kind = Kind::Access(AccessToken {
+                    user: "alice".into(),
+                    epoch: 0,
+                    issued_ms: T0,
+                    expires_ms: T0 + 60_000,
+                    binding: Binding::None,
+                    audience: Audience::Server,
+                    privileges: None,
+                });
+                inner.store.insert(&t, kind, T0);
+            }
+            let id = new_token(inner.entropy.as_mut(), "", ARCWEB_TOKEN_BYTES);
+            let kind = Kind::UserId(UserId {
+                user: "alice".into(),
+                epoch: 0,
+                issued_ms: T0,
+            });
+            inner.store.insert(&id, kind, T0);
+            id
+        };
+        assert_eq!(st.lock().store.len(), start + 2001);
+        // Expired but within the grace: kept.
+        clock.advance(60_000 + PURGE_GRACE_MS - 1).unwrap();
+        assert_eq!(st.lock().store.len(), start + 2001);
+        clock.advance(PURGE_INTERVAL_MS).unwrap();
+        let inner = st.lock();
+        assert_eq!(inner.store.len(), start + 1, "only the user ID stays");
+        assert!(inner.store.capacity() < 100, "{}", inner.store.capacity());
+        drop(inner);
+        // A password change retires the user ID; the next due purge drops it.
+        st.lock().accounts[0].epoch += 1;
+        assert!(st.lock().store.get(&id).is_some());
+        clock.advance(PURGE_INTERVAL_MS).unwrap();
+        assert!(st.lock().store.get(&id).is_none());
+        assert_eq!(st.lock().store.len(), start);
     }
 }

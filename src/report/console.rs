@@ -194,7 +194,7 @@ fn outcome_lines(r: &Report, duration_ms: u64) -> String {
     }
     let _ = writeln!(
         out,
-        "result: {} — {} passed, {} warned, {} failed, {} errors, {} skipped, {} not applicable ({} ms){}",
+        "result: {} — {} passed, {} warned, {} failed, {} errors, {} skipped, {} not applicable ({} ms){}; {}",
         if o.passed() { "ok" } else { "FAILED" },
         t.pass,
         t.warn,
@@ -207,8 +207,16 @@ fn outcome_lines(r: &Report, duration_ms: u64) -> String {
             String::new()
         } else {
             format!(" [{}]", policy.join(" "))
-        }
+        },
+        o.coverage.ran_text()
     );
+    if let Some(u) = o.coverage.unchecked_text() {
+        let _ = writeln!(
+            out,
+            "unchecked: {} MUST rule(s) had no case run: {u}",
+            o.coverage.unchecked.len()
+        );
+    }
     if !o.passed() {
         let _ = writeln!(out, "the run fails:");
         for reason in &o.reasons {

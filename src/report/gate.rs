@@ -28,6 +28,13 @@
 //! - a flaky scenario (failed, then passed on a retry) fails the run only
 //!   with `flaky_fails`.
 //!
+//! Coverage is decided here too ([`coverage`], part of every outcome): the
+//! cases that ran out of all, the MUST rules cited by cases none of which
+//! ran (each with what would unlock them), the skip and not-applicable
+//! reasons grouped. [`apply_coverage_gates`] adds `--require-rule` (fails
+//! unless a case citing the rule passed) and `--min-ran` (fails below that
+//! share of cases run) as reasons.
+//!
 //! Entries for scenarios not in the report are ignored (a sharded run sees
 //! only part of the suite) and listed as notes. `report merge` decides the
 //! merged run with [`decide_merged`]. This module reads and writes
@@ -40,7 +47,8 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::model::{
-    Finding, GateMark, Outcome, Policy, Report, RunResult, ScenarioReport, Verdict,
+    Coverage, Finding, GateMark, NotRunGroup, Outcome, Policy, Report, RunResult, ScenarioReport,
+    UncheckedRule, Unlock, Verdict,
 };
 use crate::scenario::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::scenario::load::{YamlWriteError, parse_yaml, to_yaml};
@@ -261,6 +269,18 @@ pub fn decide_merged(report: &mut Report, shards: &[Option<Outcome>], flags: Pol
         }
         judge(s, policy, &mut out);
     }
+    // The shards' coverage gates hold for the merged run (a rule one shard
+    // did not see may have passed in another).
+    let mut gates = CoverageGates::default();
+    for o in shards.iter().flatten() {
+        for r in &o.coverage.required_rules {
+            if !gates.require_rules.contains(r) {
+                gates.require_rules.push(r.clone());
+            }
+        }
+        gates.min_ran_percent = gates.min_ran_percent.max(o.coverage.min_ran_percent);
+    }
+    coverage_reasons(report, &gates, &mut out);
     let decided: Vec<&Outcome> = shards.iter().flatten().collect();
     if let Some(first) = decided.first() {
         for f in &first.notes {
@@ -289,6 +309,143 @@ fn empty_outcome(report: &Report, policy: Policy) -> Outcome {
         unexpected_passes: 0,
         flaky: 0,
         policy,
+        coverage: coverage(report),
+    }
+}
+
+/// The coverage gates of `tessera run` (`--require-rule`, `--min-ran`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageGates {
+    /// Rule IDs that need at least one passing case.
+    pub require_rules: Vec<String>,
+    /// The least share of cases that must run, in percent.
+    pub min_ran_percent: Option<u32>,
+}
+
+/// How much of the report ran, which MUST rules no case checked (with what
+/// would unlock their cases), and the skip and not-applicable reasons
+/// grouped. Gates are added by [`apply_coverage_gates`].
+pub fn coverage(report: &Report) -> Coverage {
+    use std::collections::BTreeMap;
+    let ran = |v: Verdict| !matches!(v, Verdict::Skipped | Verdict::NotApplicable);
+    let total = report.scenarios.len();
+    let n_ran = report.scenarios.iter().filter(|s| ran(s.verdict)).count();
+    let mut unchecked = Vec::new();
+    for rule in crate::rules::RULES
+        .iter()
+        .filter(|r| r.has(crate::rules::Level::Must))
+    {
+        let citing: Vec<&ScenarioReport> = report
+            .scenarios
+            .iter()
+            .filter(|s| s.rules.iter().any(|c| crate::rules::cites(c, rule.id)))
+            .collect();
+        if citing.is_empty() || citing.iter().any(|s| ran(s.verdict)) {
+            continue;
+        }
+        unchecked.push(UncheckedRule {
+            rule: rule.id.to_owned(),
+            cases: citing.len(),
+            unlock: unlocks(citing.iter().copied()),
+        });
+    }
+    let mut groups: BTreeMap<(Verdict, String), NotRunGroup> = BTreeMap::new();
+    for s in report.scenarios.iter().filter(|s| !ran(s.verdict)) {
+        let reason = s.reason.clone().unwrap_or_default();
+        groups
+            .entry((s.verdict, reason.clone()))
+            .or_insert(NotRunGroup {
+                verdict: s.verdict,
+                reason,
+                cases: 0,
+                unlock: s.unlock.clone(),
+            })
+            .cases += 1;
+    }
+    let mut not_run: Vec<NotRunGroup> = groups.into_values().collect();
+    not_run.sort_by(|a, b| b.cases.cmp(&a.cases).then(a.verdict.cmp(&b.verdict)));
+    Coverage {
+        ran: n_ran,
+        total,
+        unchecked,
+        not_run,
+        required_rules: Vec::new(),
+        min_ran_percent: None,
+    }
+}
+
+/// The distinct unlocks of these cases, the most frequent first; of several
+/// real-wait lengths only the shortest (it already runs some of them).
+fn unlocks<'a>(cases: impl Iterator<Item = &'a ScenarioReport>) -> Vec<Unlock> {
+    let mut counted: Vec<(Unlock, usize)> = Vec::new();
+    for u in cases.filter_map(|s| s.unlock.clone()) {
+        match counted.iter_mut().find(|(k, _)| *k == u) {
+            Some((_, n)) => *n += 1,
+            None => counted.push((u, 1)),
+        }
+    }
+    let shortest = counted
+        .iter()
+        .filter_map(|(u, _)| match u {
+            Unlock::RealWaits { ms } => Some(*ms),
+            _ => None,
+        })
+        .min();
+    counted.retain(|(u, _)| match u {
+        Unlock::RealWaits { ms } => Some(*ms) == shortest,
+        _ => true,
+    });
+    counted.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counted.into_iter().map(|(u, _)| u).collect()
+}
+
+/// `--require-rule` and `--min-ran`: adds a reason to the report's outcome
+/// (decided before by [`gate`] or [`apply_baseline`]) for every required
+/// rule without a passing case and for too small a share of cases run,
+/// records the gates in its coverage, and settles it again.
+pub fn apply_coverage_gates(report: &mut Report, gates: &CoverageGates) -> Outcome {
+    let mut out = match report.outcome.take() {
+        Some(o) => o,
+        None => empty_outcome(report, Policy::default()),
+    };
+    coverage_reasons(report, gates, &mut out);
+    settle(report, out)
+}
+
+fn coverage_reasons(report: &Report, gates: &CoverageGates, out: &mut Outcome) {
+    let verdicts = report.rule_verdicts();
+    for id in &gates.require_rules {
+        if !out.coverage.required_rules.contains(id) {
+            out.coverage.required_rules.push(id.clone());
+        }
+        let passed = verdicts
+            .iter()
+            .find(|v| v.rule == *id)
+            .is_some_and(|v| v.pass > 0 || v.warn > 0);
+        let reason = Finding::RuleNotPassed {
+            rule: id.clone(),
+            unlock: unlocks(
+                report
+                    .scenarios
+                    .iter()
+                    .filter(|s| s.rules.iter().any(|c| crate::rules::cites(c, id))),
+            ),
+        };
+        if !passed && !out.reasons.contains(&reason) {
+            out.reasons.push(reason);
+        }
+    }
+    if let Some(min) = gates.min_ran_percent {
+        out.coverage.min_ran_percent = Some(min.max(out.coverage.min_ran_percent.unwrap_or(0)));
+        let (ran, total) = (out.coverage.ran, out.coverage.total);
+        // ran / total < min / 100, in integers.
+        if total > 0 && ran * 100 < total * min as usize {
+            out.reasons.push(Finding::TooFewRan {
+                ran,
+                total,
+                min_percent: min,
+            });
+        }
     }
 }
 
@@ -706,5 +863,63 @@ mod tests {
         let s = settle_attempts(vec![pass]).unwrap();
         assert_eq!((s.attempts, s.flaky), (1, false));
         assert_eq!(settle_attempts(vec![]), None);
+    }
+
+    #[test]
+    fn coverage_counts_runs_and_names_unchecked_must_rules_with_their_unlocks() {
+        let skipped = |id: &str, rules: &[&str], u: Unlock| {
+            let mut s = scenario(id, rules, Verdict::Skipped, &[]);
+            s.reason = Some(format!("reason of {id}"));
+            s.unlock = Some(u);
+            s
+        };
+        let mut r = report(vec![
+            scenario("lifetimes/a", &["LT-1"], Verdict::Pass, &[]),
+            skipped(
+                "lifetimes/b",
+                &["LT-5"],
+                Unlock::RealWaits { ms: 3_600_000 },
+            ),
+            skipped("lifetimes/c", &["LT-5"], Unlock::RealWaits { ms: 120_000 }),
+            skipped("lifetimes/d", &["LT-5", "LT-1"], Unlock::AltAddresses),
+            skipped("lifetimes/e", &["LT-5"], Unlock::AltAddresses),
+        ]);
+        let o = gate(&mut r, PLAIN);
+        assert!(o.passed());
+        let c = &o.coverage;
+        assert_eq!((c.ran, c.total), (1, 5));
+        // LT-1 had a case run; LT-5 none: the shortest wait only.
+        assert_eq!(c.unchecked.len(), 1);
+        assert_eq!(
+            c.unchecked[0].to_string(),
+            "LT-5 (declare alternate addresses or allow real waits of 2m)"
+        );
+        assert_eq!(c.not_run.len(), 4);
+
+        let gates = CoverageGates {
+            require_rules: vec!["LT-5".into(), "LT-1".into()],
+            min_ran_percent: Some(20),
+        };
+        let o = apply_coverage_gates(&mut r, &gates);
+        assert_eq!(
+            texts(&o.reasons),
+            [
+                "required rule LT-5: no case passed (to run its cases: declare alternate addresses or allow real waits of 2m)"
+            ]
+        );
+        let o = apply_coverage_gates(
+            &mut r,
+            &CoverageGates {
+                require_rules: vec![],
+                min_ran_percent: Some(21),
+            },
+        );
+        assert_eq!(o.reasons.len(), 2, "{:?}", o.reasons);
+        // A merge keeps the shards' coverage gates.
+        let shard = r.outcome.clone();
+        let m = decide_merged(&mut r, &[shard], PLAIN);
+        assert_eq!(m.coverage.required_rules, ["LT-5", "LT-1"]);
+        assert_eq!(m.coverage.min_ran_percent, Some(21));
+        assert_eq!(m.reasons.len(), 2, "{:?}", m.reasons);
     }
 }

@@ -72,6 +72,10 @@ struct Page {
     /// Why the run fails, and the gate's notes.
     reasons: Vec<String>,
     notes: Vec<String>,
+    /// `ran 215 of 360 cases (59.7%)`, and the MUST rules no case checked
+    /// (from the outcome's coverage).
+    coverage: String,
+    unchecked: Vec<String>,
     totals: Vec<Count>,
     total: usize,
     areas: Vec<AreaBar>,
@@ -303,6 +307,16 @@ fn page(r: &Report) -> Page {
             .unwrap_or_default(),
         notes: o
             .map(|o| o.notes.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        coverage: o.map(|o| o.coverage.ran_text()).unwrap_or_default(),
+        unchecked: o
+            .map(|o| {
+                o.coverage
+                    .unchecked
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         totals: counts(&t),
         total: t.total(),
@@ -963,6 +977,7 @@ pub(crate) mod tests {
             } else {
                 vec![]
             },
+            skipped: None,
         }
     }
 

@@ -20,7 +20,11 @@
 //! - whatever else the gate names as failing the run (a warn under
 //!   `--strict`, a flaky pass under `--flaky-fails`, an expired baseline
 //!   entry on a passing scenario): `<failure>` with the gate's reason, so the
-//!   red testcases are exactly what fails the run.
+//!   red testcases are exactly what fails the run;
+//! - a coverage gate (`--require-rule`, `--min-ran`): a failed testcase of
+//!   its own in a `coverage` suite. Every suite carries the coverage
+//!   (`tessera.coverage.ran`, `.total`, one `.unchecked` per MUST rule no
+//!   case checked).
 //!
 //! The run's outcome (`report.outcome`) is a property of every
 //! `<testsuite>` (`tessera.outcome` = `passed` / `failed`, one
@@ -37,7 +41,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
 
-use super::model::{GateMark, Outcome, Report, ScenarioReport, Verdict};
+use super::model::{Finding, GateMark, Outcome, Report, ScenarioReport, Verdict};
 
 /// The report as JUnit XML.
 pub fn write(report: &Report) -> String {
@@ -68,6 +72,9 @@ pub fn write(report: &Report) -> String {
         suite.set_time(Duration::from_millis(time));
         j.add_test_suite(suite);
     }
+    if let Some(suite) = coverage_suite(report) {
+        j.add_test_suite(suite);
+    }
     // quick-junit only fails on an io error, impossible for a String.
     j.to_string().unwrap_or_default()
 }
@@ -88,6 +95,43 @@ fn outcome_properties(suite: &mut TestSuite, o: Option<&Outcome>) {
     for r in &o.reasons {
         suite.add_property(Property::new("tessera.outcome.reason", r.to_string()));
     }
+    let c = &o.coverage;
+    suite.add_property(Property::new("tessera.coverage.ran", c.ran.to_string()));
+    suite.add_property(Property::new("tessera.coverage.total", c.total.to_string()));
+    for u in &c.unchecked {
+        suite.add_property(Property::new("tessera.coverage.unchecked", u.to_string()));
+    }
+}
+
+/// The coverage gates that fail the run (`--require-rule`, `--min-ran`)
+/// are about no one scenario: each is a failed testcase of a `coverage`
+/// suite, so CI turns red for it too.
+fn coverage_suite(report: &Report) -> Option<TestSuite> {
+    let o = report.outcome.as_ref()?;
+    let gates: Vec<(String, String)> = o
+        .reasons
+        .iter()
+        .filter_map(|f| match f {
+            Finding::RuleNotPassed { rule, .. } => Some((format!("require-rule {rule}"), f)),
+            Finding::TooFewRan { min_percent, .. } => Some((format!("min-ran {min_percent}%"), f)),
+            _ => None,
+        })
+        .map(|(name, f)| (name, f.to_string()))
+        .collect();
+    if gates.is_empty() {
+        return None;
+    }
+    let mut suite = TestSuite::new("coverage");
+    outcome_properties(&mut suite, Some(o));
+    for (name, message) in gates {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_type("gate");
+        st.set_message(message);
+        let mut tc = TestCase::new(name, st);
+        tc.set_classname("coverage");
+        suite.add_test_case(tc);
+    }
+    Some(suite)
 }
 
 fn test_case(s: &ScenarioReport, o: Option<&Outcome>) -> TestCase {

@@ -292,6 +292,37 @@ fn outcome(out: &mut String, o: &Outcome) {
         }
         out.push('\n');
     }
+    coverage(out, &o.coverage);
+}
+
+/// How much ran, the MUST rules no case checked, and why the rest did not
+/// run, grouped by reason (all from the outcome's coverage).
+fn coverage(out: &mut String, c: &crate::report::model::Coverage) {
+    let _ = writeln!(out, "Coverage: {}.\n", text(&c.ran_text()));
+    if !c.unchecked.is_empty() {
+        out.push_str("Unchecked MUST rules (no case ran):\n\n");
+        for u in &c.unchecked {
+            let _ = writeln!(out, "- {} ({} case(s))", text(&u.to_string()), u.cases);
+        }
+        out.push('\n');
+    }
+    if !c.not_run.is_empty() {
+        out.push_str("| not run | cases | reason | would run with |\n|---|---:|---|---|\n");
+        for g in &c.not_run {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                g.verdict.as_str(),
+                g.cases,
+                text(&g.reason),
+                g.unlock
+                    .as_ref()
+                    .map(|u| text(&u.to_string()))
+                    .unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
 }
 
 fn counts(t: &Totals) -> String {

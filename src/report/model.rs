@@ -56,6 +56,11 @@ pub struct Outcome {
     pub flaky: usize,
     /// The switches the gate applied.
     pub policy: Policy,
+    /// How much of the suite ran, the MUST rules no case checked, and the
+    /// coverage gates (`--require-rule`, `--min-ran`). Decided with the rest
+    /// of the outcome; writers render it.
+    #[serde(default)]
+    pub coverage: Coverage,
 }
 
 impl Outcome {
@@ -123,6 +128,18 @@ pub enum Finding {
     Warn { id: String },
     /// A baseline entry for a scenario that is not in this report.
     UnmatchedEntry { id: String },
+    /// `--require-rule`: no case citing the rule passed.
+    RuleNotPassed {
+        rule: String,
+        /// What would let its cases run (empty when they ran and failed).
+        unlock: Vec<Unlock>,
+    },
+    /// `--min-ran`: too few cases ran.
+    TooFewRan {
+        ran: usize,
+        total: usize,
+        min_percent: u32,
+    },
 }
 
 impl Finding {
@@ -136,6 +153,8 @@ impl Finding {
             | Finding::Flaky { id, .. }
             | Finding::Warn { id }
             | Finding::UnmatchedEntry { id } => id,
+            // About the run as a whole, not one scenario.
+            Finding::RuleNotPassed { .. } | Finding::TooFewRan { .. } => "",
         }
     }
 }
@@ -175,6 +194,204 @@ impl std::fmt::Display for Finding {
                     "baseline entry `{id}` matches no scenario in this report"
                 )
             }
+            Finding::RuleNotPassed { rule, unlock } => {
+                write!(f, "required rule {rule}: no case passed")?;
+                if !unlock.is_empty() {
+                    write!(f, " (to run its cases: {})", join_unlocks(unlock))?;
+                }
+                Ok(())
+            }
+            Finding::TooFewRan {
+                ran,
+                total,
+                min_percent,
+            } => write!(
+                f,
+                "only {ran} of {total} cases ran ({}), below --min-ran {min_percent}%",
+                percent_text(*ran, *total)
+            ),
+        }
+    }
+}
+
+/// Coverage of one run: cases that ran out of the cases selected, and the
+/// MUST rules that no case checked. Computed by `report::gate` from the
+/// verdicts (and `report merge` for a merged run); writers render it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    /// Cases played to a verdict (pass, warn, fail or error).
+    pub ran: usize,
+    /// Every case in the report.
+    pub total: usize,
+    /// MUST rules cited by cases of this report none of which ran.
+    #[serde(default)]
+    pub unchecked: Vec<UncheckedRule>,
+    /// Skip and not-applicable reasons, each with its number of cases, most
+    /// frequent first.
+    #[serde(default)]
+    pub not_run: Vec<NotRunGroup>,
+    /// `--require-rule` IDs the gate checked.
+    #[serde(default)]
+    pub required_rules: Vec<String>,
+    /// `--min-ran` threshold the gate checked, in percent.
+    #[serde(default)]
+    pub min_ran_percent: Option<u32>,
+}
+
+impl Coverage {
+    /// `ran 215 of 360 cases (59.7%)`.
+    pub fn ran_text(&self) -> String {
+        format!(
+            "ran {} of {} cases ({})",
+            self.ran,
+            self.total,
+            percent_text(self.ran, self.total)
+        )
+    }
+
+    /// `LT-5 (declare web_tier_auth), SL-4 (allow real waits of 2m)`, or
+    /// `None` when every MUST rule cited had a case run.
+    pub fn unchecked_text(&self) -> Option<String> {
+        if self.unchecked.is_empty() {
+            return None;
+        }
+        Some(
+            self.unchecked
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+
+    /// One line for a console or a headline: the ran count, then the
+    /// unchecked MUST rules if any.
+    pub fn line(&self) -> String {
+        match self.unchecked_text() {
+            None => format!("coverage: {}", self.ran_text()),
+            Some(u) => format!(
+                "coverage: {}; {} MUST rule(s) unchecked: {u}",
+                self.ran_text(),
+                self.unchecked.len()
+            ),
+        }
+    }
+}
+
+/// `2m`, `1h 30m`, `500ms`.
+pub fn humanize(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut parts = Vec::new();
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, ms) = (rest / 1000, rest % 1000);
+    for (v, u) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
+        if v > 0 {
+            parts.push(format!("{v}{u}"));
+        }
+    }
+    parts.join(" ")
+}
+
+/// `59.7%`; `100%` for an empty run.
+pub fn percent_text(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "100%".into();
+    }
+    let tenths = (part * 1000 + whole / 2) / whole;
+    if tenths.is_multiple_of(10) {
+        format!("{}%", tenths / 10)
+    } else {
+        format!("{}.{}%", tenths / 10, tenths % 10)
+    }
+}
+
+/// A MUST rule no case checked, with what would let its cases run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UncheckedRule {
+    pub rule: String,
+    /// Cases citing it (none of which ran).
+    pub cases: usize,
+    /// What would unlock them, most useful first.
+    pub unlock: Vec<Unlock>,
+}
+
+impl std::fmt::Display for UncheckedRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.rule)?;
+        if !self.unlock.is_empty() {
+            write!(f, " ({})", join_unlocks(&self.unlock))?;
+        }
+        Ok(())
+    }
+}
+
+/// One skip or not-applicable reason and how many cases gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotRunGroup {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub cases: usize,
+    #[serde(default)]
+    pub unlock: Option<Unlock>,
+}
+
+fn join_unlocks(u: &[Unlock]) -> String {
+    u.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// What would let a skipped or not-applicable case run on this target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Unlock {
+    /// The profile does not declare the knob the scenario states.
+    DeclareKnob { knob: String },
+    /// The target declares another value; a target configured so (or knob
+    /// control, `/_tessera/knobs`) would run it.
+    KnobValue {
+        knob: String,
+        value: serde_json::Value,
+    },
+    /// Real waits of at least this long (`max_real_wait`), or clock control.
+    RealWaits { ms: u64 },
+    /// Alternate source addresses (`capabilities.addresses`).
+    AltAddresses,
+    /// The address of this alias (`capabilities.addresses`), which a
+    /// request renders (`{{addr.primary}}`).
+    Address { alias: String },
+    /// `password_control`.
+    PasswordControl,
+    /// The target implements this profile.
+    Profile { profile: String },
+    /// An account mapped to this fixture user.
+    User { alias: String },
+}
+
+impl std::fmt::Display for Unlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unlock::DeclareKnob { knob } => write!(f, "declare {knob}"),
+            Unlock::KnobValue { knob, value } => {
+                write!(f, "knob control to set {knob} = {value}")
+            }
+            Unlock::RealWaits { ms } => {
+                let d = std::time::Duration::from_millis(*ms);
+                write!(f, "allow real waits of {}", humanize(d))
+            }
+            Unlock::AltAddresses => f.write_str("declare alternate addresses"),
+            Unlock::Address { alias } => write!(f, "declare the {alias} address"),
+            Unlock::PasswordControl => f.write_str("password control"),
+            Unlock::Profile { profile } => write!(f, "implement the {profile} profile"),
+            Unlock::User { alias } => write!(f, "map an account to {alias}"),
         }
     }
 }
@@ -324,6 +541,9 @@ pub struct ScenarioReport {
     /// Tokens and sessions seen, for timelines.
     #[serde(default)]
     pub tokens: Vec<TokenWindow>,
+    /// For a skipped or not-applicable case: what would let it run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock: Option<Unlock>,
     /// What the CI gate made of this scenario (a baseline's expected failure
     /// or unexpected pass); absent when no baseline mentions it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -375,6 +595,11 @@ pub struct StepReport {
     pub exchanges: Vec<Exchange>,
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Why the step was not played (a boundary check the target's clock
+    /// cannot decide, semantics.md "Real time"); such a step neither passes
+    /// nor fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// One HTTP request and its answer (masked).
@@ -615,8 +840,10 @@ pub(crate) mod tests {
                 note: None,
                 exchanges: vec![],
                 checks,
+                skipped: None,
             }],
             tokens: vec![],
+            unlock: None,
             gate: None,
         }
     }

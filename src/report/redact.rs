@@ -57,7 +57,7 @@ pub fn captured_is_secret(value: &serde_json::Value, source: &CaptureSource) -> 
             SECRET_JSON_FIELDS.contains(&last)
                 || SECRET_PARAMS.contains(&last.to_ascii_lowercase().as_str())
         }
-        CaptureSource::Body => false,
+        CaptureSource::Body | CaptureSource::SentAt => false,
     }
 }
 

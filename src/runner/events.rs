@@ -4,6 +4,8 @@
 //! console printer, the progress bar or a test consume them. Every value in
 //! an event is already masked.
 
+use std::time::Duration;
+
 use crate::report::model::ScenarioReport;
 
 /// One thing that happened during a run.
@@ -11,8 +13,22 @@ use crate::report::model::ScenarioReport;
 pub enum RunEvent {
     /// Playing starts; `total` scenario instances (matrix cases count one each).
     RunStarted { total: usize },
+    /// What will happen, before anything is sent: instances to play (the
+    /// rest are skipped or not applicable), the longest real wait one of
+    /// them needs, and about how long the run takes (waits run side by
+    /// side, so about the longest wait plus the requests).
+    Planned {
+        to_run: usize,
+        total: usize,
+        longest_wait: Duration,
+        expected: Duration,
+    },
     /// An instance started playing (`id` includes `[case]`).
     ScenarioStarted { id: String },
+    /// An instance waits in real time for `left` (holding no `--jobs` slot).
+    Waiting { id: String, left: Duration },
+    /// It woke up and works again.
+    Resumed { id: String },
     /// An instance has its verdict.
     ScenarioFinished(Box<ScenarioReport>),
     /// Every instance has a verdict.

@@ -20,6 +20,14 @@
 //! each run: a reset forgets every token on the server, so it would break
 //! instances running beside them; they do not depend on a clean server,
 //! only on a clock nobody moves while they run.
+//!
+//! Real time (semantics.md, "Real time"): a `--jobs` slot limits work in
+//! flight, not sleeps. An instance that waits in real time gives its slot
+//! back for the wait ([`play::Pace`]), so waiting instances wait side by side
+//! and a run lasts about its longest wait. Before playing, observers get
+//! [`RunEvent::Planned`] (how many instances play, the longest wait, the
+//! expected duration) and, during the run, which instances wait and for how
+//! long ([`RunEvent::Waiting`]).
 
 pub mod events;
 pub mod expect;
@@ -128,7 +136,7 @@ struct Shared {
     redactor: Redactor,
     /// Readers: ordinary instances; writer: one that mutates shared state.
     state: RwLock<()>,
-    jobs: Semaphore,
+    jobs: Arc<Semaphore>,
     events: EventSender,
 }
 
@@ -147,7 +155,7 @@ pub async fn run(
         clients: target.clients(Timeouts::new(opts.timeout)),
         redactor: base_redactor(target),
         state: RwLock::new(()),
-        jobs: Semaphore::new(opts.jobs.max(1)),
+        jobs: Arc::new(Semaphore::new(opts.jobs.max(1))),
         events,
     });
     if target.is_shared() && target.capabilities.clock_control {
@@ -163,6 +171,7 @@ pub async fn run(
         })?;
     }
     emit(&shared.events, RunEvent::RunStarted { total: list.len() });
+    emit(&shared.events, forecast(&list, target));
     let retries = opts.retries;
     let reports = play_all(&list, &shared.events, |inst| {
         let shared = shared.clone();
@@ -187,6 +196,33 @@ pub async fn run(
         scenarios: reports,
         outcome: None,
     })
+}
+
+/// What the run will do: instances played, the longest real wait among
+/// them, the expected duration (waits run side by side; the requests add
+/// about a second per `jobs`-wide wave of instances, a rough guide).
+fn forecast(list: &[Instance], target: &Target) -> RunEvent {
+    let mut to_run = 0;
+    let mut longest = Duration::ZERO;
+    for inst in list {
+        if let Decision::Play(plan) = plan::decide_case(&inst.scenario, Some(inst.case()), target) {
+            to_run += 1;
+            let s = &inst.scenario;
+            let wait = if plan.real_waits {
+                s.total_real_wait()
+            } else {
+                // With clock control only `wait:` sleeps.
+                s.total_real_wait().saturating_sub(s.total_advance())
+            };
+            longest = longest.max(wait);
+        }
+    }
+    RunEvent::Planned {
+        to_run,
+        total: list.len(),
+        longest_wait: longest,
+        expected: longest + Duration::from_millis(50 * to_run as u64),
+    }
 }
 
 /// Plays every instance concurrently (each in its own task) and returns
@@ -257,16 +293,23 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
     let s = &inst.scenario;
     let mut redactor = shared.redactor.clone();
     let mut report = blank_report(inst);
-    let _permit = shared.jobs.acquire().await;
+    let permit = shared.jobs.clone().acquire_owned().await.ok();
+    let pace = play::Pace {
+        slot: Some((shared.jobs.clone(), permit)),
+        events: shared.events.clone(),
+        id: report.id.clone(),
+    };
     let start = Instant::now();
     match plan::decide_case(s, Some(inst.case()), &shared.target) {
         Decision::NotApplicable(r) => {
             report.verdict = Verdict::NotApplicable;
-            report.reason = Some(r);
+            report.reason = Some(r.reason);
+            report.unlock = r.unlock;
         }
         Decision::Skip(r) => {
             report.verdict = Verdict::Skipped;
-            report.reason = Some(r);
+            report.reason = Some(r.reason);
+            report.unlock = r.unlock;
         }
         Decision::Play(plan) => {
             emit(
@@ -280,9 +323,18 @@ async fn run_instance(inst: &Instance, shared: &Shared) -> ScenarioReport {
                     deviations,
                     variants,
                 } => {
-                    play_in_process(inst, shared, &plan, deviations, variants, &mut redactor).await
+                    play_in_process(
+                        inst,
+                        shared,
+                        &plan,
+                        deviations,
+                        variants,
+                        &mut redactor,
+                        pace,
+                    )
+                    .await
                 }
-                TargetKind::Remote => play_remote(inst, shared, &plan, &mut redactor).await,
+                TargetKind::Remote => play_remote(inst, shared, &plan, &mut redactor, pace).await,
             };
             report.verdict = played.verdict;
             report.reason = played.reason;
@@ -315,6 +367,7 @@ fn blank_report(inst: &Instance) -> ScenarioReport {
         flaky: false,
         steps: Vec::new(),
         tokens: Vec::new(),
+        unlock: None,
         gate: None,
     }
 }
@@ -329,6 +382,7 @@ fn live(target: &Target, plan: &Plan, base_url: String) -> Live {
         tolerance: target.time_tolerance,
         clock_control: target.capabilities.clock_control,
         real_waits: plan.real_waits,
+        max_real_wait: target.capabilities.max_real_wait,
     }
 }
 
@@ -350,6 +404,7 @@ async fn play_in_process(
     deviations: &[Deviation],
     variants: &crate::reference::Variants,
     redactor: &mut Redactor,
+    pace: play::Pace,
 ) -> play::Played {
     let server = match in_process::Server::start(
         &plan.knobs,
@@ -369,6 +424,7 @@ async fn play_in_process(
         live(&shared.target, plan, base),
         &shared.clients,
         redactor,
+        pace,
     )
     .await;
     server.stop().await;
@@ -381,6 +437,7 @@ async fn play_remote(
     shared: &Shared,
     plan: &Plan,
     redactor: &mut Redactor,
+    pace: play::Pace,
 ) -> play::Played {
     let target = &shared.target;
     let control = Control {
@@ -396,10 +453,29 @@ async fn play_remote(
         if resets && let Err(e) = control.reset().await {
             return error_played(e);
         }
-        let mut played =
-            play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await;
-        if resets
-            && let Err(e) = control.reset().await
+        if !plan.remote_knobs.is_empty()
+            && let Err(e) = control.set_knobs(&plan.remote_knobs).await
+        {
+            return error_played(format!("setting the scenario's knobs: {e}"));
+        }
+        let mut played = play::play(
+            &inst.scenario,
+            inst.case(),
+            live,
+            &shared.clients,
+            redactor,
+            pace,
+        )
+        .await;
+        // Both clean-ups always run; the first that fails makes the instance
+        // an error (the shared target may be left in the scenario's state).
+        let restored = plan::restore_knobs(&control, target, plan).await;
+        let reset = if resets {
+            control.reset().await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = restored.and(reset)
             && played.verdict != Verdict::Error
         {
             played.verdict = Verdict::Error;
@@ -408,7 +484,15 @@ async fn play_remote(
         played
     } else {
         let _r = shared.state.read().await;
-        play::play(&inst.scenario, inst.case(), live, &shared.clients, redactor).await
+        play::play(
+            &inst.scenario,
+            inst.case(),
+            live,
+            &shared.clients,
+            redactor,
+            pace,
+        )
+        .await
     }
 }
 

@@ -6,11 +6,17 @@
 //! - `advance:` without clock control → real waits when the total fits the
 //!   target's `max_real_wait`, else **skipped** with the reason;
 //! - source-address aliases, fixture users or password control the target
-//!   lacks → **skipped** with the reason.
+//!   lacks → **skipped** with the reason;
+//! - knobs a remote target with knob control (`/_tessera/knobs`) does not
+//!   have → set there for the scenario, which then runs alone.
+//!
+//! Every skip and not-applicable decision says what would unlock it
+//! ([`Unlock`]), for the coverage part of the report.
 //!
 //! Pure: no I/O, no clock.
 
 use crate::knobs::Knobs;
+use crate::report::model::Unlock;
 use crate::scenario::model::Capability;
 use crate::scenario::plan::{Case, RequestStep, Scenario, StepKind};
 use crate::scenario::template::Var;
@@ -21,8 +27,32 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Play(Plan),
-    Skip(String),
-    NotApplicable(String),
+    Skip(Unmet),
+    NotApplicable(Unmet),
+}
+
+/// Why a scenario cannot be played here, and what would let it (coverage
+/// reports name it next to every rule no case checked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmet {
+    pub reason: String,
+    pub unlock: Option<Unlock>,
+}
+
+impl Unmet {
+    fn new(reason: impl Into<String>, unlock: Unlock) -> Unmet {
+        Unmet {
+            reason: reason.into(),
+            unlock: Some(unlock),
+        }
+    }
+}
+
+impl std::ops::Deref for Unmet {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.reason
+    }
 }
 
 /// The way a playable scenario is played.
@@ -36,6 +66,10 @@ pub struct Plan {
     /// The knob values the scenario sees (`{{knobs.X}}`), and the in-process
     /// reference is started with.
     pub knobs: Knobs,
+    /// Knobs to set on a remote target through `POST /_tessera/knobs`
+    /// before playing (a reset restores the target's own afterwards); empty
+    /// when nothing needs setting.
+    pub remote_knobs: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Decides for scenario `s` (whatever its cases hold) on target `t`.
@@ -47,25 +81,48 @@ pub fn decide(s: &Scenario, t: &Target) -> Decision {
 /// values may name fixture users and addresses too) on target `t`.
 pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
     if !t.profiles.contains(&s.profile) {
-        return Decision::NotApplicable(format!(
-            "the target does not implement the `{}` profile",
-            s.profile
+        return Decision::NotApplicable(Unmet::new(
+            format!("the target does not implement the `{}` profile", s.profile),
+            Unlock::Profile {
+                profile: s.profile.as_str().to_owned(),
+            },
         ));
     }
+    let mut remote_knobs = serde_json::Map::new();
     let knobs = match &t.kind {
         TargetKind::Reference { .. } => s.knobs.apply(&t.knobs),
+        // The control API sets them for this scenario alone.
+        TargetKind::Remote if t.capabilities.knob_control => {
+            for (name, want) in s.knobs.iter() {
+                if t.knobs.get(name).ok().as_ref() != Some(&want) {
+                    remote_knobs.insert(name.to_owned(), want);
+                }
+            }
+            s.knobs.apply(&t.knobs)
+        }
         TargetKind::Remote => {
             for (name, want) in s.knobs.iter() {
                 let have = t.knobs.get(name).ok();
                 if !t.declared_knobs.contains(name) {
-                    return Decision::NotApplicable(format!(
-                        "the scenario needs knob `{name}` = {want}; the target does not declare it"
+                    return Decision::NotApplicable(Unmet::new(
+                        format!(
+                            "the scenario needs knob `{name}` = {want}; the target does not declare it"
+                        ),
+                        Unlock::DeclareKnob {
+                            knob: name.to_owned(),
+                        },
                     ));
                 }
                 if have.as_ref() != Some(&want) {
-                    return Decision::NotApplicable(format!(
-                        "the scenario needs knob `{name}` = {want}; the target declares {}",
-                        have.unwrap_or(serde_json::Value::Null)
+                    return Decision::NotApplicable(Unmet::new(
+                        format!(
+                            "the scenario needs knob `{name}` = {want}; the target declares {}",
+                            have.unwrap_or(serde_json::Value::Null)
+                        ),
+                        Unlock::KnobValue {
+                            knob: name.to_owned(),
+                            value: want,
+                        },
                     ));
                 }
             }
@@ -80,10 +137,15 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
         if advance <= caps.max_real_wait {
             real_waits = true;
         } else {
-            return Decision::Skip(format!(
-                "needs clock control to advance {}; the target has none and allows real waits up to {}",
-                humanize(advance),
-                humanize(caps.max_real_wait)
+            return Decision::Skip(Unmet::new(
+                format!(
+                    "needs clock control to advance {}; the target has none and allows real waits up to {}",
+                    humanize(advance),
+                    humanize(caps.max_real_wait)
+                ),
+                Unlock::RealWaits {
+                    ms: u64::try_from(advance.as_millis()).unwrap_or(u64::MAX),
+                },
             ));
         }
     }
@@ -94,10 +156,10 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
     if (sets_password || s.requires.contains(&Capability::PasswordControl))
         && !caps.password_control
     {
-        return Decision::Skip(
-            "needs password control (POST /_tessera/users/{name}/password); the target has none"
-                .into(),
-        );
+        return Decision::Skip(Unmet::new(
+            "needs password control (POST /_tessera/users/{name}/password); the target has none",
+            Unlock::PasswordControl,
+        ));
     }
     let mut used = used_names(s);
     let cases: Vec<&Case> = match case {
@@ -108,23 +170,39 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
         let more = case_names(c);
         used.users.extend(more.users);
         used.addresses.extend(more.addresses);
+        used.rendered_addresses.extend(more.rendered_addresses);
     }
     if s.requires.contains(&Capability::AltAddresses)
         && !caps.addresses.keys().any(|k| k != PRIMARY)
     {
-        return Decision::Skip("needs alternate source addresses; the target declares none".into());
+        return Decision::Skip(Unmet::new(
+            "needs alternate source addresses; the target declares none",
+            Unlock::AltAddresses,
+        ));
     }
     for a in &used.addresses {
         if a != PRIMARY && !caps.addresses.contains_key(a) {
-            return Decision::Skip(format!(
-                "needs the source address `{a}`; the target does not declare it"
+            return Decision::Skip(Unmet::new(
+                format!("needs the source address `{a}`; the target does not declare it"),
+                Unlock::AltAddresses,
+            ));
+        }
+    }
+    for a in &used.rendered_addresses {
+        if !caps.addresses.contains_key(a) {
+            return Decision::Skip(Unmet::new(
+                format!(
+                    "renders the address of `{a}` ({{{{addr.{a}}}}}); the target does not declare it"
+                ),
+                Unlock::Address { alias: a.clone() },
             ));
         }
     }
     for u in &used.users {
         if !t.users.contains_key(u) {
-            return Decision::Skip(format!(
-                "needs the fixture user `{u}`; the target maps no account to it"
+            return Decision::Skip(Unmet::new(
+                format!("needs the fixture user `{u}`; the target maps no account to it"),
+                Unlock::User { alias: u.clone() },
             ));
         }
     }
@@ -133,9 +211,30 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
         // A password change is seen by every scenario on a shared target,
         // with or without clock control; a clock move only when the clock
         // really moves (real waits leave the target's clock alone).
-        exclusive: t.is_shared() && (sets_password || (moves_clock && caps.clock_control)),
+        // Knobs set through the control API hold for the whole server.
+        exclusive: t.is_shared()
+            && (sets_password || (moves_clock && caps.clock_control) || !remote_knobs.is_empty()),
         knobs,
+        remote_knobs,
     })
+}
+
+/// Puts back the target's own values of the knobs `plan` set through the
+/// control API (a reset would too, but only where the target offers one).
+pub async fn restore_knobs(
+    control: &crate::client::Control<'_>,
+    t: &Target,
+    plan: &Plan,
+) -> Result<(), String> {
+    if plan.remote_knobs.is_empty() {
+        return Ok(());
+    }
+    let back: serde_json::Map<String, serde_json::Value> = plan
+        .remote_knobs
+        .keys()
+        .filter_map(|k| Some((k.clone(), t.knobs.get(k).ok()?)))
+        .collect();
+    control.set_knobs(&back).await.map(|_| ())
 }
 
 /// Aliases a scenario refers to.
@@ -143,6 +242,9 @@ pub fn decide_case(s: &Scenario, case: Option<&Case>, t: &Target) -> Decision {
 pub struct UsedNames {
     pub addresses: BTreeSet<String>,
     pub users: BTreeSet<String>,
+    /// Aliases whose IP address a request renders (`{{addr.X}}`): these
+    /// need a declared address even for `primary`.
+    pub rendered_addresses: BTreeSet<String>,
 }
 
 /// The aliases named by placeholders inside a matrix case's string values
@@ -161,6 +263,7 @@ fn add_names<'a>(vars: impl Iterator<Item = &'a Var>, u: &mut UsedNames) {
         match v {
             Var::Addr(a) => {
                 u.addresses.insert(a.clone());
+                u.rendered_addresses.insert(a.clone());
             }
             Var::User { alias, .. } => {
                 u.users.insert(alias.clone());
@@ -187,7 +290,7 @@ pub fn used_names(s: &Scenario) -> UsedNames {
             StepKind::SetPassword(sp) => {
                 u.users.insert(sp.user.value.clone());
             }
-            StepKind::Advance(_) | StepKind::Wait(_) => {}
+            StepKind::Advance(_) | StepKind::AdvanceTo(_) | StepKind::Wait(_) => {}
         }
     }
     u
@@ -277,6 +380,68 @@ pub(crate) mod tests {
         );
         t.declared_knobs.insert("web_tier_auth".into());
         assert!(matches!(decide(&s, &t), Decision::Play(_)));
+    }
+
+    #[test]
+    fn knob_control_sets_the_scenarios_knobs_and_runs_it_alone() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.knobs
+            .set("web_tier_auth", &serde_json::json!(true))
+            .unwrap();
+        s.knobs
+            .set("short_lived_minutes", &serde_json::json!(60))
+            .unwrap();
+        let mut t = remote();
+        t.capabilities.knob_control = true;
+        match decide(&s, &t) {
+            Decision::Play(p) => {
+                assert!(p.knobs.web_tier_auth);
+                assert!(p.exclusive);
+                // Only what differs from the target's knobs is set.
+                assert_eq!(
+                    serde_json::Value::Object(p.remote_knobs),
+                    serde_json::json!({"web_tier_auth": true})
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A scenario stating the target's own values needs nothing set.
+        let mut same = scenario(Profile::ArcgisToken, vec![]);
+        same.knobs
+            .set("web_tier_auth", &serde_json::json!(false))
+            .unwrap();
+        assert!(
+            matches!(decide(&same, &t), Decision::Play(p) if p.remote_knobs.is_empty() && !p.exclusive)
+        );
+    }
+
+    #[test]
+    fn every_unmet_need_says_what_would_unlock_it() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.knobs
+            .set("web_tier_auth", &serde_json::json!(false))
+            .unwrap();
+        let mut t = remote();
+        t.declared_knobs.remove("web_tier_auth");
+        match decide(&s, &t) {
+            Decision::NotApplicable(u) => assert_eq!(
+                u.unlock.map(|u| u.to_string()).as_deref(),
+                Some("declare web_tier_auth")
+            ),
+            other => panic!("{other:?}"),
+        }
+        let wait = scenario(
+            Profile::ArcgisToken,
+            vec![StepKind::Advance(Duration::from_secs(61))],
+        );
+        t.capabilities.clock_control = false;
+        match decide(&wait, &t) {
+            Decision::Skip(u) => assert_eq!(
+                u.unlock.map(|u| u.to_string()).as_deref(),
+                Some("allow real waits of 1m 1s")
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -374,6 +539,30 @@ pub(crate) mod tests {
         ));
         // The scenario as a whole needs all of them.
         assert!(matches!(decide(&s, &t), Decision::Skip(_)));
+    }
+
+    #[test]
+    fn a_rendered_primary_address_must_be_declared() {
+        let mut s = scenario(Profile::ArcgisToken, vec![]);
+        s.cases = vec![Case::new(
+            "c".into(),
+            [("xff".to_string(), serde_json::json!("{{addr.primary}}"))]
+                .into_iter()
+                .collect(),
+        )];
+        let mut t = remote();
+        t.capabilities.addresses.remove(PRIMARY);
+        let d = decide_case(&s, Some(&s.cases[0]), &t);
+        assert!(
+            matches!(&d, Decision::Skip(u) if u.contains("`primary`")
+                && u.unlock == Some(Unlock::Address { alias: "primary".into() })),
+            "{d:?}"
+        );
+        t.capabilities.addresses = crate::target::loopback_addresses();
+        assert!(matches!(
+            decide_case(&s, Some(&s.cases[0]), &t),
+            Decision::Play(_)
+        ));
     }
 
     #[test]

@@ -326,7 +326,7 @@ mod tests {
             (
                 format!("{head}steps:\n  - wait: 1s\n    waitt: 2s\n"),
                 "t.yaml:8:5: error: one of the fields `request`, `expect`, `capture`, `advance`, \
-                 `wait`, `concurrent`, `set_password`, `rules`, `note`, found unknown field `waitt`",
+                 `advance_to`, `wait`, `concurrent`, `set_password`, `rules`, `note`, found unknown field `waitt`",
             ),
             (
                 "version: one\n".to_owned(),

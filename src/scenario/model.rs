@@ -202,6 +202,10 @@ pub struct RawStep {
     /// Move the target's clock forward (`61m`, `12h`, `59m 59s 999ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<Spanned<String>>,
+    /// Move the target's clock to an instant a response gave (an expiry),
+    /// so that the check after it is placed relative to that boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_to: Option<Spanned<AdvanceTo>>,
     /// Wait in real time, whatever the target (`2s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<Spanned<String>>,
@@ -449,6 +453,48 @@ pub enum JsonType {
     Null,
 }
 
+/// `advance_to:` moves time to a boundary instant plus an offset
+/// (semantics.md, "Real time"). With clock control the clock lands exactly
+/// at `instant + offset`. Without it the runner waits in real time and
+/// places the check outside the uncertainty (the target's `time_tolerance`
+/// plus the round trip of the request that produced the instant): a
+/// negative offset ("just before") lands at `instant - uncertainty` at the
+/// latest, a zero or positive one ("at", "after") at `instant +
+/// uncertainty` at the earliest.
+///
+/// ```yaml
+/// - advance_to: {instant: "{{expires}}", offset: -1ms, about: 1m}
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceTo {
+    /// The boundary: integer arithmetic in epoch milliseconds over captured
+    /// values (`"{{expires}}"`, `"{{issued}} + 1m"`).
+    pub instant: String,
+    /// Signed distance from the boundary (`-1ms`, `0`, `1ms`); default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(!skip_serializing_if)]
+    pub offset: Option<String>,
+    /// About how far this moves time from the step before (`1m`): what the
+    /// runner compares with `max_real_wait` and shows before the run.
+    pub about: String,
+}
+
+/// Parses a signed duration (`-1ms`, `0`, `1m 5s`) into milliseconds.
+pub fn parse_signed_ms(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let (neg, rest) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let ms = if rest.trim() == "0" {
+        0
+    } else {
+        parse_duration(rest)?.as_millis() as i64
+    };
+    Ok(if neg { -ms } else { ms })
+}
+
 /// Change a user's password through the control API.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -502,6 +548,16 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn signed_offsets_parse_with_either_sign() {
+        assert_eq!(parse_signed_ms("-1ms").unwrap(), -1);
+        assert_eq!(parse_signed_ms("0").unwrap(), 0);
+        assert_eq!(parse_signed_ms("+2s").unwrap(), 2000);
+        assert_eq!(parse_signed_ms("1m 1ms").unwrap(), 60_001);
+        assert!(parse_signed_ms("--1ms").is_err());
+        assert!(parse_signed_ms("soon").is_err());
     }
 
     #[test]

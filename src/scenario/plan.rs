@@ -50,6 +50,7 @@ impl Scenario {
             .iter()
             .map(|s| match &s.kind {
                 StepKind::Advance(d) => *d,
+                StepKind::AdvanceTo(a) => a.about,
                 _ => Duration::ZERO,
             })
             .sum()
@@ -58,9 +59,40 @@ impl Scenario {
     /// Whether playing it changes state other scenarios could see on a
     /// shared target (the clock, a password).
     pub fn mutates_shared_state(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s.kind,
+                StepKind::Advance(_) | StepKind::AdvanceTo(_) | StepKind::SetPassword(_)
+            )
+        })
+    }
+
+    /// The longest single real wait the scenario asks for (an `advance:`,
+    /// `advance_to:` or `wait:`), as planned.
+    pub fn longest_step_wait(&self) -> Duration {
         self.steps
             .iter()
-            .any(|s| matches!(s.kind, StepKind::Advance(_) | StepKind::SetPassword(_)))
+            .map(|s| match &s.kind {
+                StepKind::Advance(d) | StepKind::Wait(d) => *d,
+                StepKind::AdvanceTo(a) => a.about,
+                _ => Duration::ZERO,
+            })
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The real time the scenario waits without clock control: every
+    /// `wait:`, plus the moves of the clock.
+    pub fn total_real_wait(&self) -> Duration {
+        self.total_advance()
+            + self
+                .steps
+                .iter()
+                .map(|s| match &s.kind {
+                    StepKind::Wait(d) => *d,
+                    _ => Duration::ZERO,
+                })
+                .sum::<Duration>()
     }
 }
 
@@ -119,9 +151,43 @@ pub struct Step {
 pub enum StepKind {
     Request(Box<RequestStep>),
     Advance(Duration),
+    /// Move time to a boundary instant (see [`AdvanceTo`]).
+    AdvanceTo(AdvanceTo),
     Wait(Duration),
     Concurrent(Vec<RequestStep>),
     SetPassword(SetPassword),
+}
+
+/// A compiled `advance_to:` (the scenario model's
+/// [`super::model::AdvanceTo`]): a boundary, a signed offset from it, and
+/// the planned size of the move.
+#[derive(Debug, Clone)]
+pub struct AdvanceTo {
+    /// The boundary instant (epoch ms) as arithmetic over placeholders.
+    pub instant: Arith,
+    /// Signed distance from the boundary, in milliseconds: negative checks
+    /// "just before", zero or positive "at" or "after".
+    pub offset_ms: i64,
+    /// About how far the move goes from the step before.
+    pub about: Duration,
+}
+
+impl AdvanceTo {
+    /// Whether the check after it expects the state before the boundary.
+    pub fn before(&self) -> bool {
+        self.offset_ms < 0
+    }
+
+    /// The captured names the instant is computed from.
+    pub fn captures(&self) -> impl Iterator<Item = &str> {
+        self.instant.terms.iter().filter_map(|t| match &t.value {
+            TermValue::Var {
+                var: Var::Capture(c),
+                ..
+            } => Some(c.as_str()),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -675,6 +741,9 @@ pub enum CaptureSource {
     Body,
     /// A response header.
     Header(String),
+    /// The instant the request was sent, epoch ms (`{{now}}` then): the
+    /// issue instant of an answer that carries no expiry (ArcWeb).
+    SentAt,
 }
 
 /// Why a capture source is not one.
@@ -696,6 +765,8 @@ impl CaptureSource {
                 .map_err(|_| CaptureError::JsonPath(s.to_owned()))
         } else if s == "body" {
             Ok(CaptureSource::Body)
+        } else if s == "sent_at" {
+            Ok(CaptureSource::SentAt)
         } else if let Some(h) = s.strip_prefix("header:") {
             if h.trim().is_empty() {
                 Err(CaptureError::Shape("a header name after `header:`".into()))
@@ -704,7 +775,7 @@ impl CaptureSource {
             }
         } else {
             Err(CaptureError::Shape(
-                "a JSON path starting with `$`, `body`, or `header:NAME`".into(),
+                "a JSON path starting with `$`, `body`, `sent_at`, or `header:NAME`".into(),
             ))
         }
     }
@@ -716,6 +787,7 @@ impl std::fmt::Display for CaptureSource {
             CaptureSource::JsonPath(q) => f.write_str(&q.text),
             CaptureSource::Body => f.write_str("body"),
             CaptureSource::Header(h) => write!(f, "header:{h}"),
+            CaptureSource::SentAt => f.write_str("sent_at"),
         }
     }
 }

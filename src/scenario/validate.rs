@@ -411,6 +411,51 @@ fn check_duration(c: &mut Checker, d: &Spanned<String>) -> Option<std::time::Dur
     }
 }
 
+/// Compiles `advance_to:`: the instant is integer arithmetic over values
+/// known by then (captures, knobs), the offset a signed duration, `about` a
+/// duration.
+fn check_advance_to(
+    c: &mut Checker,
+    a: &Spanned<crate::scenario::model::AdvanceTo>,
+    cases: &[Case],
+    captured: &BTreeSet<String>,
+) -> Option<crate::scenario::plan::AdvanceTo> {
+    let loc = a.loc;
+    let raw = &a.value;
+    check_template(c, loc, &raw.instant, cases, captured);
+    let instant = match Arith::parse(&raw.instant) {
+        Ok(x) => x,
+        Err(e) => {
+            c.err(c.find(loc, "instant:"), K::BadIntExpr(e));
+            return None;
+        }
+    };
+    let offset_ms = match raw
+        .offset
+        .as_deref()
+        .map(crate::scenario::model::parse_signed_ms)
+    {
+        None => 0,
+        Some(Ok(ms)) => ms,
+        Some(Err(e)) => {
+            c.err(c.find(loc, "offset:"), K::BadDuration(e));
+            return None;
+        }
+    };
+    let about = match parse_duration(&raw.about) {
+        Ok(d) => d,
+        Err(e) => {
+            c.err(c.find(loc, "about:"), K::BadDuration(e));
+            return None;
+        }
+    };
+    Some(crate::scenario::plan::AdvanceTo {
+        instant,
+        offset_ms,
+        about,
+    })
+}
+
 fn check_step(
     c: &mut Checker,
     raw: &Spanned<RawStep>,
@@ -424,6 +469,7 @@ fn check_step(
     let present: Vec<&str> = [
         ("request", s.request.is_some()),
         ("advance", s.advance.is_some()),
+        ("advance_to", s.advance_to.is_some()),
         ("wait", s.wait.is_some()),
         ("concurrent", s.concurrent.is_some()),
         ("set_password", s.set_password.is_some()),
@@ -477,6 +523,13 @@ fn check_step(
             "`advance:` moves the target's clock",
         );
         StepKind::Advance(check_duration(c, d)?)
+    } else if let Some(a) = &s.advance_to {
+        c.need(
+            Capability::ClockControl,
+            a.loc,
+            "`advance_to:` moves the target's clock",
+        );
+        StepKind::AdvanceTo(check_advance_to(c, a, cases, captured)?)
     } else if let Some(d) = &s.wait {
         StepKind::Wait(check_duration(c, d)?)
     } else if let Some(items) = &s.concurrent {
@@ -494,6 +547,7 @@ fn check_step(
             match &item.value.request {
                 Some(req)
                     if item.value.advance.is_none()
+                        && item.value.advance_to.is_none()
                         && item.value.wait.is_none()
                         && item.value.concurrent.is_none()
                         && item.value.set_password.is_none() =>

@@ -14,6 +14,7 @@
 //! decides no verdict (see `runner::plan` for applicability).
 
 pub mod in_process;
+pub mod probe;
 pub mod profile;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +50,9 @@ pub struct Capabilities {
     pub clock_control: bool,
     /// `/_tessera/users/{name}/password` is available.
     pub password_control: bool,
+    /// `GET/POST /_tessera/knobs` is available: scenarios stating knobs
+    /// get them set there (and run alone).
+    pub knob_control: bool,
     /// The longest total real wait a scenario may use instead of clock control.
     pub max_real_wait: Duration,
     /// Source-address alias to local address. `primary` may be absent: the
@@ -68,6 +72,9 @@ impl Capabilities {
         }
         if self.password_control {
             v.push(Capability::PasswordControl.as_str().to_owned());
+        }
+        if self.knob_control {
+            v.push("knob-control".to_owned());
         }
         if !self.max_real_wait.is_zero() {
             v.push(format!("real-waits<={}", humanize(self.max_real_wait)));
@@ -299,6 +306,7 @@ impl Target {
             capabilities: Capabilities {
                 clock_control: true,
                 password_control: true,
+                knob_control: false,
                 max_real_wait: Duration::ZERO,
                 addresses: loopback_addresses(),
             },
@@ -480,8 +488,10 @@ impl Target {
         }
     }
 
-    /// A reference-style server at `url`: every profile, the reference's
-    /// default knobs, clock and password control if `/_tessera/clock` answers.
+    /// A reference-style server at `url`: every profile; clock and password
+    /// control if `/_tessera/clock` answers; the knobs `/_tessera/knobs`
+    /// serves (knob control), else the reference defaults with the
+    /// lifetimes `rest/info` states (`shortLivedTokenValidity`).
     pub async fn probe_url(url: &str, timeouts: Timeouts) -> Result<Target, TargetError> {
         Self::probe_url_with_tls(url, timeouts, TlsOptions::default()).await
     }
@@ -499,17 +509,36 @@ impl Target {
         let base = url.trim_end_matches('/').to_owned();
         let clients = Clients::with_tls(timeouts, tls.clone());
         let control = probe_clock(&clients, &base).await?;
+        // With `/_tessera/knobs` the knobs in force are known exactly.
+        let served_knobs = if control {
+            Control {
+                clients: &clients,
+                base_url: &base,
+            }
+            .knobs()
+            .await
+            .ok()
+            .and_then(|m| serde_json::from_value::<Knobs>(serde_json::Value::Object(m)).ok())
+        } else {
+            None
+        };
+        let knob_control = served_knobs.is_some();
+        let knobs = match served_knobs {
+            Some(k) => k,
+            None => probe::server_knobs(&clients, &base).await,
+        };
         let mut t = Target {
             name: base.clone(),
             kind: TargetKind::Remote,
             base_url: base.clone(),
             endpoints: default_endpoints(),
             profiles: Profile::ALL.into_iter().collect(),
-            knobs: Knobs::default(),
+            knobs,
             declared_knobs: Knobs::NAMES.iter().map(|s| s.to_string()).collect(),
             capabilities: Capabilities {
                 clock_control: control,
                 password_control: control,
+                knob_control,
                 max_real_wait: Duration::ZERO,
                 addresses: if is_loopback_host(&parsed) {
                     loopback_addresses()
@@ -603,23 +632,8 @@ async fn probe_clock(clients: &Clients, base: &str) -> Result<bool, TargetError>
     .map_err(|e| transport_error(base, e))
 }
 
-/// `2m`, `1h 30m`, `500ms`.
-pub fn humanize(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut parts = Vec::new();
-    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
-    let (m, rest) = (rest / 60_000, rest % 60_000);
-    let (s, ms) = (rest / 1000, rest % 1000);
-    for (v, u) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
-        if v > 0 {
-            parts.push(format!("{v}{u}"));
-        }
-    }
-    parts.join(" ")
-}
+/// `2m`, `1h 30m`, `500ms` (the report's spelling).
+pub use crate::report::model::humanize;
 
 #[cfg(test)]
 mod tests {

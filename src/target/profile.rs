@@ -110,6 +110,10 @@ pub struct CapabilitiesFile {
     /// Serves `/_tessera/users/{name}/password`.
     #[serde(default)]
     pub password_control: bool,
+    /// Serves `GET/POST /_tessera/knobs`: scenarios stating other knob
+    /// values get them set there.
+    #[serde(default)]
+    pub knob_control: bool,
     /// The longest real wait allowed instead of clock control (`2m`).
     #[serde(default)]
     pub max_real_wait: Option<Spanned<String>>,
@@ -322,6 +326,7 @@ fn build(
         capabilities: Capabilities {
             clock_control: file.capabilities.clock_control,
             password_control: file.capabilities.password_control,
+            knob_control: file.capabilities.knob_control,
             max_real_wait,
             addresses,
         },

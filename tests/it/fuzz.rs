@@ -417,3 +417,86 @@ fn ops_per_second() {
         fuzz_rate / loop_rate
     );
 }
+
+/// Issue 10, part 6: `tessera serve` without `--control` (a vendor-like
+/// server) can be fuzzed and diffed: no reset, the real clock, clock and
+/// password operations left out and said so. The planted deviation is
+/// found, and the regression scenario it writes replays with `tessera run`:
+/// it fails on the deviant server and passes on the clean one.
+#[test]
+fn fuzz_and_diff_run_without_the_control_api() {
+    use crate::remote::serve_with;
+    let (_dev, dev_url) = serve_with(&["--deviation", "ignore-ip-binding"]);
+    let (_clean, clean_url) = serve_with(&[]);
+    let dir = tempfile::tempdir().unwrap();
+
+    // The clean server: no divergence, the left-out kinds named.
+    let o = tessera()
+        .args([
+            "fuzz", "--target", &clean_url, "--seed", "5", "--cases", "30",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("none"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("left out") && err.contains("clock-advance, password-change"),
+        "{err}"
+    );
+
+    // The deviant one: found, shrunk, written.
+    let out = dir.path().join("found");
+    let o = tessera()
+        .args([
+            "fuzz", "--target", &dev_url, "--seed", "5", "--cases", "200",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("DIVERGENCE"), "{stdout}");
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1);
+    let scenario = written[0].display().to_string();
+    let replay = |url: &str| {
+        tessera()
+            .args(["run", &scenario, "--target", url, "--report", "json"])
+            .arg("--out")
+            .arg(dir.path().join("replay"))
+            .env("CI", "1")
+            .output()
+            .unwrap()
+    };
+    let on_dev = replay(&dev_url);
+    assert_eq!(
+        on_dev.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&on_dev.stdout)
+    );
+    let on_clean = replay(&clean_url);
+    assert_eq!(
+        on_clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&on_clean.stdout)
+    );
+
+    // diff-targets between the two servers.
+    let o = tessera()
+        .args(["diff-targets", "--a", &clean_url, "--b", &dev_url])
+        .args(["--seed", "5", "--cases", "200"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("left out"), "{stdout}");
+    assert!(stdout.contains("IP-"), "{stdout}");
+}

@@ -349,12 +349,24 @@ fn schema_report_prints_the_committed_schema() {
 async fn flaky_server(failures: u64) -> MockServer {
     let server = MockServer::start().await;
     let base = server.uri();
+    // Resolving the URL target reads rest/info once (its
+    // shortLivedTokenValidity) before any scenario plays: that read is
+    // answered apart, so `failures` counts the scenario's attempts.
+    Mock::given(method("GET"))
+        .and(path("/arcgis/rest/info"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "authInfo": {"isTokenBasedSecurity": true}
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     if failures > 0 {
         Mock::given(method("GET"))
             .and(path("/arcgis/rest/info"))
             .respond_with(ResponseTemplate::new(500).set_body_string("warming up"))
             .up_to_n_times(failures)
-            .with_priority(1)
+            .with_priority(2)
             .mount(&server)
             .await;
     }
@@ -366,7 +378,7 @@ async fn flaky_server(failures: u64) -> MockServer {
                 "tokenServicesUrl": format!("{base}/arcgis/tokens/generateToken"),
             }
         })))
-        .with_priority(2)
+        .with_priority(3)
         .mount(&server)
         .await;
     server
@@ -731,4 +743,143 @@ fn variant_switches_the_in_process_reference_only() {
     );
     assert_eq!(code(&o), 2, "{}", both(&o));
     assert!(both(&o).contains("--target reference"), "{}", both(&o));
+}
+
+// ------------------------------------------------------ coverage and its gates
+
+/// A vendor-like profile (no clock control, no real waits, no alternate
+/// addresses) on a stub that answers anything: the two samples that need
+/// those are skipped, so no case runs. Returns the output and the report
+/// folder.
+async fn run_uncovered(extra: &[&str]) -> (std::process::Output, tempfile::TempDir) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write(
+        dir.path(),
+        "vendor.yaml",
+        &format!(
+            "version: 1\nbase_url: {}\nprofiles: [arcgis-token]\n",
+            server.uri()
+        ),
+    );
+    let mut args: Vec<String> = [
+        "run",
+        &repo(SAMPLES),
+        "--filter",
+        FAILING,
+        "--filter",
+        "samples/requestip-binding",
+        "--target",
+        &profile,
+        "--out",
+        &dir.path().display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        tessera(&a)
+    })
+    .await
+    .unwrap();
+    (o, dir)
+}
+
+/// Issue 10: a run where nothing ran never says PASSED without saying what
+/// did not run, and what would let it run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_run_says_what_did_not_run_in_every_output() {
+    let (o, dir) = run_uncovered(&[]).await;
+    assert_one_outcome(&o, dir.path(), false, "");
+    let console = stdout(&o);
+    assert!(console.contains("; ran 0 of 2 cases (0%)"), "{console}");
+    let unchecked = console
+        .lines()
+        .find(|l| l.starts_with("unchecked: "))
+        .unwrap_or_else(|| panic!("no unchecked line: {console}"));
+    assert!(
+        unchecked.contains("LT-5 (allow real waits of 1h)"),
+        "{unchecked}"
+    );
+    assert!(
+        unchecked.contains("IP-1 (declare alternate addresses)"),
+        "{unchecked}"
+    );
+
+    let r = report(dir.path());
+    let c = &r.outcome.unwrap().coverage;
+    assert_eq!((c.ran, c.total), (0, 2));
+    assert!(c.unchecked.iter().any(|u| u.rule == "LT-5"));
+    assert_eq!(c.not_run.len(), 2, "{:?}", c.not_run);
+
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("Coverage: ran 0 of 2 cases (0%)."), "{md}");
+    assert!(md.contains("Unchecked MUST rules"), "{md}");
+    assert!(
+        md.contains("| skipped | 1 | needs alternate source addresses"),
+        "{md}"
+    );
+    let html = html_text(&std::fs::read_to_string(dir.path().join("report.html")).unwrap());
+    assert!(html.contains("ran 0 of 2 cases"), "report.html");
+    assert!(
+        html.contains("LT-5 (allow real waits of 1h)"),
+        "report.html"
+    );
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(
+        xml.contains(r#"name="tessera.coverage.ran" value="0""#)
+            && xml.contains(r#"name="tessera.coverage.total" value="2""#)
+            && xml.contains("tessera.coverage.unchecked"),
+        "{xml}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_rule_fails_a_run_where_no_case_of_it_passed_in_every_output() {
+    let (o, dir) = run_uncovered(&["--require-rule", "LT-5"]).await;
+    assert_one_outcome(
+        &o,
+        dir.path(),
+        true,
+        "required rule LT-5: no case passed (to run its cases: allow real waits of 1h)",
+    );
+    let (o, dir) = run_uncovered(&["--min-ran", "50"]).await;
+    assert_one_outcome(
+        &o,
+        dir.path(),
+        true,
+        "only 0 of 2 cases ran (0%), below --min-ran 50%",
+    );
+    // --min-ran 0 asks nothing.
+    let (o, dir) = run_uncovered(&["--min-ran", "0"]).await;
+    assert_one_outcome(&o, dir.path(), false, "");
+}
+
+#[test]
+fn require_rule_passes_when_a_case_of_it_passed_and_refuses_unknown_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ok");
+    let o = run(
+        &[&repo(SAMPLES)],
+        &out,
+        &["--require-rule", "LT-5", "--min-ran", "100"],
+    );
+    assert_one_outcome(&o, &out, false, "");
+    // On the deviating reference LT-5's only case fails.
+    let out = dir.path().join("dev");
+    let o = run(
+        &[&repo(SAMPLES)],
+        &out,
+        &[DEVIATION, &["--require-rule", "LT-5"]].concat(),
+    );
+    assert_one_outcome(&o, &out, true, "required rule LT-5: no case passed");
+    let o = run(&[&repo(SAMPLES)], dir.path(), &["--require-rule", "LT-99"]);
+    assert_eq!(code(&o), 2, "{}", both(&o));
+    assert!(crate::support::stderr(&o).contains("`LT-99` is not a rule ID"));
 }

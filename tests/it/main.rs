@@ -1,9 +1,12 @@
 //! Integration tests: one binary, one module per behaviour.
 
+mod bench;
 mod cli;
 mod fidelity;
 mod fuzz;
 mod gates;
+mod probe;
+mod real_time;
 mod remote;
 mod run;
 mod secrets;

@@ -1,9 +1,9 @@
 //! The same suite against `tessera serve --control` over HTTP and against the
 //! in-process reference gives the same verdicts (issue "Foundation", done-when).
 //!
-//! The one allowed difference: a scenario that needs non-default knob values
-//! is played on the in-process reference (which is started with them) but is
-//! not applicable on a remote server started with the default fixture.
+//! Scenarios that state knob values get them set on the remote server
+//! through `POST /_tessera/knobs` (and run alone), so there is no allowed
+//! difference: every verdict is the same, none is not applicable.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 use tessera::report::model::{Report, Verdict};
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -22,8 +22,14 @@ impl Drop for Server {
 }
 
 fn serve() -> (Server, String) {
+    serve_with(&["--control"])
+}
+
+/// `tessera serve` on a free port with `extra` arguments; its URL.
+pub(crate) fn serve_with(extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--control"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -78,20 +84,18 @@ fn remote_reference_gives_the_in_process_verdicts() {
         remote.keys().collect::<Vec<_>>(),
         local.keys().collect::<Vec<_>>()
     );
-    let mut knob_only = 0;
+    // Exactly the same verdicts: scenarios that state knobs get them set
+    // through `/_tessera/knobs` (issue 10, part 7), so none is not
+    // applicable.
     for (id, (v, _)) in &local {
         let (r, reason) = &remote[id];
-        if *r == Verdict::NotApplicable && *v == Verdict::Pass && reason.contains("knob") {
-            knob_only += 1;
-            continue;
-        }
         assert_eq!(r, v, "{id}: remote {r:?} ({reason}), in-process {v:?}");
     }
-    // Only the handful of scenarios that set non-default knobs differ.
-    assert!(
-        knob_only < 20,
-        "{knob_only} scenarios not applicable remotely"
-    );
+    let na = remote
+        .values()
+        .filter(|(v, _)| *v == Verdict::NotApplicable)
+        .count();
+    assert_eq!(na, 0);
 }
 
 /// `tessera serve` stops cleanly (exit 0) on SIGTERM, as on Ctrl-C.
