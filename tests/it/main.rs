@@ -3,6 +3,7 @@
 mod bench;
 mod ci;
 mod cli;
+mod fidelity;
 mod fuzz;
 mod gates;
 mod probe;
