@@ -179,7 +179,32 @@ fn feed(suite: &[Scenario], target: &Target, by: &CheckedBy, resp: &Response) ->
             Fed {
                 place,
                 eval: evaluate(&rs.asserts, resp, &ctx, &rules, Duration::ZERO),
-                unmatched: Vec::new(),
+                unmatched: rs
+                    .alternatives
+                    .iter()
+                    .filter_map(|alt| {
+                        let rules = [alt.rule.id.to_owned()];
+                        let evs: Vec<(&str, Evaluation)> = alt
+                            .options
+                            .iter()
+                            .map(|(n, asserts)| {
+                                (*n, evaluate(asserts, resp, &ctx, &rules, Duration::ZERO))
+                            })
+                            .collect();
+                        if evs.iter().any(|(_, e)| e.passed()) {
+                            return None;
+                        }
+                        let why: Vec<String> = evs
+                            .iter()
+                            .map(|(n, e)| format!("{n}: {}", failed_checks(e)))
+                            .collect();
+                        Some(format!(
+                            "[{}] no variant holds ({})",
+                            alt.key(),
+                            why.join(", ")
+                        ))
+                    })
+                    .collect(),
             }
         })
         .collect()
