@@ -25,7 +25,7 @@ use tessera::report::console::{Style, Verbosity};
 use tessera::report::gate::{self, Baseline};
 use tessera::report::merge::read_report;
 use tessera::report::model::Policy;
-use tessera::report::model::{REPORT_FORMAT_VERSION, ScenarioReport};
+use tessera::report::model::ScenarioReport;
 use tessera::report::output::{self, Format};
 use tessera::report::{Report, console, github, markdown};
 use tessera::runner::RunOptions;
@@ -256,16 +256,12 @@ pub fn execute(args: RunArgs) -> u8 {
                     })
                     .collect();
                 (
-                    Ok(Report {
-                        format_version: REPORT_FORMAT_VERSION,
-                        tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+                    Ok(Report::unjudged(
+                        target.summary(),
                         started_at,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        target: target.summary(),
-                        partition: None,
+                        started.elapsed().as_millis() as u64,
                         scenarios,
-                        outcome: None,
-                    }),
+                    )),
                     true,
                 )
             }

@@ -853,6 +853,26 @@ impl Totals {
 }
 
 impl Report {
+    /// A run's report as the runner hands it over: this tool, no shard, and
+    /// no outcome yet (the gate decides it).
+    pub fn unjudged(
+        target: TargetSummary,
+        started_at: String,
+        duration_ms: u64,
+        scenarios: Vec<ScenarioReport>,
+    ) -> Report {
+        Report {
+            format_version: REPORT_FORMAT_VERSION,
+            tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+            started_at,
+            duration_ms,
+            target,
+            partition: None,
+            scenarios,
+            outcome: None,
+        }
+    }
+
     /// Verdict counts over all scenarios.
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();

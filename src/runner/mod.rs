@@ -43,7 +43,7 @@ use tokio::sync::{RwLock, Semaphore};
 use crate::client::{Clients, Control, Timeouts};
 use crate::reference::Deviation;
 use crate::report::gate;
-use crate::report::model::{REPORT_FORMAT_VERSION, Report, ScenarioReport, Verdict};
+use crate::report::model::{Report, ScenarioReport, Verdict};
 use crate::report::redact::Redactor;
 use crate::scenario::model::{Case, Scenario};
 use crate::target::{Target, TargetKind, in_process};
@@ -186,16 +186,12 @@ pub async fn run(
     })
     .await;
     emit(&shared.events, RunEvent::RunFinished);
-    Ok(Report {
-        format_version: REPORT_FORMAT_VERSION,
-        tool: format!("tessera {}", env!("CARGO_PKG_VERSION")),
+    Ok(Report::unjudged(
+        target.summary(),
         started_at,
-        duration_ms: started.elapsed().as_millis() as u64,
-        target: target.summary(),
-        partition: None,
-        scenarios: reports,
-        outcome: None,
-    })
+        started.elapsed().as_millis() as u64,
+        reports,
+    ))
 }
 
 /// What the run will do: instances played, the longest real wait among
