@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use tessera::exit;
-use tessera::select::{self, Partition, Selection};
+use tessera::select::{Partition, Selection};
 
 use super::FilterArgs;
 
@@ -50,12 +50,9 @@ pub fn execute(args: ListArgs) -> u8 {
         rerun: None,
         partition,
     };
-    let selected = match select::select(all, &selection) {
+    let selected = match super::select_or_exit(all, &selection) {
         Ok(s) => s,
-        Err(e) => {
-            errln!("{e}");
-            return exit::NOTHING_SELECTED;
-        }
+        Err(code) => return code,
     };
     for note in &selected.notes {
         errln!("note: {note}");

@@ -144,6 +144,18 @@ impl DeviationArgs {
     }
 }
 
+/// [`select::select`] for `run` and `list`: an empty selection is printed
+/// and becomes its exit code.
+pub fn select_or_exit(
+    all: Vec<tessera::scenario::model::Scenario>,
+    selection: &tessera::select::Selection,
+) -> Result<tessera::select::Selected, u8> {
+    tessera::select::select(all, selection).map_err(|e| {
+        errln!("{e}");
+        exit::NOTHING_SELECTED
+    })
+}
+
 /// `--variant RULE=NAME`, shared by `run` and `serve`: the in-process
 /// reference answers with another listed variant of a VARIANT rule.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -183,12 +183,9 @@ pub fn execute(args: RunArgs) -> u8 {
         rerun,
         partition,
     };
-    let selected = match select::select(all, &selection) {
+    let selected = match super::select_or_exit(all, &selection) {
         Ok(s) => s,
-        Err(e) => {
-            errln!("{e}");
-            return exit::NOTHING_SELECTED;
-        }
+        Err(code) => return code,
     };
     for note in &selected.notes {
         say(&format!("note: {note}\n"));
