@@ -425,7 +425,7 @@ fn ops_per_second() {
 /// it fails on the deviant server and passes on the clean one.
 #[test]
 fn fuzz_and_diff_run_without_the_control_api() {
-    use crate::remote::serve_with;
+    use crate::support::serve_with;
     let (_dev, dev_url) = serve_with(&["--deviation", "ignore-ip-binding"]);
     let (_clean, clean_url) = serve_with(&[]);
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::remote::serve_with;
+use crate::support::serve_with;
 use crate::support::{both, code, stdout, tessera};
 
 #[test]

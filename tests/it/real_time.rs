@@ -7,41 +7,15 @@
 //! the boundary, which shows the placement is what makes the difference.
 //! Timing itself is never asserted.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use tessera::report::Verdict;
 
-use super::support::{code, repo, report, stdout, tessera};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::support::{Server, code, repo, report, serve_with, stdout, tessera};
 
 /// `tessera serve` on a free port, no control, its clock shifted by `offset`.
 fn serve(offset: &str) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--clock-offset", offset])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tessera serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "serve printed {url:?}"
-    );
-    (Server(child), url)
+    serve_with(&["--clock-offset", offset])
 }
 
 /// A vendor profile for `url`: no clock or password control, real waits up

@@ -6,43 +6,15 @@
 //! difference: every verdict is the same, none is not applicable.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use tessera::report::model::{Report, Verdict};
 
-pub(crate) struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::support::{Server, serve_with};
 
 fn serve() -> (Server, String) {
     serve_with(&["--control"])
-}
-
-/// `tessera serve` on a free port with `extra` arguments; its URL.
-pub(crate) fn serve_with(extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tessera serve starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line.trim().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "serve printed {url:?}"
-    );
-    (Server(child), url)
 }
 
 fn run(target: &str, out: &Path) -> Report {

@@ -73,3 +73,34 @@ pub fn verdicts(r: &Report) -> BTreeMap<String, Verdict> {
 pub fn arg(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
+
+/// A `tessera serve` child process, killed when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tessera serve` on a free loopback port with `extra` arguments; the URL
+/// it prints (`http://` or, with `--tls`, `https://127.0.0.1:PORT`).
+pub fn serve_with(extra: &[&str]) -> (Server, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tessera serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("serve prints its URL");
+    let url = line.trim().to_owned();
+    assert!(url.contains("://127.0.0.1:"), "serve printed {url:?}");
+    (Server(child), url)
+}

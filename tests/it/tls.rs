@@ -7,9 +7,7 @@
 //! does not trust (unknown issuer), one for another name, one expired; the
 //! handshake failure is an `https://` URL on a plain-HTTP server.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tessera::client::{Clients, PreparedRequest, Timeouts, TlsOptions, TransportError};
@@ -17,7 +15,7 @@ use tessera::reference::tls::ServerTls;
 use tessera::reference::{self, ServerOptions};
 use tessera::target::{Target, TargetError};
 
-use crate::support::{both, code, report, tessera, verdicts};
+use crate::support::{self, Server, both, code, report, tessera, verdicts};
 
 fn timeouts() -> Timeouts {
     Timeouts::new(Duration::from_secs(5))
@@ -199,40 +197,21 @@ async fn advertised_urls_use_https_over_tls() {
 
 // ------------------------------------------------------------ the binary
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `tessera serve --tls --control` on a free port, its certificate written
 /// to `cert`.
-fn serve_tls(cert: &Path) -> (Serve, String) {
+fn serve_tls(cert: &Path) -> (Server, String) {
     let cert = cert.display().to_string();
     serve_with(&["--tls", "--tls-cert-out", &cert])
 }
 
-/// `tessera serve --control` on a free port with `tls_args`; its URL.
-fn serve_with(tls_args: &[&str]) -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--control"])
-        .args(tls_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tessera serve starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line.trim().to_owned();
-    assert!(
-        url.starts_with("https://127.0.0.1:"),
-        "serve printed {url:?}"
-    );
-    (Serve(child), url)
+/// `tessera serve --control` on a free port with `tls_args`; its `https` URL.
+fn serve_with(tls_args: &[&str]) -> (Server, String) {
+    let args: Vec<&str> = std::iter::once("--control")
+        .chain(tls_args.iter().copied())
+        .collect();
+    let (server, url) = support::serve_with(&args);
+    assert!(url.starts_with("https://"), "serve printed {url:?}");
+    (server, url)
 }
 
 #[test]
