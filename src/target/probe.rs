@@ -800,15 +800,13 @@ mod tests {
         let p = probe(&Target::reference(vec![]), &clients()).await.unwrap();
         assert_eq!(p.profiles.len(), 3, "{p:#?}");
         let k = Knobs::default();
-        for name in [
-            "short_lived_minutes",
-            "max_expiration_minutes",
-            "portal_short_lived_minutes",
-            "portal_max_expiration_minutes",
-            "allow_http_get",
-            "allow_post_query_params",
-            "web_tier_auth",
-        ] {
+        // Every knob the probe can tell from outside (the proxy list and the
+        // session cap it cannot).
+        for name in Knobs::NAMES
+            .iter()
+            .copied()
+            .filter(|n| !matches!(*n, "trusted_proxies" | "max_concurrent_sessions"))
+        {
             assert_eq!(p.knob(name), Some(&k.get(name).unwrap()), "{name}: {p:#?}");
         }
         assert_eq!(p.variant("HP-8"), Some("checked"));
