@@ -9,6 +9,7 @@
 //! The library needs no command-line crates: build it with
 //! `default-features = false` to leave out the binary's clap and indicatif.
 
+pub mod certify;
 pub mod client;
 pub mod exit;
 pub mod fuzz;

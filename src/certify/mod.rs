@@ -1,0 +1,20 @@
+//! Client certification (issue 15, `../shared/client-rules.md`, CL-1..15):
+//! the reference server, in client mode, watches a token client (an SDK
+//! driven by a small *driver* program) and judges how it handles tokens.
+//!
+//! The pieces, and who may depend on whom:
+//! - [`protocol`]: the driver contract (hello, operations, results) as
+//!   data, and its JSON-lines encoding. Depends on nothing else here.
+//! - [`plan`]: a certification case as a typed plan: its timeline of
+//!   driver operations and server-side events. Loaded from `specs/clients/`.
+//! - [`journal`]: what the reference saw during a case: every request (which
+//!   listener, which carriers, which issued token), the registry of tokens it
+//!   issued with their provenance, and the events it applied. Evaluators
+//!   are pure functions of a journal, a plan and a driver transcript.
+//!
+//! The harness (listeners, driver process, events), the evaluators, the
+//! report and the built-in drivers build on these three.
+
+pub mod journal;
+pub mod plan;
+pub mod protocol;
