@@ -11,6 +11,8 @@
 //!   listener, which carriers, which issued token), the registry of tokens it
 //!   issued with their provenance, and the events it applied. Evaluators
 //!   are pure functions of a journal, a plan and a driver transcript.
+//! - [`verdict`]: the outcome as data (per case, rule and client, the
+//!   behaviour card); evaluators produce it, writers render it.
 //!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
@@ -18,3 +20,4 @@
 pub mod journal;
 pub mod plan;
 pub mod protocol;
+pub mod verdict;
