@@ -14,9 +14,13 @@
 //! - [`verdict`]: the outcome as data (per case, rule and client, the
 //!   behaviour card); evaluators produce it, writers render it.
 //!
+//! - [`drivers`]: the built-in token client (good and broken variants)
+//!   that speaks the driver protocol, for the self-check.
+//!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
 
+pub mod drivers;
 pub mod journal;
 pub mod plan;
 pub mod protocol;
