@@ -17,6 +17,7 @@
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
 
+pub mod driver;
 pub mod journal;
 pub mod plan;
 pub mod protocol;
