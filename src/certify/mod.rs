@@ -18,6 +18,7 @@
 //! report and the built-in drivers build on these three.
 
 pub mod driver;
+pub mod harness;
 pub mod journal;
 pub mod plan;
 pub mod protocol;
