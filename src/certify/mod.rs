@@ -22,4 +22,5 @@ pub mod harness;
 pub mod journal;
 pub mod plan;
 pub mod protocol;
+pub mod run;
 pub mod verdict;
