@@ -14,13 +14,22 @@
 //! - [`verdict`]: the outcome as data (per case, rule and client, the
 //!   behaviour card); evaluators produce it, writers render it.
 //!
+//! - [`driver`]: the driver process (JSON lines, deadlines, process group);
+//!   [`harness`]: plays one case; [`run`]: every case for every driver.
+//! - [`rules`]: the CL rule table (checked against `specs/client-rules.md`).
+//! - [`load`]: the case files of `specs/clients/` into plans and
+//!   expectations; [`judge`]: case, rule and client verdicts from records.
+//!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
 
 pub mod driver;
 pub mod harness;
 pub mod journal;
+pub mod judge;
+pub mod load;
 pub mod plan;
 pub mod protocol;
+pub mod rules;
 pub mod run;
 pub mod verdict;
