@@ -19,11 +19,14 @@
 //! - [`rules`]: the CL rule table (checked against `specs/client-rules.md`).
 //! - [`load`]: the case files of `specs/clients/` into plans and
 //!   expectations; [`judge`]: case, rule and client verdicts from records.
+//! - [`drivers`]: the built-in token client (good and broken variants)
+//!   that speaks the driver protocol, for the self-check.
 //!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
 
 pub mod driver;
+pub mod drivers;
 pub mod harness;
 pub mod journal;
 pub mod judge;

@@ -323,6 +323,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 
 mod baseline;
 mod certify;
+mod client_driver;
 mod completions;
 mod diff_targets;
 mod fuzz;
@@ -378,6 +379,10 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of `tessera`.
     Man,
+    /// Run a built-in client-certification driver on stdin/stdout (for
+    /// `tessera certify --driver` and the self-check).
+    #[command(hide = true)]
+    ClientDriver(client_driver::ClientDriverArgs),
 }
 
 impl Cli {
@@ -399,6 +404,7 @@ impl Cli {
             Command::List(a) => list::execute(a),
             Command::Completions(a) => completions::completions(a),
             Command::Man => completions::man(),
+            Command::ClientDriver(a) => client_driver::execute(a),
         }
     }
 }
