@@ -16,6 +16,9 @@ use super::driver::DriverSpec;
 use super::harness::{self, Limits, Played, Stage};
 use super::journal::CaseRecord;
 use super::plan::{CasePlan, Setup};
+use super::judge;
+use super::load::Case;
+use super::protocol::Hello;
 use super::verdict::{CaseResult, Certification, ClientResult, Verdict};
 
 /// Starts one case's world.
@@ -31,10 +34,38 @@ pub trait Judge: Send + Sync + 'static {
     /// The verdict of case `case` (an index into the run's plans) from its
     /// record.
     fn case(&self, case: usize, record: &CaseRecord) -> CaseResult;
-    /// One client's rules, card and verdict from its judged cases (already
-    /// in `client.cases`, in plan order) and their records (same order;
-    /// `None` where the world could not start).
-    fn client(&self, client: ClientResult, records: &[Option<CaseRecord>]) -> ClientResult;
+    /// One client's rules, card and verdict from its judged cases (in plan
+    /// order); `hello` is the first one the driver sent.
+    fn client(
+        &self,
+        name: &str,
+        spec: &DriverSpec,
+        hello: Option<&Hello>,
+        cases: Vec<CaseResult>,
+    ) -> ClientResult;
+}
+
+/// The judge of `judge.rs` over loaded cases (`load::Case`: plan and
+/// expectations), indexed as the run's plans.
+pub struct CaseJudge {
+    pub cases: Vec<Case>,
+}
+
+impl Judge for CaseJudge {
+    fn case(&self, case: usize, record: &CaseRecord) -> CaseResult {
+        let c = &self.cases[case];
+        judge::judge(&c.plan, &c.expect, record)
+    }
+
+    fn client(
+        &self,
+        name: &str,
+        spec: &DriverSpec,
+        hello: Option<&Hello>,
+        cases: Vec<CaseResult>,
+    ) -> ClientResult {
+        judge::client_result(name, &spec.command, hello, cases)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -262,20 +293,7 @@ pub async fn certify<W: Stages, J: Judge>(
             None => spec.command.clone(),
         });
         let cases: Vec<CaseResult> = mine.iter().map(|r| r.result.clone()).collect();
-        let verdict = worst(&cases);
-        let client = ClientResult {
-            name,
-            client: hello.as_ref().map(|h| h.client.clone()),
-            version: hello.as_ref().map(|h| h.version.clone()),
-            features: hello.map(|h| h.features).unwrap_or_default(),
-            driver: spec.command.clone(),
-            card: vec![],
-            rules: vec![],
-            cases,
-            verdict,
-        };
-        let records: Vec<Option<CaseRecord>> = mine.iter().map(|r| r.record.clone()).collect();
-        clients.push(judge.client(client, &records));
+        clients.push(judge.client(&name, spec, hello.as_ref(), cases));
     }
     let mut certification = Certification {
         version: 1,
@@ -291,23 +309,6 @@ pub async fn certify<W: Stages, J: Judge>(
         runs,
         infrastructure,
     }
-}
-
-/// The worst case verdict (`error` and `fail` first), `pass` when none.
-pub fn worst(cases: &[CaseResult]) -> Verdict {
-    let rank = |v: Verdict| match v {
-        Verdict::Error => 5,
-        Verdict::Fail => 4,
-        Verdict::Warn => 3,
-        Verdict::Skipped => 2,
-        Verdict::NotApplicable => 1,
-        Verdict::Pass => 0,
-    };
-    cases
-        .iter()
-        .map(|c| c.verdict)
-        .max_by_key(|v| rank(*v))
-        .unwrap_or(Verdict::Pass)
 }
 
 #[cfg(test)]
@@ -345,12 +346,29 @@ mod tests {
             }
             r
         }
-        fn client(&self, mut client: ClientResult, records: &[Option<CaseRecord>]) -> ClientResult {
-            client.card.push(crate::certify::verdict::CardLine {
-                topic: "records".into(),
-                value: records.len().to_string(),
-            });
-            client
+        fn client(
+            &self,
+            name: &str,
+            spec: &DriverSpec,
+            hello: Option<&Hello>,
+            cases: Vec<CaseResult>,
+        ) -> ClientResult {
+            let verdict = if cases.iter().any(|c| c.verdict == Verdict::Error) {
+                Verdict::Error
+            } else {
+                Verdict::Pass
+            };
+            ClientResult {
+                name: name.into(),
+                client: hello.map(|h| h.client.clone()),
+                version: None,
+                features: vec![],
+                driver: spec.command.clone(),
+                card: vec![],
+                rules: vec![],
+                cases,
+                verdict,
+            }
         }
     }
 
@@ -417,7 +435,7 @@ mod tests {
         assert_eq!(c.clients.len(), 2);
         assert_eq!(c.clients[0].name, "sh 1");
         assert_eq!(c.clients[0].verdict, Verdict::Pass);
-        assert_eq!(c.clients[0].card[0].value, "6");
+        assert_eq!(c.clients[0].client.as_deref(), Some("sh"));
         let ids: Vec<&str> = c.clients[0].cases.iter().map(|k| k.id.as_str()).collect();
         assert_eq!(ids, ["client/c0", "client/c1", "client/c2", "client/c3", "client/c4", "client/c5"]);
         assert_eq!(c.clients[1].name, "broken one");
