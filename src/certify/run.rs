@@ -146,7 +146,7 @@ pub fn replay(program: &str, spec: &DriverSpec, case: &str) -> String {
 }
 
 /// `s` as one `sh` word.
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c));
@@ -196,14 +196,31 @@ pub async fn certify<W: Stages, J: Judge>(
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Outcome {
+    let all: Vec<usize> = (0..plans.len()).collect();
+    let subsets = vec![all; drivers.len()];
+    certify_subsets(plans, drivers, subsets, worlds, judge, opts, progress).await
+}
+
+/// [`certify`] with its own cases for each driver: `subsets[d]` are the
+/// indexes into `plans` that driver `d` plays (the self-check plays a
+/// broken driver only on the cases citing its rules).
+pub async fn certify_subsets<W: Stages, J: Judge>(
+    plans: Arc<Vec<CasePlan>>,
+    drivers: Arc<Vec<DriverSpec>>,
+    subsets: Vec<Vec<usize>>,
+    worlds: Arc<W>,
+    judge: Arc<J>,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Outcome {
     let jobs = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let shared = Arc::new(opts.clone());
     let mut set = tokio::task::JoinSet::new();
     // Starts and ends travel on one channel, each end sent while its case
     // still holds its slot, so progress sees them in the order they happened.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for d in 0..drivers.len() {
-        for c in 0..plans.len() {
+    for (d, subset) in subsets.iter().enumerate().take(drivers.len()) {
+        for &c in subset.iter().filter(|c| **c < plans.len()) {
             let (plans, drivers, worlds, judge, jobs, opts, tx) = (
                 plans.clone(),
                 drivers.clone(),
