@@ -21,6 +21,8 @@
 //!   expectations; [`judge`]: case, rule and client verdicts from records.
 //! - [`drivers`]: the built-in token client (good and broken variants)
 //!   that speaks the driver protocol, for the self-check.
+//! - [`world`]: the server side of one case: the listeners of each role,
+//!   the recording and injecting layer, the events, the journal.
 //!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
@@ -36,3 +38,4 @@ pub mod protocol;
 pub mod rules;
 pub mod run;
 pub mod verdict;
+pub mod world;
