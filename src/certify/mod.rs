@@ -13,6 +13,8 @@
 //!   are pure functions of a journal, a plan and a driver transcript.
 //! - [`verdict`]: the outcome as data (per case, rule and client, the
 //!   behaviour card); evaluators produce it, writers render it.
+//! - [`report`]: the five writers of a [`verdict::Certification`] (console,
+//!   JSON + schema, JUnit, Markdown, HTML).
 //!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
@@ -20,4 +22,5 @@
 pub mod journal;
 pub mod plan;
 pub mod protocol;
+pub mod report;
 pub mod verdict;
