@@ -13,6 +13,8 @@
 //!   are pure functions of a journal, a plan and a driver transcript.
 //! - [`verdict`]: the outcome as data (per case, rule and client, the
 //!   behaviour card); evaluators produce it, writers render it.
+//! - [`report`]: the five writers of a [`verdict::Certification`] (console,
+//!   JSON + schema, JUnit, Markdown, HTML).
 //!
 //! - [`driver`]: the driver process (JSON lines, deadlines, process group);
 //!   [`harness`]: plays one case; [`run`]: every case for every driver.
@@ -35,6 +37,7 @@ pub mod judge;
 pub mod load;
 pub mod plan;
 pub mod protocol;
+pub mod report;
 pub mod rules;
 pub mod run;
 pub mod verdict;
