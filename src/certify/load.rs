@@ -139,15 +139,19 @@ pub enum TokenKindName {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
 pub enum EnvelopeName {
     /// HTTP 200, Server's `Invalid Token`.
+    #[serde(rename = "server-200")]
     Server200,
     /// HTTP 200, Portal's `Invalid token.`.
+    #[serde(rename = "portal-200")]
     Portal200,
     /// HTTP 401 with a JSON body (`Token Invalid.`).
+    #[serde(rename = "http-401")]
     Http401,
+    #[serde(rename = "http-403")]
     Http403,
+    #[serde(rename = "status")]
     /// Only the HTTP status (429, 503, ...).
     Status,
 }
@@ -1166,11 +1170,11 @@ expect:
             ),
             (
                 format!("{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-1/SHOULD]\n    never: {{}}\n"),
-                "c.yaml:9:12: error: `CL-1/SHOULD` names a SHOULD clause",
+                "c.yaml:9:13: error: `CL-1/SHOULD` names a SHOULD clause",
             ),
             (
                 "version: 1\nid: client/x\ntitle: t\nrules: [CL8]\nsteps: [{op: signin}]\n".into(),
-                "c.yaml:4:9: error: a rule ID of client-rules.md (`CL-1` .. `CL-15`), found `CL8`; did you mean `CL-5`",
+                "c.yaml:4:9: error: a rule ID of client-rules.md (`CL-1` .. `CL-15`), found `CL8`; did you mean `CL-8`?",
             ),
             (
                 format!("{HEAD}steps:\n  - op: session.start\n    duration: 5\n"),
