@@ -448,6 +448,12 @@ impl Client {
             }
             None => format!("{}/tokens/generateToken", root.url()),
         };
+        // `…/tokens/` is the token service's root; its operation is
+        // `…/tokens/generateToken`.
+        let url = match url.trim_end_matches('/').strip_suffix("/tokens") {
+            Some(base) => format!("{base}/tokens/generateToken"),
+            None => url,
+        };
         st.server_service = Some(url.clone());
         Ok(url)
     }
