@@ -259,13 +259,16 @@ impl<'a> Cx<'a> {
             .unwrap_or_default()
     }
 
-    /// A token service path: generateToken (any case), getToken, or a token
-    /// URL an event advertised.
+    /// A token service path: generateToken (any case), getToken, a server's
+    /// `…/tokens` root, or a token URL an event advertised.
     pub fn is_token_path(&self, path: &str) -> bool {
         let p = path.to_ascii_lowercase();
         let p = p.trim_end_matches('/');
         p.ends_with("/generatetoken")
             || p.ends_with("/gettoken")
+            // The token service root a server advertises (`…/tokens/`), which
+            // real clients (rest-js, restapi) POST to as it is.
+            || p.ends_with("/tokens")
             || self.token_paths.iter().any(|t| t.trim_end_matches('/') == p)
     }
 

@@ -452,11 +452,18 @@ impl Reaction {
     }
 }
 
-/// The operation window holding a real time.
+#[cfg(test)]
+pub(super) fn window_of_for_test(cx: &Cx, real_ms: i64) -> (i64, i64) {
+    window_of(cx, real_ms)
+}
+
+/// The operation window holding a real time; on a tie (one operation
+/// answered and the next sent in the same millisecond) the later one, which
+/// is the one whose requests can still follow.
 fn window_of(cx: &Cx, real_ms: i64) -> (i64, i64) {
     cx.op_windows()
         .into_iter()
-        .find(|(_, from, to)| real_ms >= *from && real_ms <= *to)
+        .rfind(|(_, from, to)| real_ms >= *from && real_ms <= *to)
         .map(|(_, f, t)| (f, t))
         .unwrap_or((real_ms, i64::MAX))
 }
