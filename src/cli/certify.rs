@@ -168,8 +168,8 @@ impl CertifyArgs {
     }
 }
 
-/// Prints progress on stderr: a line per finished case (`--verbose`, or
-/// when the case did not pass), a count otherwise.
+/// Prints progress on stderr: a line per finished case that did not pass
+/// (every case with `--verbose`, and every start).
 pub struct Printer {
     pub verbose: bool,
     pub total: usize,
@@ -191,11 +191,15 @@ impl Printer {
         }
     }
 
+    fn label(&self, driver: usize) -> &str {
+        self.labels.get(driver).map_or("?", String::as_str)
+    }
+
     pub fn event(&mut self, p: Progress<'_>) {
         match p {
             Progress::Started { driver, case } => {
                 if self.verbose {
-                    errln!("  start {} [{}]", case.id, self.labels[driver]);
+                    errln!("  start {} [{}]", case.id, self.label(driver));
                 }
             }
             Progress::Finished { driver, result } => {
@@ -207,13 +211,16 @@ impl Printer {
                         .as_deref()
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default();
+                    let count = if self.total > 0 {
+                        format!("{}/{}", self.done, self.total)
+                    } else {
+                        self.done.to_string()
+                    };
                     errln!(
-                        "[{}/{}] {:<14} {} [{}] {:.1}s{}",
-                        self.done,
-                        self.total,
+                        "[{count}] {:<14} {} [{}] {:.1}s{}",
                         result.verdict.as_str(),
                         result.id,
-                        self.labels[driver],
+                        self.label(driver),
                         result.duration_ms as f64 / 1000.0,
                         why
                     );
