@@ -104,6 +104,11 @@ pub struct CertifyArgs {
     /// Cases played at once (each has its own listeners and driver process).
     #[arg(long, short = 'j', value_parser = super::parse_jobs, default_value = "2")]
     pub jobs: usize,
+    /// The most one case may take, from starting the driver to its exit
+    /// (`90s`, `5m`); past it the driver's process group is killed and the
+    /// case is an error (default: from the case's idles and waits).
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_timeout)]
+    pub case_timeout: Option<std::time::Duration>,
     /// Folder for the report files (default: none written).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
@@ -163,6 +168,7 @@ impl CertifyArgs {
             plan: self.plan.name().into(),
             strict: self.strict,
             program: "tessera".into(),
+            budget: self.case_timeout,
             ..RunOptions::default()
         }
     }
