@@ -590,3 +590,15 @@ async fn every_port_speaks_both_schemes_and_ssl_declarations_refuse_plain_http()
     );
     assert!(j.entries[0].injected && j.entries[2].injected);
 }
+
+#[test]
+fn a_world_and_its_finish_can_move_between_tasks() {
+    fn send<T: Send>(_: &T) {}
+    fn finish_is_send(w: World) {
+        let f = w.finish();
+        send(&f);
+    }
+    let _ = finish_is_send as fn(World);
+    fn is_send<T: Send + Sync>() {}
+    is_send::<World>();
+}
