@@ -474,9 +474,22 @@ impl World {
     }
 
     /// Applies event `event` (step `step` of the plan) and records it.
-    /// `Wait` is only recorded: the harness does the waiting.
-    pub fn apply(&self, step: usize, event: &Event) -> Result<(), WorldError> {
+    /// `Wait` sleeps here (recorded when it starts).
+    pub async fn apply(&self, step: usize, event: &Event) -> Result<(), WorldError> {
         let real_ms = self.now_real_ms();
+        if let Event::Wait { ms } = event {
+            self.shared.book().events.push(Applied {
+                step,
+                real_ms,
+                event: event.clone(),
+            });
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            return Ok(());
+        }
+        self.apply_now(step, event, real_ms)
+    }
+
+    fn apply_now(&self, step: usize, event: &Event, real_ms: i64) -> Result<(), WorldError> {
         let sh = &self.shared;
         let mut book = sh.book();
         match event {
