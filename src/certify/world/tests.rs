@@ -437,7 +437,13 @@ async fn a_token_url_advertised_elsewhere_is_what_the_home_server_says() {
     )
     .await;
     assert_eq!(me["allSSL"], true);
-    w.finish().await;
+    // `Wait` waits.
+    let before = w.now_real_ms();
+    w.apply(2, &Event::Wait { ms: 50 }).await.unwrap();
+    assert!(w.now_real_ms() - before >= 50);
+    let j = w.finish().await;
+    let steps: Vec<usize> = j.events.iter().map(|a| a.step).collect();
+    assert_eq!(steps, vec![0, 1, 2]);
 }
 
 #[tokio::test]
@@ -588,4 +594,16 @@ async fn every_port_speaks_both_schemes_and_ssl_declarations_refuse_plain_http()
         vec![Scheme::Http, Scheme::Https, Scheme::Http, Scheme::Https]
     );
     assert!(j.entries[0].injected && j.entries[2].injected);
+}
+
+#[test]
+fn a_world_and_its_finish_can_move_between_tasks() {
+    fn send<T: Send>(_: &T) {}
+    fn finish_is_send(w: World) {
+        let f = w.finish();
+        send(&f);
+    }
+    let _ = finish_is_send as fn(World);
+    fn is_send<T: Send + Sync>() {}
+    is_send::<World>();
 }
