@@ -1,5 +1,6 @@
 //! `tessera schema [WHICH]`: prints a JSON Schema on stdout: the scenario
-//! format (default) or the JSON report (`tessera schema report`).
+//! format (default), the JSON report (`tessera schema report`) or the
+//! client certification report (`tessera schema certification`).
 
 use std::io::Write;
 
@@ -17,12 +18,15 @@ pub enum Which {
     Scenario,
     /// The JSON report (`report.json`).
     Report,
+    /// The client certification report (`certification.json`).
+    Certification,
 }
 
 pub fn execute(args: SchemaArgs) -> u8 {
     let text = match args.which.unwrap_or(Which::Scenario) {
         Which::Scenario => tessera::scenario::schema::scenario_schema_text(),
         Which::Report => tessera::report::schema::report_schema_text(),
+        Which::Certification => tessera::certify::report::json::schema_text(),
     };
     // A closed pipe (`tessera schema | head`) is not an error worth a panic.
     match std::io::stdout().lock().write_all(text.as_bytes()) {
