@@ -18,22 +18,51 @@ use super::driver::{Driver, DriverSpec};
 use super::journal::{CaseRecord, DriverEnd, Journal, OpRecord, Transcript};
 use super::plan::{CasePlan, Event, OpPlan, StepKind, Var};
 use super::protocol::{Env, Op, Outcome};
+use super::world::World;
 
-/// What the harness needs from a case's world (listeners, events, journal).
+/// What the harness needs from a case's world (listeners, events, journal):
+/// [`World`]'s API.
 pub trait Stage: Send {
     /// A placeholder's value for this case (`{{portal}}` ...).
     fn url(&self, var: Var) -> String;
     /// The driver's environment for this case.
     fn env(&self, case: &str, deadline_ms: i64) -> Env;
-    /// Applies a server-side event of step `step`; an `Err` is an
-    /// infrastructure failure (the case cannot be judged).
-    fn apply(&mut self, step: usize, event: &Event) -> Result<(), String>;
+    /// Applies a server-side event of step `step` (a `wait` sleeps there);
+    /// an `Err` is an infrastructure failure (the case cannot be judged).
+    fn apply(
+        &mut self,
+        step: usize,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), String>> + Send;
     /// Milliseconds since the case started (the journal's `real_ms`).
     fn now_real_ms(&self) -> i64;
     /// `text` with the case's password and every issued token masked.
     fn redact(&self, text: &str) -> String;
     /// Closes the listeners and gives what they saw.
     fn finish(self) -> impl Future<Output = Journal> + Send;
+}
+
+impl Stage for World {
+    fn url(&self, var: Var) -> String {
+        World::url(self, var)
+    }
+    fn env(&self, case: &str, deadline_ms: i64) -> Env {
+        World::env(self, case, deadline_ms)
+    }
+    async fn apply(&mut self, step: usize, event: &Event) -> Result<(), String> {
+        World::apply(self, step, event)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    fn now_real_ms(&self) -> i64 {
+        World::now_real_ms(self)
+    }
+    fn redact(&self, text: &str) -> String {
+        World::redact(self, text)
+    }
+    fn finish(self) -> impl Future<Output = Journal> + Send {
+        World::finish(self)
+    }
 }
 
 /// How long the harness waits for a driver at each point.
@@ -236,17 +265,13 @@ async fn walk<S: Stage>(
                 }
             }
             StepKind::Event(e) => {
-                if let Err(message) = world.apply(i, e) {
+                if let Err(message) = world.apply(i, e).await {
                     return Some(StageError {
                         file: plan.file.clone(),
                         line: step.line,
                         step: i,
                         message,
                     });
-                }
-                if let Event::Wait { ms } = e {
-                    let until = (Instant::now() + Duration::from_millis(*ms)).min(driver.deadline());
-                    tokio::time::sleep_until(until).await;
                 }
             }
         }
@@ -313,9 +338,12 @@ pub(crate) mod tests {
             *self.seen_env.lock().unwrap() = Some(e.clone());
             e
         }
-        fn apply(&mut self, step: usize, event: &Event) -> Result<(), String> {
+        async fn apply(&mut self, step: usize, event: &Event) -> Result<(), String> {
             if self.fail_at == Some(step) {
                 return Err("cannot".into());
+            }
+            if let Event::Wait { ms } = event {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
             }
             self.events.push(Applied {
                 step,

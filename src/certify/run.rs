@@ -7,6 +7,7 @@
 //! scheduling is testable without listeners or case files.
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use tokio::sync::Semaphore;
 use super::driver::DriverSpec;
 use super::harness::{self, Limits, Played, Stage};
 use super::journal::CaseRecord;
-use super::plan::{CasePlan, Setup};
+use super::plan::CasePlan;
+use super::world::{LeakRegistry, RunTls, World, WorldError, WorldOptions};
 use super::judge;
 use super::load::Case;
 use super::protocol::Hello;
@@ -24,9 +26,45 @@ use super::verdict::{CaseResult, Certification, ClientResult, Verdict};
 /// Starts one case's world.
 pub trait Stages: Send + Sync + 'static {
     type Stage: Stage + 'static;
-    /// A fresh world for a case with this setup; `Err` is an
+    /// A fresh world for this case (its setup); `Err` is an
     /// infrastructure failure (listeners, certificates).
-    fn start(&self, setup: &Setup) -> impl Future<Output = Result<Self::Stage, String>> + Send;
+    fn start(&self, plan: &CasePlan) -> impl Future<Output = Result<Self::Stage, String>> + Send;
+}
+
+/// The run's worlds: each case gets its own [`World`] (fresh listeners),
+/// all sharing the run's TLS material and leak registry (a token of one
+/// case seen in another is a finding).
+#[derive(Debug)]
+pub struct Worlds {
+    pub tls: Option<Arc<RunTls>>,
+    pub leaks: Arc<LeakRegistry>,
+}
+
+impl Worlds {
+    /// Worlds with TLS material written under `dir` (the CA file drivers
+    /// trust); without `dir`, plain HTTP only (cases needing HTTPS cannot
+    /// start).
+    pub fn new(dir: Option<&Path>) -> Result<Worlds, WorldError> {
+        let tls = match dir {
+            Some(d) => Some(Arc::new(RunTls::generate(d)?)),
+            None => None,
+        };
+        Ok(Worlds {
+            tls,
+            leaks: Arc::new(LeakRegistry::new()),
+        })
+    }
+}
+
+impl Stages for Worlds {
+    type Stage = World;
+    async fn start(&self, plan: &CasePlan) -> Result<World, String> {
+        let mut opts = WorldOptions::new(&plan.id, self.leaks.clone());
+        opts.tls = self.tls.clone();
+        World::start(&plan.setup, &opts)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Turns records into verdicts.
@@ -179,7 +217,7 @@ async fn play_one<W: Stages>(
     worlds: &W,
     opts: &RunOptions,
 ) -> Result<Played, String> {
-    let world = worlds.start(&plan.setup).await?;
+    let world = worlds.start(plan).await?;
     let budget = opts
         .budget
         .unwrap_or_else(|| opts.limits.case_budget(plan));
@@ -341,7 +379,7 @@ mod tests {
 
     impl Stages for Fakes {
         type Stage = FakeStage;
-        async fn start(&self, _: &Setup) -> Result<FakeStage, String> {
+        async fn start(&self, _: &CasePlan) -> Result<FakeStage, String> {
             if self.fail_start {
                 return Err("no port".into());
             }

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera::certify::driver::DriverSpec;
+use tessera::certify::load::Case;
 use tessera::certify::plan::CasePlan;
-use tessera::certify::run::{Progress, RunOptions};
+use tessera::certify::run::{self, CaseJudge, Progress, RunOptions, Worlds};
 use tessera::certify::verdict::Verdict;
 use tessera::exit;
 
@@ -140,7 +141,7 @@ impl CertifyArgs {
     }
 
     /// The cases of `--plan`, `--tier` and `--case`, in the order loaded.
-    pub fn select(&self, all: Vec<CasePlan>) -> Result<Vec<CasePlan>, String> {
+    pub fn select(&self, all: Vec<Case>) -> Result<Vec<Case>, String> {
         let mut globs = globset::GlobSetBuilder::new();
         for g in &self.cases {
             let glob = globset::Glob::new(g).map_err(|e| format!("--case {g}: {e}"))?;
@@ -150,8 +151,8 @@ impl CertifyArgs {
         let tier = self.tier.tier();
         Ok(all
             .into_iter()
-            .filter(|p| p.tier == tier && self.plan.takes(p))
-            .filter(|p| self.cases.is_empty() || globs.is_match(&p.id))
+            .filter(|c| c.plan.tier == tier && self.plan.takes(&c.plan))
+            .filter(|c| self.cases.is_empty() || globs.is_match(&c.plan.id))
             .collect())
     }
 
@@ -233,6 +234,50 @@ pub fn exit_code(passed: bool, infrastructure: &[String]) -> u8 {
     }
 }
 
+/// A folder of the run's own (the CA file drivers trust), removed at the
+/// end.
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub fn create(what: &str) -> Result<RunDir, String> {
+        let nonce = getrandom::u64().unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-{what}-{}-{nonce:016x}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(RunDir(dir))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Loads the case files; a bad one is printed (file:line:col) and is
+/// [`exit::LOAD_ERROR`].
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Case>, u8> {
+    tessera::certify::load::load_cases(paths).map_err(|diags| {
+        err!("{}", tessera::scenario::render_all(&diags, false));
+        exit::LOAD_ERROR
+    })
+}
+
+/// The run's worlds with TLS material in `dir`; a failure is printed and
+/// is [`exit::INFRASTRUCTURE`].
+pub fn worlds(dir: &RunDir) -> Result<Worlds, u8> {
+    Worlds::new(Some(dir.path())).map_err(|e| {
+        errln!("error: cannot prepare the run's TLS material: {e}");
+        exit::INFRASTRUCTURE
+    })
+}
+
 pub fn execute(args: CertifyArgs) -> u8 {
     let specs = match args.specs() {
         Ok(s) => s,
@@ -241,7 +286,81 @@ pub fn execute(args: CertifyArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let _ = (Arc::new(specs), &args);
-    errln!("error: certify is not wired to the case loader yet");
-    exit::INFRASTRUCTURE
+    let all = match load(&args.paths) {
+        Ok(all) => all,
+        Err(code) => return code,
+    };
+    let cases = match args.select(all) {
+        Ok(c) => c,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    if cases.is_empty() {
+        errln!(
+            "no case selected (plan {}, tier {}{})",
+            args.plan.name(),
+            args.tier.name(),
+            if args.cases.is_empty() {
+                String::new()
+            } else {
+                format!(", --case {}", args.cases.join(" "))
+            }
+        );
+        return exit::NOTHING_SELECTED;
+    }
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let dir = match RunDir::create("certify") {
+        Ok(d) => d,
+        Err(e) => {
+            errln!("error: cannot create the run's folder: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let worlds = match worlds(&dir) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let opts = args.options();
+    errln!(
+        "certifying {} client{} on {} case{} ({} at a time)",
+        specs.len(),
+        if specs.len() == 1 { "" } else { "s" },
+        cases.len(),
+        if cases.len() == 1 { "" } else { "s" },
+        opts.jobs
+    );
+    let mut printer = Printer::new(args.verbose, cases.len() * specs.len(), &specs);
+    let plans: Vec<CasePlan> = cases.iter().map(|c| c.plan.clone()).collect();
+    let out = rt.block_on(run::certify(
+        Arc::new(plans),
+        Arc::new(specs),
+        Arc::new(worlds),
+        Arc::new(CaseJudge { cases }),
+        &opts,
+        &mut |p| printer.event(p),
+    ));
+    drop(dir);
+    out!("{}", tessera::certify::report::console::render(&out.certification));
+    for why in &out.infrastructure {
+        errln!("infrastructure: {why}");
+    }
+    if let Some(dir) = &args.report_dir {
+        match tessera::certify::report::write_all(&out.certification, dir) {
+            Ok(files) => {
+                for f in files {
+                    errln!("wrote {}", f.display());
+                }
+            }
+            Err(e) => {
+                errln!("error: {e}");
+                return exit::INFRASTRUCTURE;
+            }
+        }
+    }
+    exit_code(out.certification.passed, &out.infrastructure)
 }
