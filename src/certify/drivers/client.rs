@@ -111,7 +111,8 @@ pub struct State {
     portal_token: Option<Token>,
     /// `double-token`: a second portal token.
     spare: Option<Token>,
-    server_tokens: HashMap<String, Token>,
+    /// Server and federated tokens by root, with the scope they renew by.
+    server_tokens: HashMap<String, (Scope, Token)>,
     scopes: HashMap<String, Scope>,
     /// The home server's token service, once checked.
     server_service: Option<String>,
@@ -271,12 +272,7 @@ impl Client {
     }
 
     fn fresh(&self, t: &Token) -> bool {
-        let now = Instant::now();
-        if self.is(Flaw::LateRenewal) {
-            now < t.expires_at + LATE
-        } else {
-            now + t.margin < t.expires_at
-        }
+        Instant::now() < self.due(t)
     }
 
     // ---- acquisition -------------------------------------------------
@@ -291,11 +287,11 @@ impl Client {
         with_password: bool,
     ) -> Result<Token, OpError> {
         let https_only = st.https_only && !self.is(Flaw::IgnoreSsl);
-        if with_password && https_only && !url.starts_with("https:") {
+        if https_only && !url.starts_with("https:") {
             return Err(fail(
                 ErrorKind::Auth,
                 None,
-                "HTTPS-only declared: no credentials over http",
+                "HTTPS-only declared: no credentials or token over http",
             ));
         }
         let (body, query) = if with_password && self.is(Flaw::QueryCredentials) {
@@ -336,12 +332,14 @@ impl Client {
             });
         };
         let local_now = now_ms();
-        let lifetime = logic::token_lifetime(
-            expires,
-            a.server_now_ms,
-            local_now,
-            Duration::from_secs(ASKED_MINUTES * 60),
-        );
+        let fallback = if self.is(Flaw::AbsoluteExpiry) {
+            // Trusts the local clock: a token "expired on arrival" is
+            // renewed again and again.
+            Duration::ZERO
+        } else {
+            Duration::from_secs(ASKED_MINUTES * 60)
+        };
+        let lifetime = logic::token_lifetime(expires, a.server_now_ms, local_now, fallback);
         let ssl = a.body.get("ssl").and_then(Value::as_bool) == Some(true);
         if ssl && !self.is(Flaw::IgnoreSsl) {
             st.https_only = true;
@@ -591,29 +589,34 @@ impl Client {
     async fn token_for(&self, st: &mut State, scope: &Scope) -> Result<Option<Token>, OpError> {
         match scope {
             Scope::Portal => self.portal_token(st).await.map(Some),
-            Scope::Server(root) => {
-                if let Some(t) = st.server_tokens.get(&root.url()).filter(|t| self.fresh(t)) {
+            Scope::Server(root) | Scope::Federated { root, .. } => {
+                if let Some((_, t)) = st.server_tokens.get(&root.url()).filter(|(_, t)| self.fresh(t)) {
                     return Ok(Some(t.clone()));
                 }
-                let service = self.server_service(st, root).await?;
-                let t = self.with_password(st, &service).await?;
-                st.server_tokens.insert(root.url(), t.clone());
-                Ok(Some(t))
-            }
-            Scope::Federated { root, service } => {
-                if let Some(t) = st.server_tokens.get(&root.url()).filter(|t| self.fresh(t)) {
-                    return Ok(Some(t.clone()));
-                }
-                let t = self.exchange(st, root, service).await?;
-                st.server_tokens.insert(root.url(), t.clone());
-                Ok(Some(t))
+                self.acquire(st, scope).await.map(Some)
             }
             Scope::Foreign if self.is(Flaw::SendEverywhere) => self.portal_token(st).await.map(Some),
             Scope::Foreign => Ok(None),
         }
     }
 
-    /// Forgets a token (it drew a 498) so it is never sent again.
+    /// A new token for a home or federated scope (kept in the state).
+    async fn acquire(&self, st: &mut State, scope: &Scope) -> Result<Token, OpError> {
+        let (root, t) = match scope {
+            Scope::Portal | Scope::Foreign => return self.acquire_portal(st).await,
+            Scope::Server(root) => {
+                let service = self.server_service(st, root).await?;
+                (root, self.with_password(st, &service).await?)
+            }
+            Scope::Federated { root, service } => (root, self.exchange(st, root, service).await?),
+        };
+        st.server_tokens.insert(root.url(), (scope.clone(), t.clone()));
+        Ok(t)
+    }
+
+    /// Forgets a token (it drew a 498) so it is never sent again. A
+    /// federated token's portal token goes too: whatever killed one may
+    /// have killed both (a revocation), and only new tokens should follow.
     fn drop_token(&self, st: &mut State, scope: &Scope, value: &str) {
         match scope {
             Scope::Portal | Scope::Foreign => {
@@ -622,9 +625,46 @@ impl Client {
                 }
             }
             Scope::Server(root) | Scope::Federated { root, .. } => {
-                if st.server_tokens.get(&root.url()).is_some_and(|t| t.value == value) {
+                if st.server_tokens.get(&root.url()).is_some_and(|(_, t)| t.value == value) {
                     st.server_tokens.remove(&root.url());
                 }
+                if matches!(scope, Scope::Federated { .. }) {
+                    st.portal_token = None;
+                }
+            }
+        }
+    }
+
+    /// When a token must be renewed ahead (local monotonic instant).
+    fn due(&self, t: &Token) -> Instant {
+        if self.is(Flaw::LateRenewal) {
+            t.expires_at + LATE
+        } else {
+            t.expires_at.checked_sub(t.margin).unwrap_or(t.expires_at)
+        }
+    }
+
+    /// Renews every held token whose margin has begun (CL-7 SHOULD: ahead
+    /// of `expires`, not when the app next asks). A renewal that fails
+    /// drops the token; the next operation acquires lazily.
+    pub async fn renew_due(&self, st: &mut State) {
+        let now = Instant::now();
+        if let Some(t) = st.portal_token.clone()
+            && now >= self.due(&t)
+        {
+            if self.acquire_portal(st).await.is_err() {
+                st.portal_token = None;
+            }
+        }
+        let due: Vec<(String, Scope)> = st
+            .server_tokens
+            .iter()
+            .filter(|(_, (_, t))| now >= self.due(t))
+            .map(|(k, (s, _))| (k.clone(), s.clone()))
+            .collect();
+        for (key, scope) in due {
+            if self.acquire(st, &scope).await.is_err() {
+                st.server_tokens.remove(&key);
             }
         }
     }
@@ -649,41 +689,33 @@ impl Client {
 
     // ---- operations --------------------------------------------------
 
-    /// `signin`: a token from the home portal (or, without one, the home
-    /// server), then the portal's `allSSL` (CL-12).
+    /// `signin`: the portal's `allSSL` first (anonymously, so credentials
+    /// never go over http to a portal that declared HTTPS-only, CL-12), then
+    /// a token from the home portal, or from the home server when the case
+    /// says `signin: server` or there is no portal.
     pub async fn signin(&self, st: &mut State) -> OpResult {
         st.credentials_rejected = false;
         st.signed_in = true;
-        if !self.env.portal_url.is_empty() {
-            let t = self.acquire_portal(st).await?;
-            let url = format!("{}/portals/self", self.env.portal_url.trim_end_matches('/'));
-            if t.ssl && url.starts_with("http:") {
-                return Ok(());
-            }
+        let to_server = self.env.context.get("signin").and_then(Value::as_str) == Some("server")
+            || self.env.portal_url.is_empty();
+        if to_server {
+            let Some(root) = &self.server else {
+                return Err(fail(ErrorKind::Other, None, "no portal or server to sign in to"));
+            };
+            self.acquire(st, &Scope::Server(root.clone())).await?;
+            return Ok(());
+        }
+        let url = format!("{}/portals/self", self.env.portal_url.trim_end_matches('/'));
+        if !self.is(Flaw::IgnoreSsl) {
             let a = self
-                .send(
-                    "GET",
-                    &url,
-                    &[("f".into(), "json".into())],
-                    Carry::Token(&t.value),
-                    &[],
-                )
+                .send("GET", &url, &[("f".into(), "json".into())], Carry::None, &[])
                 .await?;
-            if a.body.get("allSSL").and_then(Value::as_bool) == Some(true)
-                && !self.is(Flaw::IgnoreSsl)
-            {
+            if a.body.get("allSSL").and_then(Value::as_bool) == Some(true) {
                 st.https_only = true;
-                if let Some(t) = st.portal_token.as_mut() {
-                    t.ssl = true;
-                }
             }
-            return Ok(());
         }
-        if let Some(root) = &self.server {
-            self.token_for(st, &Scope::Server(root.clone())).await?;
-            return Ok(());
-        }
-        Err(fail(ErrorKind::Other, None, "no portal or server to sign in to"))
+        self.acquire_portal(st).await?;
+        Ok(())
     }
 
     /// `request`: one request with the right token for its origin; on 498
@@ -726,7 +758,7 @@ impl Client {
         let mut attempts = 0;
         loop {
             if let Some(t) = &token
-                && t.ssl
+                && (t.ssl || (st.https_only && !self.is(Flaw::IgnoreSsl)))
                 && url.starts_with("http:")
             {
                 return Err(fail(
@@ -895,6 +927,13 @@ impl Client {
         loop {
             let s = st.session.clone().ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
             let own = s.origin.is_some() && s.origin == Origin::of(url);
+            if own && st.https_only && !self.is(Flaw::IgnoreSsl) && url.starts_with("http:") {
+                return Err(fail(
+                    ErrorKind::Other,
+                    None,
+                    "HTTPS-only declared: the session token is not sent over http",
+                ));
+            }
             let carry = if own || self.is(Flaw::SendEverywhere) {
                 Carry::Token(&s.value)
             } else {
@@ -981,6 +1020,18 @@ fn jitter() -> f64 {
 pub struct Shared {
     pub client: Client,
     pub state: tokio::sync::Mutex<State>,
+}
+
+/// The renewal timer: every quarter second, tokens whose margin has begun
+/// are renewed (CL-7), for the life of the driver.
+pub fn spawn_token_renewal(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let mut st = shared.state.lock().await;
+            shared.client.renew_due(&mut st).await;
+        }
+    })
 }
 
 /// The `autoRefresh` timer: a new session at `endTime − margin`, for as

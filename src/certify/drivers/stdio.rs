@@ -9,7 +9,7 @@ use std::io::{BufRead as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{Client, Shared, State, now_ms, spawn_auto_refresh};
+use super::client::{Client, Shared, State, now_ms, spawn_auto_refresh, spawn_token_renewal};
 use super::{DRIVERS, flaw};
 use crate::certify::protocol::{self, Env, ErrorKind, Hello, HelloLine, Op, OpError, Outcome};
 
@@ -111,6 +111,10 @@ pub fn run(name: &str) -> u8 {
         return 0;
     }
     let mut timer: Option<tokio::task::JoinHandle<()>> = None;
+    let renewal = {
+        let _guard = rt.enter();
+        spawn_token_renewal(Arc::clone(&shared))
+    };
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if line.trim().is_empty() {
@@ -138,6 +142,7 @@ pub fn run(name: &str) -> u8 {
             if let Some(t) = timer.take() {
                 t.abort();
             }
+            renewal.abort();
             rt.block_on(async { Client::forget(&mut *shared.state.lock().await) });
             write_line(&result_line(&Outcome::Ok));
             break;
@@ -150,6 +155,7 @@ pub fn run(name: &str) -> u8 {
     if let Some(t) = timer.take() {
         t.abort();
     }
+    renewal.abort();
     rt.shutdown_timeout(Duration::from_millis(200));
     0
 }

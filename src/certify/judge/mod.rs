@@ -572,7 +572,7 @@ fn check(cx: &mut Cx, c: &Check) {
 
 /// The margin CL-7 and CL-11 ask for: `min(max(lifetime/100, 1 s), 5 min)`.
 pub fn required_margin_ms(lifetime_ms: i64) -> i64 {
-    (lifetime_ms / 100).max(1000).min(300_000)
+    (lifetime_ms / 100).clamp(1000, 300_000)
 }
 
 /// The token renewing `t`: the next token of the same kind, user and
