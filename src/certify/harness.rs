@@ -20,6 +20,12 @@ use super::plan::{CasePlan, Event, OpPlan, StepKind, Var};
 use super::protocol::{Env, Op, Outcome};
 use super::world::World;
 
+/// The pause between two steps. The journal's times are whole
+/// milliseconds and a local request takes less than one, so without it an
+/// operation's answer, its requests and the next step's start could share a
+/// millisecond and the judge could not tell which step a request followed.
+pub const STEP_GAP: Duration = Duration::from_millis(3);
+
 /// What the harness needs from a case's world (listeners, events, journal):
 /// [`World`]'s API.
 pub trait Stage: Send {
@@ -240,6 +246,9 @@ async fn walk<S: Stage>(
     ops: &mut Vec<OpRecord>,
 ) -> Option<StageError> {
     for (i, step) in plan.steps.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(STEP_GAP).await;
+        }
         match &step.kind {
             StepKind::Op(OpPlan::Bye) => break,
             StepKind::Op(p) => {
@@ -439,6 +448,13 @@ pub(crate) mod tests {
             r#"{"op":"request","url":"http://127.0.0.1:9/sharing/rest/portals/self","params":{"f":"json"}}"#
         ));
         assert!(t.ops[2].sent_real_ms - t.ops[1].answered_real_ms.unwrap() >= 50);
+        // Each step starts in a later millisecond than the answer before it.
+        for w in t.ops.windows(2) {
+            assert!(w[1].sent_real_ms > w[0].answered_real_ms.unwrap(), "{w:?}");
+        }
+        for (a, o) in played.record.journal.events.iter().zip(&t.ops) {
+            assert!(a.real_ms > o.answered_real_ms.unwrap(), "{a:?} {o:?}");
+        }
         assert!(t.stderr_tail.ends_with(r#"{"op":"bye"}"#), "{}", t.stderr_tail);
         assert_eq!(played.record.case, "client/fake");
     }
