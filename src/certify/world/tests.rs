@@ -607,3 +607,27 @@ fn a_world_and_its_finish_can_move_between_tasks() {
     fn is_send<T: Send + Sync>() {}
     is_send::<World>();
 }
+
+#[tokio::test]
+async fn the_server_clock_starts_at_the_case_offset_and_events_move_it() {
+    let w = start(Setup {
+        clock_offset_ms: -300_000,
+        ..Setup::default()
+    })
+    .await;
+    let skew = |w: &World| w.now_server_ms() - SystemClock.now_ms();
+    assert!((-300_500..=-299_500).contains(&skew(&w)), "{}", skew(&w));
+    w.apply(0, &Event::ClockOffset { ms: 60_000 })
+        .await
+        .unwrap();
+    assert!((59_500..=60_500).contains(&skew(&w)), "{}", skew(&w));
+    w.apply(1, &Event::ClockJump { ms: 1_000 }).await.unwrap();
+    assert!((60_500..=61_500).contains(&skew(&w)), "{}", skew(&w));
+    let c = http();
+    get(&c, &format!("{}/info?f=json", w.url(Var::Portal)), None).await;
+    let j = w.finish().await;
+    assert_eq!(j.start_offset_ms, -300_000);
+    let e = &j.entries[0];
+    assert_eq!((e.status, e.role), (200, Role::Portal));
+    assert!(e.server_ms > SystemClock.now_ms() + 59_000);
+}
