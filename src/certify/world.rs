@@ -46,8 +46,8 @@ use super::protocol::Env;
 
 /// The secured service `TESSERA_SERVICE_URL` names (on the server root).
 pub const SERVICE_PATH: &str = "/rest/services/SampleWorldCities/MapServer";
-/// Where sessions start, under the federated root (it accepts portal
-/// tokens and exchanged ones).
+/// Where sessions start (`TESSERA_SESSION_URL`), under the stand-alone
+/// server root beside its styles (`{{server}}/rest/services/styles/v2/...`).
 pub const SESSION_PATH: &str = "/rest/services/styles/v2/sessions/start";
 
 /// The run's TLS material: a certificate the driver trusts (its PEM is the
@@ -432,7 +432,7 @@ impl World {
             Var::Server => format!("{}/arcgis", self.origin(Role::Server)),
             Var::Federated => format!("{}/federated", self.origin(Role::Federated)),
             Var::Service => format!("{}/arcgis{SERVICE_PATH}", self.origin(Role::Server)),
-            Var::Session => format!("{}/federated{SESSION_PATH}", self.origin(Role::Federated)),
+            Var::Session => format!("{}/arcgis{SESSION_PATH}", self.origin(Role::Server)),
             Var::Origin(role) => self.origin(role).to_owned(),
         }
     }
