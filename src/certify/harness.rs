@@ -239,7 +239,14 @@ async fn walk<S: Stage>(
     limits: &Limits,
     ops: &mut Vec<OpRecord>,
 ) -> Option<StageError> {
+    // Each step starts in a later millisecond than the previous one ended,
+    // so the judge can tell an operation's last request from the event
+    // after it (`real_ms` has millisecond resolution).
+    let mut last_ms = i64::MIN;
     for (i, step) in plan.steps.iter().enumerate() {
+        while world.now_real_ms() <= last_ms {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         match &step.kind {
             StepKind::Op(OpPlan::Bye) => break,
             StepKind::Op(p) => {
@@ -251,6 +258,7 @@ async fn walk<S: Stage>(
                 let sent_real_ms = world.now_real_ms();
                 let answer = driver.call(&op, wait).await;
                 let answered_real_ms = answer.is_ok().then(|| world.now_real_ms());
+                last_ms = world.now_real_ms();
                 let outcome = answer.ok();
                 let stop = !matches!(outcome, Some(Outcome::Ok | Outcome::Failed(_)));
                 ops.push(OpRecord {
@@ -265,7 +273,9 @@ async fn walk<S: Stage>(
                 }
             }
             StepKind::Event(e) => {
-                if let Err(message) = world.apply(i, e).await {
+                let applied = world.apply(i, e).await;
+                last_ms = world.now_real_ms();
+                if let Err(message) = applied {
                     return Some(StageError {
                         file: plan.file.clone(),
                         line: step.line,
