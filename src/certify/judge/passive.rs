@@ -720,17 +720,23 @@ fn cl11(cx: &mut Cx) {
 /// listener never downgraded; untrusted certificates not accepted.
 fn cl12(cx: &mut Cx) {
     let mut off = Offences::new();
-    let declared: Option<super::Pos> = cx
-        .rec
-        .journal
-        .events
-        .iter()
-        .filter(|a| matches!(a.event, Event::DeclareSsl | Event::DeclareAllSsl))
-        .map(|a| (a.real_ms, a.step, 0))
-        .min();
-    if let Some(at) = declared {
-        // The first token issued after the declaration: from then on the
-        // client has seen `ssl: true`.
+    let declared = |all: bool| -> Option<super::Pos> {
+        cx.rec
+            .journal
+            .events
+            .iter()
+            .filter(|a| match a.event {
+                Event::DeclareAllSsl => true,
+                Event::DeclareSsl => !all,
+                _ => false,
+            })
+            .map(|a| (a.real_ms, a.step, 0))
+            .min()
+    };
+    if let Some(at) = declared(false) {
+        // `ssl: true` arrives with a token answer: from the first token
+        // issued after the declaration the client knows; `allSSL` is on
+        // portals/self, readable before anything secret is sent.
         let learned = cx
             .rec
             .journal
@@ -739,6 +745,10 @@ fn cl12(cx: &mut Cx) {
             .map(|t| cx.pos(t.issued_by))
             .filter(|p| *p >= at)
             .min();
+        let known = match declared(true) {
+            Some(all) => Some(learned.map_or(all, |l| l.min(all))),
+            None => learned,
+        };
         for e in cx.entries().iter().filter(|e| e.scheme == Scheme::Http) {
             for id in issued_ids(e) {
                 if cx.token(id).is_some_and(|t| cx.pos(t.issued_by) >= at) {
@@ -746,16 +756,16 @@ fn cl12(cx: &mut Cx) {
                         "CL-12",
                         Must,
                         e.seq,
-                        format!("{} went over plain HTTP after ssl: true", cx.label(id)),
+                        format!("{} went over plain HTTP after HTTPS-only was declared", cx.label(id)),
                     );
                 }
             }
-            if password(e) && learned.is_some_and(|l| cx.pos(e.seq) > l) {
+            if password(e) && known.is_some_and(|k| cx.pos(e.seq) > k) {
                 off.add(
                     "CL-12",
                     Must,
                     e.seq,
-                    "the password went over plain HTTP after ssl: true".into(),
+                    "the password went over plain HTTP after HTTPS-only was declared".into(),
                 );
             }
         }

@@ -932,3 +932,24 @@ fn a_renewal_at_the_margin_less_the_trip_to_the_server_passes() {
     assert_eq!(renewed(14_100).verdict, Verdict::Pass);
     assert_eq!(renewed(14_300).verdict, Verdict::Warn);
 }
+
+#[test]
+fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
+    let mut j = J::new();
+    j.event(0, 0, Event::DeclareAllSsl);
+    let e = j.req(Role::Portal, "POST", "/sharing/rest/generateToken", 10);
+    e.body_keys = vec!["username".into(), "password".into(), "client".into(), "f".into()];
+    e.credentials = Some(Credentials {
+        username: Some("alice".into()),
+        password: Some(Place::Body),
+    });
+    e.status = 403;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), Some(Verdict::Fail));
+    j.rec.journal.entries[0].scheme = Scheme::Https;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
+    // `ssl: true` is learnt from a token answer: the first password is
+    // sent before the client can know.
+    j.rec.journal.events[0].event = Event::DeclareSsl;
+    j.rec.journal.entries[0].scheme = Scheme::Http;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
+}
