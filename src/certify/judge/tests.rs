@@ -898,3 +898,80 @@ fn rollup_fails_a_variant_shown_two_ways_and_builds_the_card() {
     assert_eq!(cl3.verdict, Verdict::Pass);
     assert_eq!(cl3.variants, vec!["GET: header".to_string()]);
 }
+
+#[test]
+fn a_request_in_the_same_millisecond_as_the_next_event_belongs_to_its_operation() {
+    // Op 0 answers at 45 ms, its request arrived at 45 ms; the revocation
+    // (step 1) is applied at 45 ms too. Only op 2's requests are after it.
+    let mut j = J::new();
+    let t = j.signin(Role::Portal, 10, 60_000);
+    j.get(t, 45);
+    j.request_op(0, 5, 45, true);
+    j.event(1, 45, Event::Revoke(Revoke::User("alice".into())));
+    j.rec.journal.tokens[0].revoked_real_ms = Some(45);
+    j.get(t, 46).error_code = Some(498);
+    let n = j.signin(Role::Portal, 47, 60_000);
+    j.get(n, 47);
+    j.request_op(2, 46, 48, true);
+    j.expect.checks.push(Check {
+        line: 1,
+        rules: vec!["CL-8/MUST".parse().unwrap()],
+        after: Some(1),
+        until: None,
+        what: CheckKind::Count {
+            filter: Filter {
+                token: Some(TokenMatch::Revoked),
+                ..Filter::default()
+            },
+            min: None,
+            max: Some(1),
+        },
+        note: None,
+    });
+    let r = j.judge();
+    assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.findings);
+    assert!(r.shown.iter().any(|s| s.rule == "CL-8" && s.variant == "renew-retry"));
+    // The excerpt lists the first request before the revocation.
+    let cx = Cx::new(&j.plan, &j.rec);
+    let texts: Vec<&str> = cx.timeline.lines.iter().map(|(_, l)| l.text.as_str()).collect();
+    let first_get = texts.iter().position(|t| t.contains("-> 200") && t.contains("GET")).unwrap();
+    let revoke = texts.iter().position(|t| t.contains("event revoke")).unwrap();
+    assert!(first_get < revoke, "{texts:#?}");
+}
+
+#[test]
+fn a_servers_tokens_endpoint_is_a_token_service() {
+    let mut j = J::new();
+    j.signin(Role::Server, 10, 60_000);
+    j.rec.journal.entries[0].path = "/arcgis/tokens".into();
+    let r = j.judge();
+    assert_eq!(verdict_on(&r, "CL-2"), None, "{:#?}", r.findings);
+}
+
+#[test]
+fn a_renewal_at_the_margin_less_the_trip_to_the_server_passes() {
+    // 15 s lifetime: 1 s margin wanted; 0.9 s measured (the trip ate 0.1 s).
+    assert_eq!(renewed(14_100).verdict, Verdict::Pass);
+    assert_eq!(renewed(14_300).verdict, Verdict::Warn);
+}
+
+#[test]
+fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
+    let mut j = J::new();
+    j.event(0, 0, Event::DeclareAllSsl);
+    let e = j.req(Role::Portal, "POST", "/sharing/rest/generateToken", 10);
+    e.body_keys = vec!["username".into(), "password".into(), "client".into(), "f".into()];
+    e.credentials = Some(Credentials {
+        username: Some("alice".into()),
+        password: Some(Place::Body),
+    });
+    e.status = 403;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), Some(Verdict::Fail));
+    j.rec.journal.entries[0].scheme = Scheme::Https;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
+    // `ssl: true` is learnt from a token answer: the first password is
+    // sent before the client can know.
+    j.rec.journal.events[0].event = Event::DeclareSsl;
+    j.rec.journal.entries[0].scheme = Scheme::Http;
+    assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
+}
