@@ -106,8 +106,18 @@ pub fn judge(plan: &CasePlan, expect: &Expectations, record: &CaseRecord) -> Cas
         .map(|f| f.verdict)
         .max_by_key(|v| severity(*v));
     let trouble = driver_trouble(record);
+    // A driver that stopped early (c.8) makes the case an error unless a
+    // MUST broke in a request it did send: a missing request says nothing
+    // about a driver that hung or crashed before it.
+    let failed_on_the_wire = result
+        .findings
+        .iter()
+        .any(|f| f.verdict == Verdict::Fail && f.entry.is_some());
     result.verdict = match (worst, &trouble) {
-        (Some(Verdict::Fail), _) => Verdict::Fail,
+        (Some(Verdict::Fail), None) => Verdict::Fail,
+        (Some(Verdict::Fail), Some(_)) if failed_on_the_wire || plan.allow_client_error => {
+            Verdict::Fail
+        }
         (_, Some(_)) if !plan.allow_client_error => Verdict::Error,
         (Some(v), _) => v,
         (None, _) => Verdict::Pass,
@@ -184,8 +194,11 @@ pub struct Cx<'a> {
     pub token_paths: Vec<String>,
     /// The first answer with 498 presenting each token: entry seq.
     pub rejected: BTreeMap<TokenId, usize>,
-    /// Real times of clock events.
-    pub clock_moves: Vec<i64>,
+    /// Where each clock event lies in the case's order.
+    pub clock_moves: Vec<Pos>,
+    /// The operation step each request happened in (by its time, the
+    /// earliest operation window holding it), by entry seq.
+    pub entry_step: Vec<Option<usize>>,
     pub timeline: Timeline,
     pub findings: Vec<Finding>,
     pub shown: Vec<Shown>,
@@ -213,16 +226,18 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        let entry_step = assign_steps(rec);
+        let pos_of_event = |a: &crate::certify::journal::Applied| (a.real_ms, a.step, 0u8);
         let clock_moves = rec
             .journal
             .events
             .iter()
             .filter(|a| matches!(a.event, Event::ClockJump { .. } | Event::ClockOffset { .. }))
-            .map(|a| a.real_ms)
+            .map(pos_of_event)
             .collect();
         let timeline = {
             let r = &rejected;
-            Timeline::build(rec, &|id| r.contains_key(&id))
+            Timeline::build(rec, &entry_step, &|id| r.contains_key(&id))
         };
         Cx {
             plan,
@@ -230,6 +245,7 @@ impl<'a> Cx<'a> {
             token_paths,
             rejected,
             clock_moves,
+            entry_step,
             timeline,
             findings: vec![],
             shown: vec![],
@@ -259,15 +275,13 @@ impl<'a> Cx<'a> {
             .unwrap_or_default()
     }
 
-    /// A token service path: generateToken (any case), getToken, a server's
-    /// `…/tokens` root, or a token URL an event advertised.
+    /// A token service path: generateToken (any case), getToken, a
+    /// server's `/tokens`, or a token URL an event advertised.
     pub fn is_token_path(&self, path: &str) -> bool {
         let p = path.to_ascii_lowercase();
         let p = p.trim_end_matches('/');
         p.ends_with("/generatetoken")
             || p.ends_with("/gettoken")
-            // The token service root a server advertises (`…/tokens/`), which
-            // real clients (rest-js, restapi) POST to as it is.
             || p.ends_with("/tokens")
             || self.token_paths.iter().any(|t| t.trim_end_matches('/') == p)
     }
@@ -287,9 +301,66 @@ impl<'a> Cx<'a> {
                     || e.body_keys.iter().any(|k| k.eq_ignore_ascii_case("token"))))
     }
 
-    /// Whether a clock event happened in `(from, to]` (real ms).
-    pub fn clock_moved(&self, from: i64, to: i64) -> bool {
-        self.clock_moves.iter().any(|t| *t > from && *t <= to)
+    /// Whether a clock event lies after request `a` and at or before
+    /// request `b` (entry seqs).
+    pub fn clock_moved(&self, a: usize, b: usize) -> bool {
+        let (pa, pb) = (self.pos(a), self.pos(b));
+        self.clock_moves.iter().any(|m| *m > pa && *m <= pb)
+    }
+
+    /// Where request `seq` lies in the case's order: its time, then the
+    /// step it belongs to, after the step's start.
+    pub fn pos(&self, seq: usize) -> Pos {
+        let Some(e) = self.entries().get(seq) else {
+            return (i64::MAX, usize::MAX, 1);
+        };
+        let step = self.entry_step.get(seq).copied().flatten().unwrap_or_else(|| {
+            // Outside every operation: after the last step begun by then.
+            self.step_starts()
+                .into_iter()
+                .filter(|(t, _)| *t <= e.real_ms)
+                .map(|(_, s)| s)
+                .max()
+                .unwrap_or(0)
+        });
+        (e.real_ms, step, 1)
+    }
+
+    /// Where a step begins in the case's order; `None` if never reached.
+    pub fn step_pos(&self, step: usize) -> Option<Pos> {
+        self.step_time(step).map(|t| (t, step, 0))
+    }
+
+    /// Whether request `seq` came at or after the start of `step`.
+    pub fn after_step(&self, seq: usize, step: usize) -> bool {
+        self.step_pos(step).is_some_and(|p| self.pos(seq) >= p)
+    }
+
+    /// When a revocation hit a token, as a place in the case's order.
+    pub fn revoked_pos(&self, t: &IssuedToken) -> Option<Pos> {
+        let at = t.revoked_real_ms?;
+        let step = self
+            .rec
+            .journal
+            .events
+            .iter()
+            .filter(|a| matches!(a.event, Event::Revoke(_)) && a.real_ms <= at)
+            .map(|a| a.step)
+            .max()
+            .unwrap_or(0);
+        Some((at, step, 0))
+    }
+
+    fn step_starts(&self) -> Vec<(i64, usize)> {
+        let ops = self.rec.transcript.ops.iter().map(|o| (o.sent_real_ms, o.step));
+        let evs = self.rec.journal.events.iter().map(|a| (a.real_ms, a.step));
+        ops.chain(evs).collect()
+    }
+
+    /// Whether two requests happened within the same operation.
+    pub fn same_op(&self, a: usize, b: usize) -> bool {
+        let sa = self.entry_step.get(a).copied().flatten();
+        sa.is_some() && sa == self.entry_step.get(b).copied().flatten()
     }
 
     /// The server clock at a real time, from the nearest request seen
@@ -376,6 +447,43 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// A place in a case's order: real ms, then the step, then 0 for a
+/// step's start and 1 for a request in it. Times have millisecond
+/// resolution; the step breaks ties between an operation's last request
+/// and the event that follows it.
+pub type Pos = (i64, usize, u8);
+
+/// The operation step each request belongs to: the earliest operation
+/// whose window (sent..=answered, or until the next was sent) holds it,
+/// never earlier than the previous request's.
+fn assign_steps(rec: &CaseRecord) -> Vec<Option<usize>> {
+    let ops = &rec.transcript.ops;
+    let windows: Vec<(usize, i64, i64)> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let next = ops.get(i + 1).map(|n| n.sent_real_ms).unwrap_or(i64::MAX);
+            (o.step, o.sent_real_ms, o.answered_real_ms.unwrap_or(next))
+        })
+        .collect();
+    let mut floor = 0;
+    rec.journal
+        .entries
+        .iter()
+        .map(|e| {
+            let found = windows
+                .iter()
+                .enumerate()
+                .skip(floor)
+                .find(|(_, (_, from, to))| e.real_ms >= *from && e.real_ms <= *to);
+            found.map(|(i, (step, _, _))| {
+                floor = i;
+                *step
+            })
+        })
+        .collect()
+}
+
 pub fn password(e: &Entry) -> bool {
     e.credentials.as_ref().is_some_and(|c| c.password.is_some())
         || e.query_keys.iter().any(|k| k.eq_ignore_ascii_case("password"))
@@ -410,18 +518,13 @@ fn check_ops(cx: &mut Cx, expect: &Expectations) {
             .to_lowercase(),
             _ => "succeeded".into(),
         };
-        // The first request inside the operation's window, for the excerpt.
+        // The last request of the operation, for the excerpt.
         let entry = cx
-            .op_windows()
-            .into_iter()
-            .find(|(s, _, _)| *s == oe.step)
-            .and_then(|(_, from, to)| {
-                cx.entries()
-                    .iter()
-                    .rev()
-                    .find(|e| e.real_ms >= from && e.real_ms <= to)
-                    .map(|e| e.seq)
-            });
+            .entries()
+            .iter()
+            .rev()
+            .find(|e| cx.entry_step.get(e.seq).copied().flatten() == Some(oe.step))
+            .map(|e| e.seq);
         let message = format!(
             "{} (line {}) {what}; the case expects {}",
             rec.op.name(),
@@ -500,8 +603,8 @@ pub fn matches(cx: &Cx, f: &Filter, e: &Entry) -> bool {
             TokenMatch::None => e.presented.is_empty(),
             TokenMatch::Revoked => ids().any(|id| {
                 cx.token(id)
-                    .and_then(|t| t.revoked_real_ms)
-                    .is_some_and(|at| e.real_ms >= at)
+                    .and_then(|t| cx.revoked_pos(t))
+                    .is_some_and(|at| cx.pos(e.seq) >= at)
             }),
             TokenMatch::Rejected => ids().any(|id| cx.rejected.get(&id).is_some_and(|s| e.seq > *s)),
             TokenMatch::Home => ids().any(|id| {
@@ -523,22 +626,23 @@ pub fn matches(cx: &Cx, f: &Filter, e: &Entry) -> bool {
 }
 
 fn check(cx: &mut Cx, c: &Check) {
-    let from = match c.after {
-        None => i64::MIN,
-        // A step never reached: nothing after it.
-        Some(s) => cx.step_time(s).unwrap_or(i64::MAX),
+    // A step never reached: nothing after it.
+    let from: Option<Pos> = match c.after {
+        None => Some((i64::MIN, 0, 0)),
+        Some(s) => cx.step_pos(s),
     };
-    let to = match c.until {
-        None => i64::MAX,
-        Some(s) => cx.step_time(s).unwrap_or(i64::MAX),
+    let to: Pos = match c.until {
+        None => (i64::MAX, usize::MAX, 2),
+        Some(s) => cx.step_pos(s).unwrap_or((i64::MAX, usize::MAX, 2)),
     };
+    let inside = |seq: usize| from.is_some_and(|f| cx.pos(seq) >= f) && cx.pos(seq) < to;
     let note = c.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
     match &c.what {
         CheckKind::Count { filter, min, max } => {
             let hits: Vec<usize> = cx
                 .entries()
                 .iter()
-                .filter(|e| e.real_ms >= from && e.real_ms < to && matches(cx, filter, e))
+                .filter(|e| inside(e.seq) && matches(cx, filter, e))
                 .map(|e| e.seq)
                 .collect();
             let n = hits.len() as u32;
@@ -569,13 +673,21 @@ fn check(cx: &mut Cx, c: &Check) {
                 cite_all(cx, &c.rules, hits.last().copied(), message);
             }
         }
-        CheckKind::Renewal { kind } => renewal(cx, c, *kind, from, to, &note),
+        CheckKind::Renewal { kind } => {
+            let from = from.map(|f| f.0).unwrap_or(i64::MAX);
+            let to = if to.0 == i64::MAX { i64::MAX } else { to.0 };
+            renewal(cx, c, *kind, from, to, &note)
+        }
     }
 }
 
+/// How much of a renewal margin the trip to the server may eat: a client
+/// renewing exactly at the margin by its clock arrives a little later.
+pub const MARGIN_SLACK_MS: i64 = 250;
+
 /// The margin CL-7 and CL-11 ask for: `min(max(lifetime/100, 1 s), 5 min)`.
 pub fn required_margin_ms(lifetime_ms: i64) -> i64 {
-    (lifetime_ms / 100).max(1000).min(300_000)
+    (lifetime_ms / 100).clamp(1000, 300_000)
 }
 
 /// The token renewing `t`: the next token of the same kind, user and
@@ -589,16 +701,23 @@ pub fn successor<'a>(cx: &Cx<'a>, t: &IssuedToken) -> Option<&'a IssuedToken> {
     })
 }
 
-/// Whether `t` died of something else than age before `at` (real ms):
-/// revoked, rejected with 498, or a clock event moved time under it.
-pub fn died_otherwise(cx: &Cx, t: &IssuedToken, at_real: i64) -> bool {
-    t.revoked_real_ms.is_some_and(|r| r <= at_real)
+/// Whether `t` died of something else than age before request `seq`
+/// (or, without one, before the real time `end`): revoked, rejected with
+/// 498, or a clock event moved time under it.
+pub fn died_otherwise(cx: &Cx, t: &IssuedToken, seq: Option<usize>, end: i64) -> bool {
+    let at: Pos = match seq {
+        Some(s) => cx.pos(s),
+        None => (end, usize::MAX, 1),
+    };
+    cx.revoked_pos(t).is_some_and(|r| r <= at)
         || cx
             .rejected
             .get(&t.id)
-            .and_then(|s| cx.entries().get(*s))
-            .is_some_and(|e| e.real_ms <= at_real)
-        || cx.clock_moved(t.issued_real_ms, at_real)
+            .is_some_and(|s| cx.pos(*s) <= at)
+        || cx
+            .clock_moves
+            .iter()
+            .any(|m| *m > cx.pos(t.issued_by) && *m <= at)
 }
 
 fn renewal(cx: &mut Cx, c: &Check, kind: TokenKind, from: i64, to: i64, note: &str) {
@@ -630,11 +749,10 @@ fn renewal(cx: &mut Cx, c: &Check, kind: TokenKind, from: i64, to: i64, note: &s
         let need = required_margin_ms(life);
         let next = successor(cx, t);
         let renewed_at = next.map(|s| s.issued_server_ms);
-        let decided_at = next.map(|s| s.issued_real_ms).unwrap_or(end_real);
-        if died_otherwise(cx, t, decided_at) {
+        if died_otherwise(cx, t, next.map(|s| s.issued_by), end_real) {
             continue;
         }
-        let ok = renewed_at.is_some_and(|at| t.expires_server_ms - at >= need);
+        let ok = renewed_at.is_some_and(|at| t.expires_server_ms - at >= need - MARGIN_SLACK_MS);
         if ok {
             continue;
         }

@@ -383,7 +383,7 @@ fn cl7(cx: &mut Cx) {
             for id in issued_ids(e) {
                 let Some(t) = cx.token(id) else { continue };
                 if t.kind == TokenKind::Foreign
-                    || cx.clock_moved(t.issued_real_ms, e.real_ms)
+                    || cx.clock_moved(t.issued_by, e.seq)
                     || e.server_ms <= t.expires_server_ms + TOLERANCE_MS
                 {
                     continue;
@@ -411,7 +411,7 @@ fn cl7(cx: &mut Cx) {
             continue;
         }
         let Some(s) = successor(cx, t) else { continue };
-        if super::died_otherwise(cx, t, s.issued_real_ms) {
+        if super::died_otherwise(cx, t, Some(s.issued_by), 0) {
             continue;
         }
         let life = t.expires_server_ms - t.issued_server_ms;
@@ -420,7 +420,7 @@ fn cl7(cx: &mut Cx) {
         let variant = if margin <= 0 {
             format!("none (renewed {})", margin_text(margin))
         } else {
-            let enough = if margin >= required_margin_ms(life) { "" } else { ", short" };
+            let enough = if margin >= required_margin_ms(life) - super::MARGIN_SLACK_MS { "" } else { ", short" };
             format!(
                 "{:.1} s of {:.1} s{enough}",
                 margin as f64 / 1000.0,
@@ -452,30 +452,19 @@ impl Reaction {
     }
 }
 
-#[cfg(test)]
-pub(super) fn window_of_for_test(cx: &Cx, real_ms: i64) -> (i64, i64) {
-    window_of(cx, real_ms)
-}
-
-/// The operation window holding a real time; on a tie (one operation
-/// answered and the next sent in the same millisecond) the later one, which
-/// is the one whose requests can still follow.
-fn window_of(cx: &Cx, real_ms: i64) -> (i64, i64) {
-    cx.op_windows()
-        .into_iter()
-        .rfind(|(_, from, to)| real_ms >= *from && real_ms <= *to)
-        .map(|(_, f, t)| (f, t))
-        .unwrap_or((real_ms, i64::MAX))
+/// The requests after `err` within its operation (or, outside any, all
+/// later ones).
+fn later_in_op<'a>(cx: &Cx<'a>, err: &Entry) -> Vec<&'a Entry> {
+    let in_op = cx.entry_step.get(err.seq).copied().flatten().is_some();
+    cx.entries()
+        .iter()
+        .filter(|e| e.seq > err.seq && (!in_op || cx.same_op(e.seq, err.seq)))
+        .collect()
 }
 
 fn reaction(cx: &Cx, err: &Entry) -> Reaction {
-    let (_, to) = window_of(cx, err.real_ms);
     let before: BTreeSet<TokenId> = issued_ids(err).collect();
-    let later: Vec<&Entry> = cx
-        .entries()
-        .iter()
-        .filter(|e| e.seq > err.seq && e.real_ms <= to)
-        .collect();
+    let later = later_in_op(cx, err);
     let Some(retry) = later
         .iter()
         .find(|e| e.path.eq_ignore_ascii_case(&err.path) && !cx.is_acquisition(e))
@@ -537,22 +526,16 @@ fn cl8(cx: &mut Cx) {
     }
     // Retries of one failed request within its operation.
     let mut reactions: Vec<(usize, String, Envelope, Reaction)> = Vec::new();
-    let mut seen_windows: BTreeSet<(i64, String)> = BTreeSet::new();
+    let mut seen_windows: BTreeSet<(Option<usize>, String)> = BTreeSet::new();
     for e in cx.entries() {
         if e.error_code != Some(498) || cx.is_acquisition(e) {
             continue;
         }
-        let (from, to) = window_of(cx, e.real_ms);
-        if seen_windows.insert((from, e.path.to_ascii_lowercase())) {
-            let retries = cx
-                .entries()
-                .iter()
-                .filter(|x| {
-                    x.seq > e.seq
-                        && x.real_ms <= to
-                        && x.path.eq_ignore_ascii_case(&e.path)
-                        && !cx.is_acquisition(x)
-                })
+        let op = cx.entry_step.get(e.seq).copied().flatten();
+        if seen_windows.insert((op, e.path.to_ascii_lowercase())) {
+            let retries = later_in_op(cx, e)
+                .into_iter()
+                .filter(|x| x.path.eq_ignore_ascii_case(&e.path) && !cx.is_acquisition(x))
                 .count();
             if retries > 1 {
                 off.add(
@@ -647,7 +630,6 @@ fn cl10(cx: &mut Cx) {
     let mut shown: Vec<(String, String)> = Vec::new();
     for e in cx.entries().iter().filter(|e| e.error_code == Some(499)) {
         let foreign = e.role == Role::Foreign;
-        let (_, to) = window_of(cx, e.real_ms);
         if foreign {
             let bad = cx.entries().iter().find(|x| {
                 x.seq > e.seq
@@ -670,10 +652,7 @@ fn cl10(cx: &mut Cx) {
             }
         } else {
             let r = reaction(cx, e);
-            let acquired = cx
-                .entries()
-                .iter()
-                .any(|x| x.seq > e.seq && x.real_ms <= to && cx.is_acquisition(x));
+            let acquired = later_in_op(cx, e).iter().any(|x| cx.is_acquisition(x));
             let v = match r {
                 Reaction::RenewRetry if acquired => "acquire-retry",
                 Reaction::RenewRetry => "retry with another token",
@@ -718,7 +697,7 @@ fn cl11(cx: &mut Cx) {
     for w in sessions.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         let duration = a.expires_server_ms - a.issued_server_ms;
-        if super::died_otherwise(cx, a, b.issued_real_ms) {
+        if super::died_otherwise(cx, a, Some(b.issued_by), 0) {
             continue;
         }
         if b.issued_server_ms - a.issued_server_ms < duration / 2 {
@@ -741,40 +720,52 @@ fn cl11(cx: &mut Cx) {
 /// listener never downgraded; untrusted certificates not accepted.
 fn cl12(cx: &mut Cx) {
     let mut off = Offences::new();
-    let declared = cx
-        .rec
-        .journal
-        .events
-        .iter()
-        .filter(|a| matches!(a.event, Event::DeclareSsl | Event::DeclareAllSsl))
-        .map(|a| a.real_ms)
-        .min();
-    if let Some(at) = declared {
+    let declared = |all: bool| -> Option<super::Pos> {
+        cx.rec
+            .journal
+            .events
+            .iter()
+            .filter(|a| match a.event {
+                Event::DeclareAllSsl => true,
+                Event::DeclareSsl => !all,
+                _ => false,
+            })
+            .map(|a| (a.real_ms, a.step, 0))
+            .min()
+    };
+    if let Some(at) = declared(false) {
+        // `ssl: true` arrives with a token answer: from the first token
+        // issued after the declaration the client knows; `allSSL` is on
+        // portals/self, readable before anything secret is sent.
         let learned = cx
             .rec
             .journal
             .tokens
             .iter()
-            .filter(|t| t.issued_real_ms >= at)
-            .map(|t| t.issued_real_ms)
+            .map(|t| cx.pos(t.issued_by))
+            .filter(|p| *p >= at)
             .min();
+        let known = match declared(true) {
+            Some(all) => Some(learned.map_or(all, |l| l.min(all))),
+            None => learned,
+        };
         for e in cx.entries().iter().filter(|e| e.scheme == Scheme::Http) {
             for id in issued_ids(e) {
-                if cx.token(id).is_some_and(|t| t.issued_real_ms >= at) {
+                if cx.token(id).is_some_and(|t| cx.pos(t.issued_by) >= at) {
                     off.add(
                         "CL-12",
                         Must,
                         e.seq,
-                        format!("{} went over plain HTTP after ssl: true", cx.label(id)),
+                        format!("{} went over plain HTTP after HTTPS-only was declared", cx.label(id)),
                     );
                 }
             }
-            if password(e) && learned.is_some_and(|l| e.real_ms > l) {
+            if password(e) && known.is_some_and(|k| cx.pos(e.seq) > k) {
                 off.add(
                     "CL-12",
                     Must,
                     e.seq,
-                    "the password went over plain HTTP after ssl: true".into(),
+                    "the password went over plain HTTP after HTTPS-only was declared".into(),
                 );
             }
         }
@@ -896,13 +887,13 @@ fn cl13(cx: &mut Cx) {
 fn cl14(cx: &mut Cx) {
     let mut off = Offences::new();
     // Credential failures per operation.
-    for (_, from, to) in cx.op_windows() {
+    let steps: BTreeSet<usize> = cx.entry_step.iter().flatten().copied().collect();
+    for step in steps {
         let failures: Vec<&Entry> = cx
             .entries()
             .iter()
             .filter(|e| {
-                e.real_ms >= from
-                    && e.real_ms <= to
+                cx.entry_step.get(e.seq).copied().flatten() == Some(step)
                     && password(e)
                     && cx.is_token_path(&e.path)
                     && matches!(e.error_code, Some(400 | 401))

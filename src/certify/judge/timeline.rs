@@ -213,7 +213,13 @@ pub fn event_text(e: &Event) -> String {
 }
 
 impl Timeline {
-    pub fn build(rec: &CaseRecord, rejected: &dyn Fn(TokenId) -> bool) -> Timeline {
+    /// `entry_step` gives each request's operation step (ties at one
+    /// millisecond are ordered by step).
+    pub fn build(
+        rec: &CaseRecord,
+        entry_step: &[Option<usize>],
+        rejected: &dyn Fn(TokenId) -> bool,
+    ) -> Timeline {
         let mut lines: Vec<(Source, TimelineLine)> = Vec::new();
         let line = |real_ms, text| TimelineLine {
             real_ms,
@@ -232,15 +238,40 @@ impl Timeline {
         for e in &rec.journal.entries {
             lines.push((Source::Entry(e.seq), line(e.real_ms, entry_text(rec, e, rejected))));
         }
-        // Stable: ops before their requests at the same millisecond.
-        lines.sort_by_key(|(s, l)| {
-            let rank = match s {
-                Source::Op(_) | Source::Event(_) => 0,
-                Source::Entry(_) => 1,
-                Source::Answer(_) => 2,
-            };
-            (l.real_ms, rank)
-        });
+        // Ops and events, then their requests, then the answer; at one
+        // millisecond, by step.
+        let starts: Vec<(i64, usize)> = lines
+            .iter()
+            .filter_map(|(src, l)| match src {
+                Source::Op(s) | Source::Event(s) => Some((l.real_ms, *s)),
+                _ => None,
+            })
+            .collect();
+        let keyed: Vec<((i64, usize, u8), (Source, TimelineLine))> = lines
+            .into_iter()
+            .map(|(src, l)| {
+                let (step, rank) = match src {
+                    Source::Op(s) | Source::Event(s) => (s, 0),
+                    // Outside every operation: after the last step begun.
+                    Source::Entry(seq) => (
+                        entry_step.get(seq).copied().flatten().unwrap_or_else(|| {
+                            starts
+                                .iter()
+                                .filter(|(t, _)| *t <= l.real_ms)
+                                .map(|(_, s)| *s)
+                                .max()
+                                .unwrap_or(0)
+                        }),
+                        1,
+                    ),
+                    Source::Answer(s) => (s, 2),
+                };
+                ((l.real_ms, step, rank), (src, l))
+            })
+            .collect();
+        let mut keyed = keyed;
+        keyed.sort_by_key(|(k, _)| *k);
+        let lines = keyed.into_iter().map(|(_, l)| l).collect();
         Timeline { lines }
     }
 

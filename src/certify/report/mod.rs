@@ -691,6 +691,25 @@ mod tests {
         assert!(e.to_string().contains("file"), "{e}");
     }
 
+    /// A run with no client (every driver failed to start, say) still
+    /// renders in every format, with the outcome as decided.
+    #[test]
+    fn an_empty_run_renders() {
+        let mut c = fixture::two();
+        c.clients.clear();
+        c.decide(false);
+        assert!(console::render(&c).ends_with("certification PASSED: 0 clients, 0 cases\n"));
+        assert!(matrix(&c).rows.is_empty());
+        for out in [
+            json::write(&c),
+            junit::write(&c),
+            markdown::write(&c),
+            html::write(&c),
+        ] {
+            assert!(!out.is_empty() && !out.contains("template error"), "{out}");
+        }
+    }
+
     /// A secret that reached the model by mistake never reaches a report.
     #[test]
     fn planted_secrets_are_masked_in_every_format() {
