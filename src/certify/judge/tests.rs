@@ -975,3 +975,17 @@ fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
     j.rec.journal.entries[0].scheme = Scheme::Http;
     assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
 }
+
+/// From H19's branch (merged by H17): a server's token service root is a
+/// token path, a service that merely contains `tokens` is not.
+#[test]
+fn a_server_token_service_root_is_a_token_path() {
+    let j = J::new();
+    let cx = Cx::new(&j.plan, &j.rec);
+    assert!(cx.is_token_path("/arcgis/tokens"));
+    assert!(cx.is_token_path("/arcgis/tokens/"));
+    assert!(cx.is_token_path("/arcgis/tokens/generateToken"));
+    assert!(cx.is_token_path("/sharing/rest/generateToken"));
+    assert!(!cx.is_token_path("/arcgis/rest/services/tokens/MapServer/0"));
+    assert!(!cx.is_token_path("/arcgis/rest/services"));
+}
