@@ -358,7 +358,10 @@ pub fn execute(args: CertifyArgs) -> u8 {
         &mut |p| printer.event(p),
     ));
     drop(dir);
-    out!("{}", tessera::certify::report::console::render(&out.certification));
+    out!(
+        "{}",
+        tessera::certify::report::console::render(&out.certification)
+    );
     for why in &out.infrastructure {
         errln!("infrastructure: {why}");
     }

@@ -72,7 +72,11 @@ fn the_good_driver_passes_its_cases_and_the_reports_say_so() {
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(code(&out), 0, "{}", both(&out));
-    assert!(stdout(&out).contains("certification PASSED"), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("certification PASSED"),
+        "{}",
+        both(&out)
+    );
     let r = json(dir.path());
     assert_eq!(r["passed"], true);
     assert_eq!(
@@ -82,7 +86,11 @@ fn the_good_driver_passes_its_cases_and_the_reports_say_so() {
             ("client/signin-and-request".to_owned(), "pass".to_owned())
         ]
     );
-    for f in ["certification.xml", "certification.md", "certification.html"] {
+    for f in [
+        "certification.xml",
+        "certification.md",
+        "certification.html",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     assert!(!everything(&out, dir.path()).contains(PASSWORD));
@@ -202,6 +210,12 @@ fn usage_load_and_selection_errors_have_their_exit_codes() {
     assert_eq!(code(&out), 3, "{}", both(&out));
     assert!(both(&out).contains("bad.yaml:"), "{}", both(&out));
 
-    let none = tessera(&["certify", "--driver", &good, "--case", "client/no-such-case"]);
+    let none = tessera(&[
+        "certify",
+        "--driver",
+        &good,
+        "--case",
+        "client/no-such-case",
+    ]);
     assert_eq!(code(&none), 5, "{}", both(&none));
 }
