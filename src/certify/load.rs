@@ -738,10 +738,7 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
     for (i, s) in raw.steps.iter().enumerate() {
         if let Some(l) = &s.value.label {
             if labels.iter().any(|(n, _)| *n == l.value) {
-                c.err(
-                    l.loc,
-                    format!("a label used once, `{}` appears twice", l.value),
-                );
+                c.err(l.loc, format!("a label used once, `{}` appears twice", l.value));
             }
             labels.push((l.value.clone(), i));
         }
@@ -772,11 +769,7 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     loc,
                     format!(
                         "exactly one of `op` and `event` in a step, found {}",
-                        if a.is_some() && b.is_some() {
-                            "both"
-                        } else {
-                            "neither"
-                        }
+                        if a.is_some() && b.is_some() { "both" } else { "neither" }
                     ),
                 );
                 continue;
@@ -838,10 +831,7 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     if let Some(d) = st.duration
                         && !(10..=43200).contains(&d)
                     {
-                        c.err(
-                            loc,
-                            format!("`duration` within 10..43200 seconds, found {d}"),
-                        );
+                        c.err(loc, format!("`duration` within 10..43200 seconds, found {d}"));
                     }
                     OpPlan::SessionStart {
                         url: st.url.as_ref().map(|u| c.template(u)),
@@ -867,10 +857,7 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     (Some(u), None | Some(false)) => Event::Revoke(Revoke::User(u.clone())),
                     (None, Some(true)) => Event::Revoke(Revoke::AllTokens),
                     _ => {
-                        c.err(
-                            loc,
-                            "exactly one of `user: NAME` and `all: true` in a revoke",
-                        );
+                        c.err(loc, "exactly one of `user: NAME` and `all: true` in a revoke");
                         Event::Revoke(Revoke::AllTokens)
                     }
                 },
@@ -1178,15 +1165,11 @@ expect:
                 "c.yaml:7:5: error: exactly one of `op` and `event` in a step, found both",
             ),
             (
-                format!(
-                    "{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-8]\n    after: revok\n    never: {{}}\n"
-                ),
+                format!("{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-8]\n    after: revok\n    never: {{}}\n"),
                 "c.yaml:10:12: error: a step `label` or an event of this case, found `revok`",
             ),
             (
-                format!(
-                    "{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-1/SHOULD]\n    never: {{}}\n"
-                ),
+                format!("{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-1/SHOULD]\n    never: {{}}\n"),
                 "c.yaml:9:13: error: `CL-1/SHOULD` names a SHOULD clause",
             ),
             (
@@ -1213,10 +1196,7 @@ expect:
         let got = errors(&format!(
             "{HEAD}steps:\n  - op: request\n    url: \"{{{{origin.foriegn}}}}/x\"\n"
         ));
-        assert!(
-            got[0].ends_with("(did you mean `origin.foreign`?)"),
-            "{got:?}"
-        );
+        assert!(got[0].ends_with("(did you mean `origin.foreign`?)"), "{got:?}");
     }
 
     #[test]
@@ -1224,12 +1204,7 @@ expect:
         let s = case_schema();
         assert_eq!(s["additionalProperties"], false);
         let text = s.to_string();
-        for name in [
-            "session.start",
-            "advertise-owning-system",
-            "clock.offset",
-            "renewal",
-        ] {
+        for name in ["session.start", "advertise-owning-system", "clock.offset", "renewal"] {
             assert!(text.contains(name), "{name}");
         }
     }
@@ -1240,21 +1215,16 @@ expect:
         let cases = load_cases(&[dir]).unwrap_or_else(|ds| {
             panic!(
                 "{}",
-                ds.iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
             )
         });
         assert!(cases.len() >= 20, "{} cases", cases.len());
         // Every CL rule is cited by some case.
         for r in super::super::rules::CL_RULES {
             assert!(
-                cases.iter().any(|c| c
-                    .plan
-                    .rules
+                cases
                     .iter()
-                    .any(|x| super::super::rules::cites(x, r.id))),
+                    .any(|c| c.plan.rules.iter().any(|x| super::super::rules::cites(x, r.id))),
                 "no case cites {}",
                 r.id
             );

@@ -157,9 +157,7 @@ impl Client {
         if flaw == Some(Flaw::NoVerifyTls) {
             b = b.tls_danger_accept_invalid_certs(true);
         }
-        let http = b
-            .build()
-            .map_err(|e| format!("cannot build the client: {e}"))?;
+        let http = b.build().map_err(|e| format!("cannot build the client: {e}"))?;
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let portal = nonempty(&env.portal_url)
             .and_then(|p| Root::of(&format!("{}/sharing", logic::portal_base(&p))));
@@ -404,10 +402,7 @@ impl Client {
 
     /// A portal token by username and password at `{portal}/generateToken`.
     async fn acquire_portal(&self, st: &mut State) -> Result<Token, OpError> {
-        let url = format!(
-            "{}/generateToken",
-            self.env.portal_url.trim_end_matches('/')
-        );
+        let url = format!("{}/generateToken", self.env.portal_url.trim_end_matches('/'));
         let t = self.with_password(st, &url).await?;
         if self.is(Flaw::DoubleToken) {
             st.spare = self.with_password(st, &url).await.ok();
@@ -436,10 +431,7 @@ impl Client {
             .map(str::to_owned);
         let url = match advertised {
             Some(u) if self.is(Flaw::PasswordToAdvertised) => u,
-            Some(u)
-                if Origin::of(&u)
-                    .is_some_and(|o| o.host == root.origin.host && o.port == root.origin.port) =>
-            {
+            Some(u) if Origin::of(&u).is_some_and(|o| o.host == root.origin.host && o.port == root.origin.port) => {
                 // An https token service for an http root declares
                 // HTTPS-only (CL-12).
                 if u.starts_with("https:") && !root.origin.is_https() && !self.is(Flaw::IgnoreSsl) {
@@ -521,12 +513,7 @@ impl Client {
                     renewed = true;
                     st.portal_token = None;
                 }
-                r => {
-                    return r.map_err(|e| OpError {
-                        kind: ErrorKind::Refresh,
-                        ..e
-                    });
-                }
+                r => return r.map_err(|e| OpError { kind: ErrorKind::Refresh, ..e }),
             }
         }
     }
@@ -586,18 +573,12 @@ impl Client {
                         .map(str::to_owned)
                 })
                 .unwrap_or_else(|| {
-                    format!(
-                        "{}/sharing/rest/generateToken",
-                        owning.trim_end_matches('/')
-                    )
+                    format!("{}/sharing/rest/generateToken", owning.trim_end_matches('/'))
                 });
             return Scope::Federated { root, service };
         }
         if self.is(Flaw::PasswordToAdvertised) {
-            if let Some(service) = info
-                .pointer("/authInfo/tokenServicesUrl")
-                .and_then(Value::as_str)
-            {
+            if let Some(service) = info.pointer("/authInfo/tokenServicesUrl").and_then(Value::as_str) {
                 return Scope::Federated {
                     root,
                     service: service.to_owned(),
@@ -619,18 +600,12 @@ impl Client {
         match scope {
             Scope::Portal => self.portal_token(st).await.map(Some),
             Scope::Server(root) | Scope::Federated { root, .. } => {
-                if let Some((_, t)) = st
-                    .server_tokens
-                    .get(&root.url())
-                    .filter(|(_, t)| self.fresh(t))
-                {
+                if let Some((_, t)) = st.server_tokens.get(&root.url()).filter(|(_, t)| self.fresh(t)) {
                     return Ok(Some(t.clone()));
                 }
                 self.acquire(st, scope).await.map(Some)
             }
-            Scope::Foreign if self.is(Flaw::SendEverywhere) => {
-                self.portal_token(st).await.map(Some)
-            }
+            Scope::Foreign if self.is(Flaw::SendEverywhere) => self.portal_token(st).await.map(Some),
             Scope::Foreign => Ok(None),
         }
     }
@@ -645,8 +620,7 @@ impl Client {
             }
             Scope::Federated { root, service } => (root, self.exchange(st, root, service).await?),
         };
-        st.server_tokens
-            .insert(root.url(), (scope.clone(), t.clone()));
+        st.server_tokens.insert(root.url(), (scope.clone(), t.clone()));
         Ok(t)
     }
 
@@ -661,11 +635,7 @@ impl Client {
                 }
             }
             Scope::Server(root) | Scope::Federated { root, .. } => {
-                if st
-                    .server_tokens
-                    .get(&root.url())
-                    .is_some_and(|(_, t)| t.value == value)
-                {
+                if st.server_tokens.get(&root.url()).is_some_and(|(_, t)| t.value == value) {
                     st.server_tokens.remove(&root.url());
                 }
                 if matches!(scope, Scope::Federated { .. }) {
@@ -680,9 +650,7 @@ impl Client {
         if self.is(Flaw::LateRenewal) {
             t.expires_at + LATE
         } else {
-            t.expires_at
-                .checked_sub(t.margin + SLACK)
-                .unwrap_or(t.expires_at)
+            t.expires_at.checked_sub(t.margin + SLACK).unwrap_or(t.expires_at)
         }
     }
 
@@ -742,11 +710,7 @@ impl Client {
             || self.env.portal_url.is_empty();
         if to_server {
             let Some(root) = &self.server else {
-                return Err(fail(
-                    ErrorKind::Other,
-                    None,
-                    "no portal or server to sign in to",
-                ));
+                return Err(fail(ErrorKind::Other, None, "no portal or server to sign in to"));
             };
             self.acquire(st, &Scope::Server(root.clone())).await?;
             return Ok(());
@@ -754,13 +718,7 @@ impl Client {
         let url = format!("{}/portals/self", self.env.portal_url.trim_end_matches('/'));
         if !self.is(Flaw::IgnoreSsl) {
             let a = self
-                .send(
-                    "GET",
-                    &url,
-                    &[("f".into(), "json".into())],
-                    Carry::None,
-                    &[],
-                )
+                .send("GET", &url, &[("f".into(), "json".into())], Carry::None, &[])
                 .await?;
             if a.body.get("allSSL").and_then(Value::as_bool) == Some(true) {
                 st.https_only = true;
@@ -783,8 +741,7 @@ impl Client {
         if Origin::of(url).is_none() {
             return Err(fail(ErrorKind::Other, None, "not an http(s) URL"));
         }
-        let mut p: Vec<(String, String)> =
-            params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if !params.contains_key("f") {
             p.push(("f".into(), "json".into()));
         }
@@ -821,15 +778,9 @@ impl Client {
                 ));
             }
             let extra = self.extra_query(st, scope, token.as_ref());
-            let carry = token
-                .as_ref()
-                .map_or(Carry::None, |t| Carry::Token(&t.value));
+            let carry = token.as_ref().map_or(Carry::None, |t| Carry::Token(&t.value));
             let a = self.send(method, url, params, carry, &extra).await?;
-            let limit = if self.is(Flaw::RetryForever) {
-                FOREVER
-            } else {
-                1
-            };
+            let limit = if self.is(Flaw::RetryForever) { FOREVER } else { 1 };
             match self.token_error(&a) {
                 Some(TokenError::Invalid) if token.is_some() && attempts < limit => {
                     attempts += 1;
@@ -846,12 +797,7 @@ impl Client {
                     }
                     token = match self.token_for(st, scope).await {
                         Ok(t) => t,
-                        Err(e) => {
-                            return Err(OpError {
-                                kind: ErrorKind::Refresh,
-                                ..e
-                            });
-                        }
+                        Err(e) => return Err(OpError { kind: ErrorKind::Refresh, ..e }),
                     };
                 }
                 Some(TokenError::Required) if *scope == Scope::Foreign && attempts < 1 => {
@@ -878,12 +824,7 @@ impl Client {
     }
 
     /// `double-token`: the spare portal token in the query beside the header.
-    fn extra_query(
-        &self,
-        st: &State,
-        scope: &Scope,
-        token: Option<&Token>,
-    ) -> Vec<(String, String)> {
+    fn extra_query(&self, st: &State, scope: &Scope, token: Option<&Token>) -> Vec<(String, String)> {
         if !self.is(Flaw::DoubleToken) || token.is_none() {
             return Vec::new();
         }
@@ -942,11 +883,7 @@ impl Client {
         let start = a.body.get("startTime").and_then(logic::code_of);
         let end = a.body.get("endTime").and_then(logic::code_of);
         let Some(value) = value else {
-            return Err(fail(
-                ErrorKind::Other,
-                None,
-                "no sessionToken in the answer",
-            ));
+            return Err(fail(ErrorKind::Other, None, "no sessionToken in the answer"));
         };
         // The server's own instants give the duration whatever the clocks
         // say (CL-13).
@@ -992,19 +929,13 @@ impl Client {
         if st.session.is_none() {
             return Err(fail(ErrorKind::Other, None, "no session started"));
         }
-        if self
-            .session_due(st)
-            .is_some_and(|due| Instant::now() >= due)
-        {
+        if self.session_due(st).is_some_and(|due| Instant::now() >= due) {
             self.restart_session(st).await?;
         }
         let params = vec![("f".to_owned(), "json".to_owned())];
         let mut retried = false;
         loop {
-            let s = st
-                .session
-                .clone()
-                .ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
+            let s = st.session.clone().ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
             let own = s.origin.is_some() && s.origin == Origin::of(url);
             if own && st.https_only && !self.is(Flaw::IgnoreSsl) && url.starts_with("http:") {
                 return Err(fail(
@@ -1129,11 +1060,7 @@ pub fn spawn_auto_refresh(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep_until(due.into()).await;
             let mut st = shared.state.lock().await;
             // Another operation may have replaced it meanwhile.
-            if shared
-                .client
-                .session_due(&st)
-                .is_some_and(|d| d > Instant::now())
-            {
+            if shared.client.session_due(&st).is_some_and(|d| d > Instant::now()) {
                 continue;
             }
             if shared.client.restart_session(&mut st).await.is_err() {

@@ -15,9 +15,7 @@ use crate::certify::world::{LeakRegistry, World, WorldOptions};
 
 async fn world(setup: Setup) -> World {
     let opts = WorldOptions::new("drivers", Arc::new(LeakRegistry::new()));
-    World::start(&setup, &opts)
-        .await
-        .expect("a world on loopback")
+    World::start(&setup, &opts).await.expect("a world on loopback")
 }
 
 fn client(w: &World, flaw: Option<Flaw>) -> Client {
@@ -54,17 +52,12 @@ async fn revoke_case(flaw: Option<Flaw>) -> (Journal, i64, bool) {
     let mut st = State::default();
     let self_url = format!("{}/community/self", w.url(Var::Portal));
     c.signin(&mut st).await.expect("signin");
-    c.request(&mut st, &self_url, None, &no_params())
-        .await
-        .expect("first request");
+    c.request(&mut st, &self_url, None, &no_params()).await.expect("first request");
     let from = w.now_real_ms();
     w.apply(2, &Event::Revoke(Revoke::User("alice".into())))
         .await
         .expect("revoke");
-    let ok = c
-        .request(&mut st, &self_url, None, &no_params())
-        .await
-        .is_ok();
+    let ok = c.request(&mut st, &self_url, None, &no_params()).await.is_ok();
     (w.finish().await, from, ok)
 }
 
@@ -167,10 +160,7 @@ async fn a_498_in_the_http_401_envelope_is_a_token_error_unless_matched_by_text(
         let url = format!("{}/community/self", w.url(Var::Portal));
         let r = c.request(&mut st, &url, None, &no_params()).await;
         let j = w.finish().await;
-        let renewed = j
-            .entries
-            .iter()
-            .any(|e| e.real_ms >= seq0 && e.issued.is_some());
+        let renewed = j.entries.iter().any(|e| e.real_ms >= seq0 && e.issued.is_some());
         assert_eq!(renewed, renews, "{flaw:?}");
         assert_eq!(r.is_ok(), renews, "{flaw:?}");
     }
@@ -211,15 +201,9 @@ async fn the_federated_server_gets_an_exchanged_token_and_the_portal_none() {
         "{}/rest/services/SampleWorldCities/MapServer",
         w.url(Var::Federated)
     );
-    c.request(&mut st, &url, None, &no_params())
-        .await
-        .expect("federated request");
+    c.request(&mut st, &url, None, &no_params()).await.expect("federated request");
     let j = w.finish().await;
-    let fed: Vec<&Entry> = j
-        .entries
-        .iter()
-        .filter(|e| e.role == Role::Federated)
-        .collect();
+    let fed: Vec<&Entry> = j.entries.iter().filter(|e| e.role == Role::Federated).collect();
     let used: Vec<TokenId> = fed.iter().flat_map(|e| tokens_in(e)).collect();
     assert_eq!(used.len(), 1, "{fed:#?}");
     let t = j.token(used[0]).expect("a registered token");
