@@ -693,13 +693,23 @@ pub fn successor<'a>(cx: &Cx<'a>, t: &IssuedToken) -> Option<&'a IssuedToken> {
 
 /// Whether `t` died of something else than age before request `seq`
 /// (or, without one, before the real time `end`): revoked, rejected with
-/// 498, or a clock event moved time under it.
+/// 498, a clock event moved time under it, or `seq` renewed in reaction
+/// to a token error.
 pub fn died_otherwise(cx: &Cx, t: &IssuedToken, seq: Option<usize>, end: i64) -> bool {
     let at: Pos = match seq {
         Some(s) => cx.pos(s),
         None => (end, usize::MAX, 1),
     };
-    cx.revoked_pos(t).is_some_and(|r| r <= at)
+    // A renewal in reaction to a token error (498/499) in the same
+    // operation is not a proactive one.
+    let reactive = seq.is_some_and(|s| {
+        cx.entries()
+            .iter()
+            .take(s)
+            .any(|x| matches!(x.error_code, Some(498 | 499)) && cx.same_op(x.seq, s))
+    });
+    reactive
+        || cx.revoked_pos(t).is_some_and(|r| r <= at)
         || cx
             .rejected
             .get(&t.id)

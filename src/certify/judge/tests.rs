@@ -953,3 +953,36 @@ fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
     j.rec.journal.entries[0].scheme = Scheme::Http;
     assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
 }
+
+#[test]
+fn the_card_keeps_the_smallest_margin_per_token_kind() {
+    // Smallest as a share of the lifetime: 2 s of 15 s (13 %).
+    let a = result_with(
+        "client/a",
+        &[
+            ("CL-7", "portal token", "0.9 s of 4.0 s"),
+            ("CL-7", "portal token", "2.0 s of 15.0 s"),
+            ("CL-11", "session token", "none (renewed 0.5 s after expiry)"),
+        ],
+    );
+    let b = result_with("client/b", &[("CL-7", "portal token", "3.0 s of 8.0 s")]);
+    let c = client_result("x", "d", None, vec![a, b]);
+    let line = c.card.iter().find(|l| l.topic == "renewal margin").unwrap();
+    assert_eq!(
+        line.value,
+        "portal token: 2.0 s of 15.0 s (smallest of 3), session token: none (renewed 0.5 s after expiry)"
+    );
+}
+
+#[test]
+fn a_renewal_after_a_token_error_is_not_a_margin() {
+    // A 499 injected on a request with T1; the client renews at once.
+    let mut j = J::new();
+    let t = j.signin(Role::Portal, 0, 60_000);
+    j.request_op(1, 50, 400, true);
+    j.get(t, 100).error_code = Some(499);
+    let n = j.signin(Role::Portal, 200, 60_000);
+    j.get(n, 300);
+    let r = j.judge();
+    assert!(!r.shown.iter().any(|s| s.rule == "CL-7"), "{:?}", r.shown);
+}
