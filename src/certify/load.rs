@@ -474,6 +474,16 @@ pub fn case_schema() -> serde_json::Value {
     schemars::schema_for!(CaseFile).to_value()
 }
 
+/// [`case_schema`] as pretty JSON with a final newline: the text of the
+/// committed copy `fixtures/schema/client-case.schema.json` and of
+/// `tessera schema client-case`.
+pub fn case_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&case_schema())
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
 /// Collects diagnostics while checking one file.
 struct Checker<'a> {
     file: &'a Path,
@@ -1197,6 +1207,20 @@ expect:
             "{HEAD}steps:\n  - op: request\n    url: \"{{{{origin.foriegn}}}}/x\"\n"
         ));
         assert!(got[0].ends_with("(did you mean `origin.foreign`?)"), "{got:?}");
+    }
+
+    #[test]
+    fn committed_schema_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/schema/client-case.schema.json"
+        );
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == case_schema_text(),
+            "fixtures/schema/client-case.schema.json is stale; regenerate it with\n    \
+             cargo run -- schema client-case > fixtures/schema/client-case.schema.json"
+        );
     }
 
     #[test]
