@@ -45,7 +45,10 @@ pub fn client_result(
         );
     }
     inconsistencies(&mut cases);
-    let rules = CL_RULES.iter().map(|r| rule_result(r.id, &cases)).collect::<Vec<_>>();
+    let rules = CL_RULES
+        .iter()
+        .map(|r| rule_result(r.id, &cases))
+        .collect::<Vec<_>>();
     let card = card(&cases, &rules);
     let verdict = cases
         .iter()
@@ -102,7 +105,10 @@ fn inconsistencies(cases: &mut [CaseResult]) {
                         entry: None,
                         excerpt: vec![],
                     };
-                    if !add.iter().any(|(j, f)| *j == i && f.message == finding.message) {
+                    if !add
+                        .iter()
+                        .any(|(j, f)| *j == i && f.message == finding.message)
+                    {
                         add.push((i, finding));
                     }
                 }
@@ -236,7 +242,10 @@ fn card(cases: &[CaseResult], rules: &[RuleResult]) -> Vec<CardLine> {
             .copied()
             .filter(|r| verdict(r) == Verdict::Fail)
             .collect();
-        format!("sent a token or credentials where it must not ({} fail)", broken.join(", "))
+        format!(
+            "sent a token or credentials where it must not ({} fail)",
+            broken.join(", ")
+        )
     } else if foreign_rules.iter().any(|r| verdict(r) == Verdict::Pass) {
         "no token or credentials to foreign origins".into()
     } else {
