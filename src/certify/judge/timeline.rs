@@ -252,7 +252,7 @@ impl Timeline {
                 _ => None,
             })
             .collect();
-        let keyed: Vec<((i64, usize, u8), (Source, TimelineLine))> = lines
+        let keyed: Vec<(super::Pos, (Source, TimelineLine))> = lines
             .into_iter()
             .map(|(src, l)| {
                 let (step, rank) = match src {
