@@ -142,6 +142,9 @@ impl Driver {
         let line = self.read_line(wait, op.name()).await?;
         match protocol::parse_result(&line) {
             Ok(o) => Ok(o),
+            Err(e @ protocol::ProtocolError::NotJson(_)) => Err(self.fail(DriverEnd::Protocol(
+                format!("answer to `{}`: {e} in {}", op.name(), excerpt(&line)),
+            ))),
             Err(e) => Err(self.fail(DriverEnd::Protocol(format!(
                 "answer to `{}`: {e}",
                 op.name()
@@ -298,6 +301,17 @@ impl Drop for Driver {
     }
 }
 
+/// The start of a line a driver wrote, quoted, for a protocol error (the
+/// harness redacts it before it is kept).
+fn excerpt(line: &str) -> String {
+    const KEEP: usize = 120;
+    let t = line.trim();
+    match t.char_indices().nth(KEEP) {
+        Some((i, _)) => format!("`{}…`", &t[..i]),
+        None => format!("`{t}`"),
+    }
+}
+
 fn exit_end(status: std::process::ExitStatus) -> DriverEnd {
     use std::os::unix::process::ExitStatusExt as _;
     match (status.code(), status.signal()) {
@@ -442,7 +456,10 @@ mod tests {
         let mut d = start(&cmd, 20);
         d.hello(W).await.unwrap();
         let r = d.call(&Op::Signin, W).await;
-        assert!(matches!(r, Err(DriverEnd::Protocol(ref m)) if m.contains("signin")), "{r:?}");
+        assert!(
+            matches!(r, Err(DriverEnd::Protocol(ref m)) if m.contains("signin") && m.contains("`token=abc`")),
+            "{r:?}"
+        );
     }
 
     #[tokio::test]

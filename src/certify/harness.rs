@@ -20,6 +20,12 @@ use super::plan::{CasePlan, Event, OpPlan, StepKind, Var};
 use super::protocol::{Env, Op, Outcome};
 use super::world::World;
 
+/// The pause between two steps. The journal's times are whole
+/// milliseconds and a local request takes less than one, so without it an
+/// operation's answer, its requests and the next step's start could share a
+/// millisecond and the judge could not tell which step a request followed.
+pub const STEP_GAP: Duration = Duration::from_millis(3);
+
 /// What the harness needs from a case's world (listeners, events, journal):
 /// [`World`]'s API.
 pub trait Stage: Send {
@@ -239,13 +245,9 @@ async fn walk<S: Stage>(
     limits: &Limits,
     ops: &mut Vec<OpRecord>,
 ) -> Option<StageError> {
-    // Each step starts in a later millisecond than the previous one ended,
-    // so the judge can tell an operation's last request from the event
-    // after it (`real_ms` has millisecond resolution).
-    let mut last_ms = i64::MIN;
     for (i, step) in plan.steps.iter().enumerate() {
-        while world.now_real_ms() <= last_ms {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        if i > 0 {
+            tokio::time::sleep(STEP_GAP).await;
         }
         match &step.kind {
             StepKind::Op(OpPlan::Bye) => break,
@@ -258,7 +260,6 @@ async fn walk<S: Stage>(
                 let sent_real_ms = world.now_real_ms();
                 let answer = driver.call(&op, wait).await;
                 let answered_real_ms = answer.is_ok().then(|| world.now_real_ms());
-                last_ms = world.now_real_ms();
                 let outcome = answer.ok();
                 let stop = !matches!(outcome, Some(Outcome::Ok | Outcome::Failed(_)));
                 ops.push(OpRecord {
@@ -273,9 +274,7 @@ async fn walk<S: Stage>(
                 }
             }
             StepKind::Event(e) => {
-                let applied = world.apply(i, e).await;
-                last_ms = world.now_real_ms();
-                if let Err(message) = applied {
+                if let Err(message) = world.apply(i, e).await {
                     return Some(StageError {
                         file: plan.file.clone(),
                         line: step.line,
@@ -449,8 +448,31 @@ pub(crate) mod tests {
             r#"{"op":"request","url":"http://127.0.0.1:9/sharing/rest/portals/self","params":{"f":"json"}}"#
         ));
         assert!(t.ops[2].sent_real_ms - t.ops[1].answered_real_ms.unwrap() >= 50);
+
         assert!(t.stderr_tail.ends_with(r#"{"op":"bye"}"#), "{}", t.stderr_tail);
         assert_eq!(played.record.case, "client/fake");
+    }
+
+    #[tokio::test]
+    async fn each_step_starts_in_a_later_millisecond_than_the_one_before() {
+        let p = plan(
+            std::iter::repeat_n(StepKind::Event(Event::DeclareSsl), 10)
+                .chain([StepKind::Op(OpPlan::Signin), StepKind::Event(Event::DeclareSsl)])
+                .collect(),
+        );
+        let played = play(
+            &p,
+            FakeStage::new(),
+            &driver("\"portal\"", r#"{"ok":true}"#),
+            &SHORT,
+            Duration::from_secs(20),
+        )
+        .await;
+        let times: Vec<i64> = played.record.journal.events.iter().map(|a| a.real_ms).collect();
+        assert_eq!(times.len(), 11);
+        assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+        let op = &played.record.transcript.ops[0];
+        assert!(op.sent_real_ms > times[9] && times[10] > op.answered_real_ms.unwrap());
     }
 
     #[tokio::test]

@@ -2,12 +2,12 @@
 //! on a clock that is real time plus an adjustable offset, and one listener
 //! per [`Role`] (portal, stand-alone server, federated server, a foreign
 //! origin), each on `127.0.0.1:0`, all behind a recording and injecting
-//! layer ([`record`]) that knows its role. Everything the client does shows
+//! layer (`record`) that knows its role. Everything the client does shows
 //! up in the case's [`Journal`]: every request with its carriers and
 //! credentials (values never kept), the registry of tokens issued in the
 //! case with their provenance, and the events applied.
 //!
-//! Every port speaks both schemes when the run has TLS material ([`net`]):
+//! Every port speaks both schemes when the run has TLS material (`net`):
 //! a listener's [`Scheme`] is the one advertised to the driver, and each
 //! entry records the scheme the request used, so an upgrade to `https`
 //! (CL-12) reaches the same listener. Roles in `setup.untrusted` present a
@@ -16,7 +16,7 @@
 //! Roles: the federated listener's `rest/info` names the portal listener
 //! as its `owningSystemUrl` and advertises the portal's token service; the
 //! stand-alone server advertises its own; the foreign listener is not the
-//! reference but an attacker ([`foreign`]) with a token service of its own.
+//! reference but an attacker (`foreign`) with a token service of its own.
 //! Token values stay inside the world: the journal names tokens by
 //! [`TokenId`], and [`World::redact`] labels them in driver output.
 
@@ -46,8 +46,8 @@ use super::protocol::Env;
 
 /// The secured service `TESSERA_SERVICE_URL` names (on the server root).
 pub const SERVICE_PATH: &str = "/rest/services/SampleWorldCities/MapServer";
-/// Where sessions start, under the federated root (it accepts portal
-/// tokens and exchanged ones).
+/// Where sessions start (`TESSERA_SESSION_URL`), under the stand-alone
+/// server root beside its styles (`{{server}}/rest/services/styles/v2/...`).
 pub const SESSION_PATH: &str = "/rest/services/styles/v2/sessions/start";
 
 /// The run's TLS material: a certificate the driver trusts (its PEM is the
@@ -432,7 +432,7 @@ impl World {
             Var::Server => format!("{}/arcgis", self.origin(Role::Server)),
             Var::Federated => format!("{}/federated", self.origin(Role::Federated)),
             Var::Service => format!("{}/arcgis{SERVICE_PATH}", self.origin(Role::Server)),
-            Var::Session => format!("{}/federated{SESSION_PATH}", self.origin(Role::Federated)),
+            Var::Session => format!("{}/arcgis{SESSION_PATH}", self.origin(Role::Server)),
             Var::Origin(role) => self.origin(role).to_owned(),
         }
     }
@@ -474,7 +474,7 @@ impl World {
     }
 
     /// Applies event `event` (step `step` of the plan) and records it.
-    /// `Wait` sleeps here.
+    /// `Wait` sleeps here (recorded when it starts).
     pub async fn apply(&self, step: usize, event: &Event) -> Result<(), WorldError> {
         let real_ms = self.now_real_ms();
         if let Event::Wait { ms } = event {
@@ -486,6 +486,10 @@ impl World {
             tokio::time::sleep(Duration::from_millis(*ms)).await;
             return Ok(());
         }
+        self.apply_now(step, event, real_ms)
+    }
+
+    fn apply_now(&self, step: usize, event: &Event, real_ms: i64) -> Result<(), WorldError> {
         let sh = &self.shared;
         let mut book = sh.book();
         match event {

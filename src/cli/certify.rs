@@ -104,6 +104,11 @@ pub struct CertifyArgs {
     /// Cases played at once (each has its own listeners and driver process).
     #[arg(long, short = 'j', value_parser = super::parse_jobs, default_value = "2")]
     pub jobs: usize,
+    /// The most one case may take, from starting the driver to its exit
+    /// (`90s`, `5m`); past it the driver's process group is killed and the
+    /// case is an error (default: from the case's idles and waits).
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_timeout)]
+    pub case_timeout: Option<std::time::Duration>,
     /// Folder for the report files (default: none written).
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
@@ -163,13 +168,14 @@ impl CertifyArgs {
             plan: self.plan.name().into(),
             strict: self.strict,
             program: "tessera".into(),
+            budget: self.case_timeout,
             ..RunOptions::default()
         }
     }
 }
 
-/// Prints progress on stderr: a line per finished case (`--verbose`, or
-/// when the case did not pass), a count otherwise.
+/// Prints progress on stderr: a line per finished case that did not pass
+/// (every case with `--verbose`, and every start).
 pub struct Printer {
     pub verbose: bool,
     pub total: usize,
@@ -191,11 +197,15 @@ impl Printer {
         }
     }
 
+    fn label(&self, driver: usize) -> &str {
+        self.labels.get(driver).map_or("?", String::as_str)
+    }
+
     pub fn event(&mut self, p: Progress<'_>) {
         match p {
             Progress::Started { driver, case } => {
                 if self.verbose {
-                    errln!("  start {} [{}]", case.id, self.labels[driver]);
+                    errln!("  start {} [{}]", case.id, self.label(driver));
                 }
             }
             Progress::Finished { driver, result } => {
@@ -207,13 +217,16 @@ impl Printer {
                         .as_deref()
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default();
+                    let count = if self.total > 0 {
+                        format!("{}/{}", self.done, self.total)
+                    } else {
+                        self.done.to_string()
+                    };
                     errln!(
-                        "[{}/{}] {:<14} {} [{}] {:.1}s{}",
-                        self.done,
-                        self.total,
+                        "[{count}] {:<14} {} [{}] {:.1}s{}",
                         result.verdict.as_str(),
                         result.id,
-                        self.labels[driver],
+                        self.label(driver),
                         result.duration_ms as f64 / 1000.0,
                         why
                     );

@@ -28,6 +28,10 @@ const RENEWALS_PER_MINUTE: usize = 3;
 const THROTTLE_RETRIES: u32 = 2;
 /// The bound of `retry-forever`, so even the broken driver ends.
 const FOREVER: u32 = 15;
+/// Renewals start this much before the margin begins, so the new token or
+/// session is issued with the full margin left despite the renewal timer's
+/// tick and the request's latency.
+const SLACK: Duration = Duration::from_millis(500);
 /// How late `late-renewal` and `late-session` are.
 const LATE: Duration = Duration::from_secs(300);
 
@@ -444,6 +448,12 @@ impl Client {
             }
             None => format!("{}/tokens/generateToken", root.url()),
         };
+        // `…/tokens/` is the token service's root; its operation is
+        // `…/tokens/generateToken`.
+        let url = match url.trim_end_matches('/').strip_suffix("/tokens") {
+            Some(base) => format!("{base}/tokens/generateToken"),
+            None => url,
+        };
         st.server_service = Some(url.clone());
         Ok(url)
     }
@@ -640,7 +650,7 @@ impl Client {
         if self.is(Flaw::LateRenewal) {
             t.expires_at + LATE
         } else {
-            t.expires_at.checked_sub(t.margin).unwrap_or(t.expires_at)
+            t.expires_at.checked_sub(t.margin + SLACK).unwrap_or(t.expires_at)
         }
     }
 
@@ -899,7 +909,7 @@ impl Client {
         Some(if self.is(Flaw::LateSession) {
             s.ends_at + LATE
         } else {
-            s.ends_at.checked_sub(s.margin).unwrap_or(s.ends_at)
+            s.ends_at.checked_sub(s.margin + SLACK).unwrap_or(s.ends_at)
         })
     }
 

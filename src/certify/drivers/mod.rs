@@ -125,6 +125,9 @@ pub fn flaw(name: &str) -> Result<Option<Flaw>, UnknownDriver> {
 pub struct UnknownDriver(pub String);
 
 #[cfg(test)]
+mod tests_world;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -106,8 +106,18 @@ pub fn judge(plan: &CasePlan, expect: &Expectations, record: &CaseRecord) -> Cas
         .map(|f| f.verdict)
         .max_by_key(|v| severity(*v));
     let trouble = driver_trouble(record);
+    // A driver that stopped early (c.8) makes the case an error unless a
+    // MUST broke in a request it did send: a missing request says nothing
+    // about a driver that hung or crashed before it.
+    let failed_on_the_wire = result
+        .findings
+        .iter()
+        .any(|f| f.verdict == Verdict::Fail && f.entry.is_some());
     result.verdict = match (worst, &trouble) {
-        (Some(Verdict::Fail), _) => Verdict::Fail,
+        (Some(Verdict::Fail), None) => Verdict::Fail,
+        (Some(Verdict::Fail), Some(_)) if failed_on_the_wire || plan.allow_client_error => {
+            Verdict::Fail
+        }
         (_, Some(_)) if !plan.allow_client_error => Verdict::Error,
         (Some(v), _) => v,
         (None, _) => Verdict::Pass,

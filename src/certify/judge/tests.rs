@@ -810,6 +810,28 @@ fn driver_trouble_is_an_error_unless_allowed_and_features_decide_applicability()
     j.rec.journal.entries[1].presented[0].token = Seen::OtherCase;
     assert_eq!(j.judge().verdict, Verdict::Fail);
 
+    // A driver that hung before the requests a count expects is an error,
+    // not a fail: nothing it sent broke a rule.
+    let mut j = J::new();
+    j.rec.transcript.end = DriverEnd::TimedOut;
+    j.expect.checks.push(Check {
+        line: 20,
+        rules: vec!["CL-1".parse().unwrap()],
+        after: None,
+        until: None,
+        what: CheckKind::Count {
+            filter: Filter::default(),
+            min: Some(1),
+            max: None,
+        },
+        note: None,
+    });
+    let r = j.judge();
+    assert_eq!(r.verdict, Verdict::Error, "{:?}", r.findings);
+    assert!(r.reason.as_deref().unwrap().contains("timed out"));
+    j.rec.transcript.end = DriverEnd::Exited(0);
+    assert_eq!(j.judge().verdict, Verdict::Fail);
+
     let mut j = clean();
     j.plan.requires = vec![Feature::Federation];
     j.rec.transcript.hello.as_mut().unwrap().features = vec!["portal".into()];
@@ -1144,4 +1166,18 @@ fn a_renewal_after_a_token_error_is_not_a_margin() {
     j.get(n, 300);
     let r = j.judge();
     assert!(!r.shown.iter().any(|s| s.rule == "CL-7"), "{:?}", r.shown);
+}
+
+/// From H19's branch (merged by H17): a server's token service root is a
+/// token path, a service that merely contains `tokens` is not.
+#[test]
+fn a_server_token_service_root_is_a_token_path() {
+    let j = J::new();
+    let cx = Cx::new(&j.plan, &j.rec);
+    assert!(cx.is_token_path("/arcgis/tokens"));
+    assert!(cx.is_token_path("/arcgis/tokens/"));
+    assert!(cx.is_token_path("/arcgis/tokens/generateToken"));
+    assert!(cx.is_token_path("/sharing/rest/generateToken"));
+    assert!(!cx.is_token_path("/arcgis/rest/services/tokens/MapServer/0"));
+    assert!(!cx.is_token_path("/arcgis/rest/services"));
 }

@@ -193,7 +193,7 @@ fn matrix_table(out: &mut String, cert: &Certification) {
             std::iter::once(r.rule.clone())
                 .chain(r.cells.iter().map(|c| {
                     c.as_ref()
-                        .map_or_else(|| "-".to_owned(), |(_, t)| t.clone())
+                        .map_or_else(|| "-".to_owned(), |c| c.text.clone())
                 }))
                 .collect(),
         );

@@ -142,6 +142,8 @@ struct MatrixRowView {
 struct CellView {
     class: &'static str,
     text: String,
+    /// The whole cell when `text` is its compact form.
+    title: String,
 }
 
 fn class(v: Verdict) -> &'static str {
@@ -193,12 +195,18 @@ fn page(cert: &Certification) -> Page {
                             .cells
                             .into_iter()
                             .map(|c| match c {
-                                Some((v, text)) => CellView {
-                                    class: class(v),
-                                    text,
+                                Some(c) => CellView {
+                                    class: class(c.verdict),
+                                    title: if c.full == c.text {
+                                        String::new()
+                                    } else {
+                                        c.full
+                                    },
+                                    text: c.text,
                                 },
                                 None => CellView {
                                     class: "none",
+                                    title: String::new(),
                                     text: "–".into(),
                                 },
                             })

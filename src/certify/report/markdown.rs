@@ -66,10 +66,10 @@ fn matrix_table(out: &mut String, cert: &Certification) {
             .iter()
             .map(|c| match c {
                 None => "–".to_owned(),
-                Some((crate::certify::verdict::Verdict::Fail, t)) => {
-                    format!("**{}**", text(t))
+                Some(c) if c.verdict == crate::certify::verdict::Verdict::Fail => {
+                    format!("**{}**", text(&c.text))
                 }
-                Some((_, t)) => text(t),
+                Some(c) => text(&c.text),
             })
             .collect();
         let _ = writeln!(out, "| {} | {} |", text(&r.rule), cells.join(" | "));

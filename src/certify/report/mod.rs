@@ -178,6 +178,59 @@ pub fn cell(r: &RuleResult) -> String {
     }
 }
 
+/// Longest matrix cell, in characters: a matrix of several clients must
+/// stay readable in a CI log and fit a page, so longer cells show the
+/// variant values only (`V: header, body`), then are cut with `…`. The
+/// per-rule tables keep the variants whole.
+pub const CELL_MAX: usize = 32;
+
+/// A matrix cell: [`cell`] when it fits [`CELL_MAX`], else its compact
+/// form.
+pub fn compact_cell(r: &RuleResult) -> String {
+    let full = cell(r);
+    if full.chars().count() <= CELL_MAX || r.variants.is_empty() {
+        return full;
+    }
+    let mut values: Vec<&str> = Vec::new();
+    for v in &r.variants {
+        let value = v.rsplit_once(": ").map_or(v.as_str(), |(_, value)| value);
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+    let letter = match r.verdict {
+        Verdict::Pass => "V: ".to_owned(),
+        other => format!("{}, V: ", &cell_letter(other)),
+    };
+    let short = format!("{letter}{}", values.join(", "));
+    if short.chars().count() <= CELL_MAX {
+        short
+    } else {
+        let mut cut: String = short.chars().take(CELL_MAX - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn cell_letter(v: Verdict) -> String {
+    match v {
+        Verdict::Pass => "P".into(),
+        Verdict::Warn => "W".into(),
+        Verdict::Fail => "F".into(),
+        other => verdict_label(other).into(),
+    }
+}
+
+/// One client's result for one rule in the matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub verdict: Verdict,
+    /// What the matrix shows ([`compact_cell`]).
+    pub text: String,
+    /// The whole cell ([`cell`]), for a tooltip.
+    pub full: String,
+}
+
 /// The rules x clients matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
@@ -193,7 +246,7 @@ pub struct MatrixRow {
     /// The levels as the first client that judged the rule states them.
     pub levels: String,
     /// One per client; `None` where that client has no result for the rule.
-    pub cells: Vec<Option<(Verdict, String)>>,
+    pub cells: Vec<Option<Cell>>,
 }
 
 /// Every rule any client was judged on, in natural order, one cell per
@@ -219,10 +272,11 @@ pub fn matrix(cert: &Certification) -> Matrix {
                     .clients
                     .iter()
                     .map(|c| {
-                        c.rules
-                            .iter()
-                            .find(|r| r.rule == rule)
-                            .map(|r| (r.verdict, cell(r)))
+                        c.rules.iter().find(|r| r.rule == rule).map(|r| Cell {
+                            verdict: r.verdict,
+                            text: compact_cell(r),
+                            full: cell(r),
+                        })
                     })
                     .collect(),
             })
@@ -635,7 +689,7 @@ mod tests {
                 .unwrap()
                 .cells
                 .iter()
-                .map(|c| c.as_ref().map(|(_, t)| t.clone()))
+                .map(|c| c.as_ref().map(|c| c.text.clone()))
                 .collect()
         };
         assert_eq!(text("CL-2"), [Some("P".into()), None]);
@@ -653,6 +707,43 @@ mod tests {
         );
         assert_eq!(text("CL-11"), [Some("n/a".into()), None]);
         assert_eq!(text("CL-12"), [None, Some("error".into())]);
+    }
+
+    #[test]
+    fn long_matrix_cells_show_values_then_are_cut() {
+        let rule = |v: Verdict, variants: &[&str]| RuleResult {
+            rule: "CL-9".into(),
+            levels: "MUST".into(),
+            verdict: v,
+            cases: vec![],
+            variants: variants.iter().map(|s| (*s).into()).collect(),
+        };
+        let short = rule(Verdict::Pass, &["GET: header", "POST: body"]);
+        assert_eq!(compact_cell(&short), "V: GET: header, POST: body");
+        let long = rule(
+            Verdict::Fail,
+            &[
+                "portal token / server-200: renew-retry",
+                "portal token / http-401: surface-error",
+                "federated server token / server-200: renew-retry",
+            ],
+        );
+        assert_eq!(compact_cell(&long), "F, V: renew-retry, surface-error");
+        assert!(cell(&long).len() > CELL_MAX);
+        let longer = rule(
+            Verdict::Warn,
+            &[
+                "portal token: 0.5 s of 8.0 s, short",
+                "server token: none (renewed 2.0 s after expiry)",
+            ],
+        );
+        let c = compact_cell(&longer);
+        assert_eq!(c.chars().count(), CELL_MAX);
+        assert!(
+            c.starts_with("W, V: 0.5 s of 8.0 s, short, n") && c.ends_with('…'),
+            "{c}"
+        );
+        assert_eq!(compact_cell(&rule(Verdict::NotApplicable, &[])), "n/a");
     }
 
     #[test]
@@ -689,6 +780,25 @@ mod tests {
         std::fs::write(&blocked, "x").unwrap();
         let e = write_all(&fixture::two(), &blocked).unwrap_err();
         assert!(e.to_string().contains("file"), "{e}");
+    }
+
+    /// A run with no client (every driver failed to start, say) still
+    /// renders in every format, with the outcome as decided.
+    #[test]
+    fn an_empty_run_renders() {
+        let mut c = fixture::two();
+        c.clients.clear();
+        c.decide(false);
+        assert!(console::render(&c).ends_with("certification PASSED: 0 clients, 0 cases\n"));
+        assert!(matrix(&c).rows.is_empty());
+        for out in [
+            json::write(&c),
+            junit::write(&c),
+            markdown::write(&c),
+            html::write(&c),
+        ] {
+            assert!(!out.is_empty() && !out.contains("template error"), "{out}");
+        }
     }
 
     /// A secret that reached the model by mistake never reaches a report.

@@ -437,7 +437,13 @@ async fn a_token_url_advertised_elsewhere_is_what_the_home_server_says() {
     )
     .await;
     assert_eq!(me["allSSL"], true);
-    w.finish().await;
+    // `Wait` waits.
+    let before = w.now_real_ms();
+    w.apply(2, &Event::Wait { ms: 50 }).await.unwrap();
+    assert!(w.now_real_ms() - before >= 50);
+    let j = w.finish().await;
+    let steps: Vec<usize> = j.events.iter().map(|a| a.step).collect();
+    assert_eq!(steps, vec![0, 1, 2]);
 }
 
 #[tokio::test]
@@ -487,7 +493,7 @@ async fn the_environment_names_every_listener_and_resolves_extra_urls() {
     );
     assert!(
         e.session_url
-            .ends_with("/federated/rest/services/styles/v2/sessions/start")
+            .ends_with("/arcgis/rest/services/styles/v2/sessions/start")
     );
     assert_eq!(
         e.context["extra_urls"][0],
@@ -506,41 +512,41 @@ async fn the_environment_names_every_listener_and_resolves_extra_urls() {
 async fn sessions_are_registered_with_the_access_token_they_came_from() {
     let w = start(Setup::default()).await;
     let c = http();
-    let pt = portal_token(&w, &c).await;
-    let r = c
-        .get(format!(
-            "{}?f=json&durationSeconds=10&styleFamily=arcgis",
-            w.url(Var::Session)
-        ))
-        .header("X-Esri-Authorization", format!("Bearer {pt}"))
-        .header("Referer", "@esri/arcgis-rest-js")
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+    let gt = format!("{}/tokens/generateToken", w.url(Var::Server));
+    let creds = [("username", "alice"), ("password", PASSWORD), ("f", "json")];
+    let at = post(&c, &gt, &creds).await.1["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start_url = format!(
+        "{}?f=json&durationSeconds=10&styleFamily=arcgis",
+        w.url(Var::Session)
+    );
+    let v = get(&c, &start_url, Some(&at)).await.1;
     let st = v["sessionToken"].as_str().expect("a session").to_owned();
-    w.apply(
-        0,
-        &Event::SessionScopeRefuse {
-            family: "arcgis".into(),
-        },
-    )
-    .await
-    .unwrap();
+    // The styles live beside the session service, on the server root.
     let style = format!(
         "{}/rest/services/styles/v2/styles/arcgis/navigation?f=json&token={st}",
-        w.url(Var::Federated)
+        w.url(Var::Server)
     );
-    let (s, _) = get(&c, &style, None).await;
-    assert_eq!(s, 403);
+    assert_eq!(get(&c, &style, None).await.0, 200);
+    let refuse = |family: &str| Event::SessionScopeRefuse {
+        family: family.into(),
+    };
+    w.apply(1, &refuse("open")).await.unwrap();
+    assert_eq!(get(&c, &style, None).await.0, 200);
+    w.apply(2, &refuse("arcgis")).await.unwrap();
+    assert_eq!(get(&c, &style, None).await.0, 403);
     let j = w.finish().await;
     let s = &j.tokens[1];
     assert_eq!(
         (s.kind, s.from, s.user.as_str()),
         (TokenKind::Session, Some(TokenId(0)), "alice")
     );
+    assert_eq!(s.scope_root, "/arcgis");
     assert_eq!(s.expires_server_ms - s.issued_server_ms, 10_000);
-    assert!(j.entries.last().unwrap().injected);
+    let injected: Vec<bool> = j.entries.iter().map(|e| e.injected).collect();
+    assert_eq!(injected, vec![false, false, false, false, true]);
 }
 
 #[tokio::test]
@@ -588,4 +594,40 @@ async fn every_port_speaks_both_schemes_and_ssl_declarations_refuse_plain_http()
         vec![Scheme::Http, Scheme::Https, Scheme::Http, Scheme::Https]
     );
     assert!(j.entries[0].injected && j.entries[2].injected);
+}
+
+#[test]
+fn a_world_and_its_finish_can_move_between_tasks() {
+    fn send<T: Send>(_: &T) {}
+    fn finish_is_send(w: World) {
+        let f = w.finish();
+        send(&f);
+    }
+    let _ = finish_is_send as fn(World);
+    fn is_send<T: Send + Sync>() {}
+    is_send::<World>();
+}
+
+#[tokio::test]
+async fn the_server_clock_starts_at_the_case_offset_and_events_move_it() {
+    let w = start(Setup {
+        clock_offset_ms: -300_000,
+        ..Setup::default()
+    })
+    .await;
+    let skew = |w: &World| w.now_server_ms() - SystemClock.now_ms();
+    assert!((-300_500..=-299_500).contains(&skew(&w)), "{}", skew(&w));
+    w.apply(0, &Event::ClockOffset { ms: 60_000 })
+        .await
+        .unwrap();
+    assert!((59_500..=60_500).contains(&skew(&w)), "{}", skew(&w));
+    w.apply(1, &Event::ClockJump { ms: 1_000 }).await.unwrap();
+    assert!((60_500..=61_500).contains(&skew(&w)), "{}", skew(&w));
+    let c = http();
+    get(&c, &format!("{}/info?f=json", w.url(Var::Portal)), None).await;
+    let j = w.finish().await;
+    assert_eq!(j.start_offset_ms, -300_000);
+    let e = &j.entries[0];
+    assert_eq!((e.status, e.role), (200, Role::Portal));
+    assert!(e.server_ms > SystemClock.now_ms() + 59_000);
 }
