@@ -53,9 +53,6 @@ struct Token {
     /// Local monotonic instant of its `expires` (server-relative lifetime).
     expires_at: Instant,
     margin: Duration,
-    /// Declared HTTPS-only (`ssl: true`, or an https token service for an
-    /// http root): never over plain HTTP (CL-12).
-    ssl: bool,
 }
 
 /// What a URL's root was found to be.
@@ -123,8 +120,6 @@ pub struct State {
     /// A credential failure happened: do not try the password again until
     /// the next `signin` (CL-14).
     credentials_rejected: bool,
-    /// The home declared HTTPS-only (`allSSL`, `ssl: true`).
-    https_only: bool,
     renewals: HashMap<Origin, Vec<Instant>>,
     session: Option<Session>,
     signed_in: bool,
@@ -139,6 +134,11 @@ pub struct Client {
     server: Option<Root>,
     deadline: Instant,
     verbose: bool,
+    /// The home declared HTTPS-only (`ssl: true`, `allSSL`, a refusal of
+    /// plain HTTP, an https token service for an http root): from then on
+    /// every http URL is upgraded to https on the same host and port, and
+    /// nothing goes over plain HTTP (CL-12). `ignore-ssl` never sets it.
+    https_only: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -170,11 +170,30 @@ impl Client {
             portal,
             server,
             deadline,
+            https_only: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     fn is(&self, f: Flaw) -> bool {
         self.flaw == Some(f)
+    }
+
+    /// Marks the home HTTPS-only (not for `ignore-ssl`).
+    fn declare_https(&self) {
+        if !self.is(Flaw::IgnoreSsl) {
+            self.https_only
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// `url`, upgraded to https once the home declared HTTPS-only.
+    fn upgraded(&self, url: &str) -> String {
+        match url.strip_prefix("http://") {
+            Some(rest) if self.https_only.load(std::sync::atomic::Ordering::SeqCst) => {
+                format!("https://{rest}")
+            }
+            _ => url.to_owned(),
+        }
     }
 
     fn note(&self, what: &str) {
@@ -223,6 +242,7 @@ impl Client {
         if timeout.is_zero() {
             return Err(fail(ErrorKind::Other, None, "deadline passed"));
         }
+        let url = &self.upgraded(url);
         let mut rb = self.http.request(m, url).timeout(timeout);
         if !query.is_empty() {
             rb = rb.query(&query);
@@ -285,19 +305,10 @@ impl Client {
     /// reads `{token, expires, ssl}`.
     async fn token_request(
         &self,
-        st: &mut State,
         url: &str,
         params: Vec<(String, String)>,
         with_password: bool,
     ) -> Result<Token, OpError> {
-        let https_only = st.https_only && !self.is(Flaw::IgnoreSsl);
-        if https_only && !url.starts_with("https:") {
-            return Err(fail(
-                ErrorKind::Auth,
-                None,
-                "HTTPS-only declared: no credentials or token over http",
-            ));
-        }
         let (body, query) = if with_password && self.is(Flaw::QueryCredentials) {
             (Vec::new(), params)
         } else {
@@ -311,6 +322,17 @@ impl Client {
             } else {
                 THROTTLE_RETRIES
             };
+            // A refusal of plain HTTP ("SSL Required", 403): this request
+            // again over https, and (unless ssl is ignored) everything after.
+            if a.status == 403 || logic::error_code(a.status, &a.body) == Some(403) {
+                let plain = self.upgraded(url).starts_with("http:");
+                if plain && attempt == 0 {
+                    self.declare_https();
+                    let https = format!("https://{}", url.trim_start_matches("http://"));
+                    let a = self.send("POST", &https, &body, Carry::None, &query).await?;
+                    break a;
+                }
+            }
             if logic::is_throttle(a.status) && attempt < tries {
                 let wait = if self.is(Flaw::NoBackoff) {
                     Duration::ZERO
@@ -344,15 +366,13 @@ impl Client {
             Duration::from_secs(ASKED_MINUTES * 60)
         };
         let lifetime = logic::token_lifetime(expires, a.server_now_ms, local_now, fallback);
-        let ssl = a.body.get("ssl").and_then(Value::as_bool) == Some(true);
-        if ssl && !self.is(Flaw::IgnoreSsl) {
-            st.https_only = true;
+        if a.body.get("ssl").and_then(Value::as_bool) == Some(true) {
+            self.declare_https();
         }
         Ok(Token {
             value: value.to_owned(),
             expires_at: a.received + lifetime,
             margin: logic::renewal_margin(lifetime),
-            ssl: ssl && !self.is(Flaw::IgnoreSsl),
         })
     }
 
@@ -385,7 +405,7 @@ impl Client {
         let mut last = None;
         for _ in 0..tries {
             match self
-                .token_request(st, url, self.credential_params(), true)
+                .token_request(url, self.credential_params(), true)
                 .await
             {
                 Ok(t) => return Ok(t),
@@ -434,8 +454,8 @@ impl Client {
             Some(u) if Origin::of(&u).is_some_and(|o| o.host == root.origin.host && o.port == root.origin.port) => {
                 // An https token service for an http root declares
                 // HTTPS-only (CL-12).
-                if u.starts_with("https:") && !root.origin.is_https() && !self.is(Flaw::IgnoreSsl) {
-                    st.https_only = true;
+                if u.starts_with("https:") && !root.origin.is_https() {
+                    self.declare_https();
                 }
                 u
             }
@@ -508,7 +528,7 @@ impl Client {
                 ("expiration".into(), ASKED_MINUTES.to_string()),
                 ("f".into(), "json".into()),
             ];
-            match self.token_request(st, service, params, false).await {
+            match self.token_request(service, params, false).await {
                 Err(e) if e.code == Some(498) && !renewed => {
                     renewed = true;
                     st.portal_token = None;
@@ -721,7 +741,7 @@ impl Client {
                 .send("GET", &url, &[("f".into(), "json".into())], Carry::None, &[])
                 .await?;
             if a.body.get("allSSL").and_then(Value::as_bool) == Some(true) {
-                st.https_only = true;
+                self.declare_https();
             }
         }
         self.acquire_portal(st).await?;
@@ -767,16 +787,6 @@ impl Client {
         let mut token = self.token_for(st, scope).await?;
         let mut attempts = 0;
         loop {
-            if let Some(t) = &token
-                && (t.ssl || (st.https_only && !self.is(Flaw::IgnoreSsl)))
-                && url.starts_with("http:")
-            {
-                return Err(fail(
-                    ErrorKind::Other,
-                    None,
-                    "HTTPS-only declared: the token is not sent over http",
-                ));
-            }
             let extra = self.extra_query(st, scope, token.as_ref());
             let carry = token.as_ref().map_or(Carry::None, |t| Carry::Token(&t.value));
             let a = self.send(method, url, params, carry, &extra).await?;
@@ -937,13 +947,6 @@ impl Client {
         loop {
             let s = st.session.clone().ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
             let own = s.origin.is_some() && s.origin == Origin::of(url);
-            if own && st.https_only && !self.is(Flaw::IgnoreSsl) && url.starts_with("http:") {
-                return Err(fail(
-                    ErrorKind::Other,
-                    None,
-                    "HTTPS-only declared: the session token is not sent over http",
-                ));
-            }
             let carry = if own || self.is(Flaw::SendEverywhere) {
                 Carry::Token(&s.value)
             } else {
