@@ -328,17 +328,18 @@ pub mod clients {
             .filter(|k| !matches!(k.verdict, Verdict::Pass | Verdict::NotApplicable))
             .map(|k| format!("{} {}", k.id, k.verdict.as_str()))
             .collect();
-        let passed = c.cases.iter().filter(|k| k.verdict == Verdict::Pass).count();
+        let passed = c
+            .cases
+            .iter()
+            .filter(|k| k.verdict == Verdict::Pass)
+            .count();
         DriverCheck {
             driver: GOOD.into(),
             rules: vec![],
             cases: c.cases.len(),
             ok: bad.is_empty() && passed > 0,
             detail: if bad.is_empty() {
-                format!(
-                    "{passed} pass, {} not applicable",
-                    c.cases.len() - passed
-                )
+                format!("{passed} pass, {} not applicable", c.cases.len() - passed)
             } else {
                 format!("does not pass: {}", bad.join(", "))
             },
@@ -353,11 +354,9 @@ pub mod clients {
         for r in rules {
             let v = c.rules.iter().find(|x| x.rule == *r);
             match v {
-                Some(x) if matches!(x.verdict, Verdict::Fail | Verdict::Warn) => caught.push(format!(
-                    "{r} {} ({})",
-                    x.verdict.as_str(),
-                    x.cases.join(", ")
-                )),
+                Some(x) if matches!(x.verdict, Verdict::Fail | Verdict::Warn) => caught.push(
+                    format!("{r} {} ({})", x.verdict.as_str(), x.cases.join(", ")),
+                ),
                 Some(x) => missed.push(format!("{r} {}", x.verdict.as_str())),
                 None => missed.push(format!("{r} not judged")),
             }
@@ -486,20 +485,32 @@ pub mod clients {
                 &[],
             );
             assert!(check_good(&ok).ok);
-            for v in [Verdict::Warn, Verdict::Fail, Verdict::Error, Verdict::Skipped] {
+            for v in [
+                Verdict::Warn,
+                Verdict::Fail,
+                Verdict::Error,
+                Verdict::Skipped,
+            ] {
                 let c = client(vec![case("a", Verdict::Pass), case("b", v)], &[]);
                 let r = check_good(&c);
                 assert!(!r.ok, "{v:?}");
                 assert!(r.detail.contains("b "), "{}", r.detail);
             }
-            assert!(!check_good(&client(vec![], &[])).ok, "nothing played proves nothing");
+            assert!(
+                !check_good(&client(vec![], &[])).ok,
+                "nothing played proves nothing"
+            );
         }
 
         #[test]
         fn a_broken_driver_is_caught_only_when_each_of_its_rules_fails_or_warns() {
             let c = client(
                 vec![case("a", Verdict::Fail)],
-                &[("CL-8", Verdict::Fail), ("CL-14", Verdict::Warn), ("CL-1", Verdict::Pass)],
+                &[
+                    ("CL-8", Verdict::Fail),
+                    ("CL-14", Verdict::Warn),
+                    ("CL-1", Verdict::Pass),
+                ],
             );
             assert!(check_broken("retry-forever", &["CL-8", "CL-14"], &c).ok);
             let r = check_broken("x", &["CL-8", "CL-1"], &c);

@@ -499,7 +499,11 @@ mod tests {
         for _ in 0..20 {
             match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
                 Err(_) => return true,
-                Ok(s) if s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')) => {
+                Ok(s)
+                    if s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+                {
                     return true;
                 }
                 Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -569,10 +573,7 @@ mod tests {
             read_capped(&mut r, 4).await.unwrap(),
             Some((b"xy".to_vec(), false))
         );
-        assert_eq!(
-            read_capped(&mut r, 4).await.unwrap(),
-            Some((vec![], false))
-        );
+        assert_eq!(read_capped(&mut r, 4).await.unwrap(), Some((vec![], false)));
         assert_eq!(
             read_capped(&mut r, 4).await.unwrap(),
             Some((b"last".to_vec(), false))

@@ -145,10 +145,7 @@ pub fn resolve(op: &OpPlan, url: &dyn Fn(Var) -> String) -> Op {
         } => Op::Request {
             url: u.resolve(url),
             method: method.clone(),
-            params: params
-                .iter()
-                .cloned()
-                .collect::<BTreeMap<String, String>>(),
+            params: params.iter().cloned().collect::<BTreeMap<String, String>>(),
         },
         OpPlan::SessionStart {
             url: u,
@@ -440,7 +437,13 @@ pub(crate) mod tests {
         let steps: Vec<usize> = t.ops.iter().map(|o| o.step).collect();
         assert_eq!(steps, vec![0, 2, 4]);
         assert!(t.ops.iter().all(|o| o.outcome == Some(Outcome::Ok)));
-        let ev: Vec<usize> = played.record.journal.events.iter().map(|a| a.step).collect();
+        let ev: Vec<usize> = played
+            .record
+            .journal
+            .events
+            .iter()
+            .map(|a| a.step)
+            .collect();
         assert_eq!(ev, vec![1, 3]);
         // The request went out with the listener's URL and its params; the
         // wait held the walk.
@@ -449,7 +452,11 @@ pub(crate) mod tests {
         ));
         assert!(t.ops[2].sent_real_ms - t.ops[1].answered_real_ms.unwrap() >= 50);
 
-        assert!(t.stderr_tail.ends_with(r#"{"op":"bye"}"#), "{}", t.stderr_tail);
+        assert!(
+            t.stderr_tail.ends_with(r#"{"op":"bye"}"#),
+            "{}",
+            t.stderr_tail
+        );
         assert_eq!(played.record.case, "client/fake");
     }
 
@@ -457,7 +464,10 @@ pub(crate) mod tests {
     async fn each_step_starts_in_a_later_millisecond_than_the_one_before() {
         let p = plan(
             std::iter::repeat_n(StepKind::Event(Event::DeclareSsl), 10)
-                .chain([StepKind::Op(OpPlan::Signin), StepKind::Event(Event::DeclareSsl)])
+                .chain([
+                    StepKind::Op(OpPlan::Signin),
+                    StepKind::Event(Event::DeclareSsl),
+                ])
                 .collect(),
         );
         let played = play(
@@ -468,7 +478,13 @@ pub(crate) mod tests {
             Duration::from_secs(20),
         )
         .await;
-        let times: Vec<i64> = played.record.journal.events.iter().map(|a| a.real_ms).collect();
+        let times: Vec<i64> = played
+            .record
+            .journal
+            .events
+            .iter()
+            .map(|a| a.real_ms)
+            .collect();
         assert_eq!(times.len(), 11);
         assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
         let op = &played.record.transcript.ops[0];
@@ -495,15 +511,19 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn unsupported_ends_the_walk_and_failures_do_not() {
-        let p = plan(vec![
-            portal_request(),
-            StepKind::Op(OpPlan::Signin),
-        ]);
+        let p = plan(vec![portal_request(), StepKind::Op(OpPlan::Signin)]);
         let failing = driver(
             "\"portal\"",
             r#"{"ok":false,"error":{"kind":"auth","code":498,"message":"bad tok-123 for alice-secret-1"}}"#,
         );
-        let played = play(&p, FakeStage::new(), &failing, &SHORT, Duration::from_secs(20)).await;
+        let played = play(
+            &p,
+            FakeStage::new(),
+            &failing,
+            &SHORT,
+            Duration::from_secs(20),
+        )
+        .await;
         let t = &played.record.transcript;
         assert_eq!(t.ops.len(), 2);
         let Some(Outcome::Failed(e)) = &t.ops[0].outcome else {
@@ -512,7 +532,14 @@ pub(crate) mod tests {
         assert_eq!(e.message.as_deref(), Some("bad T1 for ***"));
 
         let unsupported = driver("\"portal\"", r#"{"unsupported":true}"#);
-        let played = play(&p, FakeStage::new(), &unsupported, &SHORT, Duration::from_secs(20)).await;
+        let played = play(
+            &p,
+            FakeStage::new(),
+            &unsupported,
+            &SHORT,
+            Duration::from_secs(20),
+        )
+        .await;
         let t = &played.record.transcript;
         assert_eq!(t.ops.len(), 1);
         assert_eq!(t.ops[0].outcome, Some(Outcome::Unsupported));
@@ -567,7 +594,14 @@ pub(crate) mod tests {
         ]);
         let mut w = FakeStage::new();
         w.fail_at = Some(1);
-        let played = play(&p, w, &driver("\"portal\"", "{}"), &SHORT, Duration::from_secs(20)).await;
+        let played = play(
+            &p,
+            w,
+            &driver("\"portal\"", "{}"),
+            &SHORT,
+            Duration::from_secs(20),
+        )
+        .await;
         let e = played.stage_error.expect("a stage error");
         assert_eq!(e.step, 1);
         assert_eq!(e.to_string(), "specs/clients/fake.yaml:1: step 1: cannot");
@@ -589,7 +623,11 @@ pub(crate) mod tests {
         .await;
         let t = &played.record.transcript;
         assert!(t.hello.is_none());
-        assert!(describe_end(t).contains("exit code 127"), "{}", describe_end(t));
+        assert!(
+            describe_end(t).contains("exit code 127"),
+            "{}",
+            describe_end(t)
+        );
         assert!(t.stderr_tail.contains("nonexistent"));
     }
 

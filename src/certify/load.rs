@@ -474,6 +474,16 @@ pub fn case_schema() -> serde_json::Value {
     schemars::schema_for!(CaseFile).to_value()
 }
 
+/// [`case_schema`] as pretty JSON with a final newline: the text of the
+/// committed copy `fixtures/schema/client-case.schema.json` and of
+/// `tessera schema client-case`.
+pub fn case_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&case_schema())
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
 /// Collects diagnostics while checking one file.
 struct Checker<'a> {
     file: &'a Path,
@@ -738,7 +748,10 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
     for (i, s) in raw.steps.iter().enumerate() {
         if let Some(l) = &s.value.label {
             if labels.iter().any(|(n, _)| *n == l.value) {
-                c.err(l.loc, format!("a label used once, `{}` appears twice", l.value));
+                c.err(
+                    l.loc,
+                    format!("a label used once, `{}` appears twice", l.value),
+                );
             }
             labels.push((l.value.clone(), i));
         }
@@ -769,7 +782,11 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     loc,
                     format!(
                         "exactly one of `op` and `event` in a step, found {}",
-                        if a.is_some() && b.is_some() { "both" } else { "neither" }
+                        if a.is_some() && b.is_some() {
+                            "both"
+                        } else {
+                            "neither"
+                        }
                     ),
                 );
                 continue;
@@ -831,7 +848,10 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     if let Some(d) = st.duration
                         && !(10..=43200).contains(&d)
                     {
-                        c.err(loc, format!("`duration` within 10..43200 seconds, found {d}"));
+                        c.err(
+                            loc,
+                            format!("`duration` within 10..43200 seconds, found {d}"),
+                        );
                     }
                     OpPlan::SessionStart {
                         url: st.url.as_ref().map(|u| c.template(u)),
@@ -857,7 +877,10 @@ fn check(raw: CaseFile, file: &Path) -> Result<Case, Vec<Diagnostic>> {
                     (Some(u), None | Some(false)) => Event::Revoke(Revoke::User(u.clone())),
                     (None, Some(true)) => Event::Revoke(Revoke::AllTokens),
                     _ => {
-                        c.err(loc, "exactly one of `user: NAME` and `all: true` in a revoke");
+                        c.err(
+                            loc,
+                            "exactly one of `user: NAME` and `all: true` in a revoke",
+                        );
                         Event::Revoke(Revoke::AllTokens)
                     }
                 },
@@ -1165,11 +1188,15 @@ expect:
                 "c.yaml:7:5: error: exactly one of `op` and `event` in a step, found both",
             ),
             (
-                format!("{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-8]\n    after: revok\n    never: {{}}\n"),
+                format!(
+                    "{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-8]\n    after: revok\n    never: {{}}\n"
+                ),
                 "c.yaml:10:12: error: a step `label` or an event of this case, found `revok`",
             ),
             (
-                format!("{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-1/SHOULD]\n    never: {{}}\n"),
+                format!(
+                    "{HEAD}steps:\n  - op: signin\nexpect:\n  - rules: [CL-1/SHOULD]\n    never: {{}}\n"
+                ),
                 "c.yaml:9:13: error: `CL-1/SHOULD` names a SHOULD clause",
             ),
             (
@@ -1196,7 +1223,24 @@ expect:
         let got = errors(&format!(
             "{HEAD}steps:\n  - op: request\n    url: \"{{{{origin.foriegn}}}}/x\"\n"
         ));
-        assert!(got[0].ends_with("(did you mean `origin.foreign`?)"), "{got:?}");
+        assert!(
+            got[0].ends_with("(did you mean `origin.foreign`?)"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn committed_schema_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/schema/client-case.schema.json"
+        );
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == case_schema_text(),
+            "fixtures/schema/client-case.schema.json is stale; regenerate it with\n    \
+             cargo run -- schema client-case > fixtures/schema/client-case.schema.json"
+        );
     }
 
     #[test]
@@ -1204,7 +1248,12 @@ expect:
         let s = case_schema();
         assert_eq!(s["additionalProperties"], false);
         let text = s.to_string();
-        for name in ["session.start", "advertise-owning-system", "clock.offset", "renewal"] {
+        for name in [
+            "session.start",
+            "advertise-owning-system",
+            "clock.offset",
+            "renewal",
+        ] {
             assert!(text.contains(name), "{name}");
         }
     }
@@ -1215,16 +1264,21 @@ expect:
         let cases = load_cases(&[dir]).unwrap_or_else(|ds| {
             panic!(
                 "{}",
-                ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+                ds.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             )
         });
         assert!(cases.len() >= 20, "{} cases", cases.len());
         // Every CL rule is cited by some case.
         for r in super::super::rules::CL_RULES {
             assert!(
-                cases
+                cases.iter().any(|c| c
+                    .plan
+                    .rules
                     .iter()
-                    .any(|c| c.plan.rules.iter().any(|x| super::super::rules::cites(x, r.id))),
+                    .any(|x| super::super::rules::cites(x, r.id))),
                 "no case cites {}",
                 r.id
             );

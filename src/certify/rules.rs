@@ -236,7 +236,11 @@ impl FromStr for ClCite {
             let upper = id.to_ascii_uppercase();
             let suggestion = find(&upper)
                 .or_else(|| find(&upper.replace(' ', "-")))
-                .or_else(|| upper.strip_prefix("CL").and_then(|n| find(&format!("CL-{n}"))))
+                .or_else(|| {
+                    upper
+                        .strip_prefix("CL")
+                        .and_then(|n| find(&format!("CL-{n}")))
+                })
                 .map(|r| r.id);
             return Err(ClCiteError::Unknown {
                 found: s.to_owned(),

@@ -16,12 +16,12 @@ use tokio::sync::Semaphore;
 use super::driver::DriverSpec;
 use super::harness::{self, Limits, Played, Stage};
 use super::journal::CaseRecord;
-use super::plan::CasePlan;
-use super::world::{LeakRegistry, RunTls, World, WorldError, WorldOptions};
 use super::judge;
 use super::load::Case;
+use super::plan::CasePlan;
 use super::protocol::Hello;
 use super::verdict::{CaseResult, Certification, ClientResult, Verdict};
+use super::world::{LeakRegistry, RunTls, World, WorldError, WorldOptions};
 
 /// Starts one case's world.
 pub trait Stages: Send + Sync + 'static {
@@ -218,9 +218,7 @@ async fn play_one<W: Stages>(
     opts: &RunOptions,
 ) -> Result<Played, String> {
     let world = worlds.start(plan).await?;
-    let budget = opts
-        .budget
-        .unwrap_or_else(|| opts.limits.case_budget(plan));
+    let budget = opts.budget.unwrap_or_else(|| opts.limits.case_budget(plan));
     Ok(harness::play(plan, world, spec, &opts.limits, budget).await)
 }
 
@@ -284,11 +282,9 @@ pub async fn certify_subsets<W: Stages, J: Judge>(
                         }
                         Ok(played) => {
                             let mut result = match &played.stage_error {
-                                Some(e) => unplayable(
-                                    plan,
-                                    Verdict::Error,
-                                    format!("infrastructure: {e}"),
-                                ),
+                                Some(e) => {
+                                    unplayable(plan, Verdict::Error, format!("infrastructure: {e}"))
+                                }
                                 None => judge.case(c, &played.record),
                             };
                             result.duration_ms =
@@ -334,7 +330,10 @@ pub async fn certify_subsets<W: Stages, J: Judge>(
     runs.sort_by_key(|r| (r.driver, r.case));
     for r in &runs {
         if let Some(why) = &r.infrastructure {
-            infrastructure.push(format!("{} ({}): {why}", r.result.id, drivers[r.driver].command));
+            infrastructure.push(format!(
+                "{} ({}): {why}",
+                r.result.id, drivers[r.driver].command
+            ));
         }
     }
     let mut clients = Vec::new();
@@ -449,9 +448,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cases_run_jobs_at_a_time_and_results_come_in_plan_order() {
-        let fakes = Fakes {
-            fail_start: false,
-        };
+        let fakes = Fakes { fail_start: false };
         let opts = RunOptions {
             jobs: 3,
             ..RunOptions::default()
@@ -485,14 +482,28 @@ mod tests {
         assert_eq!(events, 24);
         assert_eq!(peak, 3);
         // Six idles of 0.3 s three at a time, not one after another.
-        assert!(t.elapsed() < Duration::from_millis(6 * 300 + 1500), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(6 * 300 + 1500),
+            "{:?}",
+            t.elapsed()
+        );
         let c = &out.certification;
         assert_eq!(c.clients.len(), 2);
         assert_eq!(c.clients[0].name, "sh 1");
         assert_eq!(c.clients[0].verdict, Verdict::Pass);
         assert_eq!(c.clients[0].client.as_deref(), Some("sh"));
         let ids: Vec<&str> = c.clients[0].cases.iter().map(|k| k.id.as_str()).collect();
-        assert_eq!(ids, ["client/c0", "client/c1", "client/c2", "client/c3", "client/c4", "client/c5"]);
+        assert_eq!(
+            ids,
+            [
+                "client/c0",
+                "client/c1",
+                "client/c2",
+                "client/c3",
+                "client/c4",
+                "client/c5"
+            ]
+        );
         assert_eq!(c.clients[1].name, "broken one");
         assert_eq!(c.clients[1].verdict, Verdict::Error);
         assert!(!c.passed);
@@ -505,9 +516,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_world_that_cannot_start_skips_the_case_and_is_an_infrastructure_failure() {
-        let fakes = Fakes {
-            fail_start: true,
-        };
+        let fakes = Fakes { fail_start: true };
         let out = certify(
             plans(1),
             Arc::new(vec![good()]),

@@ -4,7 +4,8 @@
 //! `--case`), play every case for every driver (`--jobs` at a time), judge,
 //! print the result, write the reports (`--report-dir`) and exit with the
 //! run's code (`tessera::exit`: 0 pass, 1 fail or error, 2 usage, 3 a case
-//! file does not load, 4 infrastructure, 5 nothing selected).
+//! file does not load, 4 infrastructure, 5 nothing selected, 130
+//! interrupted: Ctrl-C kills every driver's process group, writes nothing).
 //!
 //! The work is `tessera::certify::run`; what is here is about the command
 //! line and the terminal.
@@ -236,6 +237,23 @@ impl Printer {
     }
 }
 
+/// `work`, or `None` when Ctrl-C came first.
+pub async fn interruptible<T>(work: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        out = work => Some(out),
+        _ = tokio::signal::ctrl_c() => None,
+    }
+}
+
+/// After Ctrl-C: the drivers run in process groups of their own, so the
+/// terminal's SIGINT did not reach them; shutting the runtime down drops
+/// every case, and each dropped driver kills its group.
+pub fn interrupted(rt: tokio::runtime::Runtime) -> u8 {
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    errln!("interrupted: no report written");
+    exit::INTERRUPTED
+}
+
 /// The exit code of a finished run.
 pub fn exit_code(passed: bool, infrastructure: &[String]) -> u8 {
     if !infrastructure.is_empty() {
@@ -349,16 +367,22 @@ pub fn execute(args: CertifyArgs) -> u8 {
     );
     let mut printer = Printer::new(args.verbose, cases.len() * specs.len(), &specs);
     let plans: Vec<CasePlan> = cases.iter().map(|c| c.plan.clone()).collect();
-    let out = rt.block_on(run::certify(
+    let out = rt.block_on(interruptible(run::certify(
         Arc::new(plans),
         Arc::new(specs),
         Arc::new(worlds),
         Arc::new(CaseJudge { cases }),
         &opts,
         &mut |p| printer.event(p),
-    ));
+    )));
+    let Some(out) = out else {
+        return interrupted(rt);
+    };
     drop(dir);
-    out!("{}", tessera::certify::report::console::render(&out.certification));
+    out!(
+        "{}",
+        tessera::certify::report::console::render(&out.certification)
+    );
     for why in &out.infrastructure {
         errln!("infrastructure: {why}");
     }

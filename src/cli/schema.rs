@@ -1,6 +1,7 @@
 //! `tessera schema [WHICH]`: prints a JSON Schema on stdout: the scenario
-//! format (default), the JSON report (`tessera schema report`) or the
-//! client certification report (`tessera schema certification`).
+//! format (default), the JSON report (`tessera schema report`), the
+//! client certification report (`tessera schema certification`) or a
+//! client certification case (`tessera schema client-case`).
 
 use std::io::Write;
 
@@ -20,6 +21,8 @@ pub enum Which {
     Report,
     /// The client certification report (`certification.json`).
     Certification,
+    /// A client certification case (`specs/clients/*.yaml`).
+    ClientCase,
 }
 
 pub fn execute(args: SchemaArgs) -> u8 {
@@ -27,6 +30,7 @@ pub fn execute(args: SchemaArgs) -> u8 {
         Which::Scenario => tessera::scenario::schema::scenario_schema_text(),
         Which::Report => tessera::report::schema::report_schema_text(),
         Which::Certification => tessera::certify::report::json::schema_text(),
+        Which::ClientCase => tessera::certify::load::case_schema_text(),
     };
     // A closed pipe (`tessera schema | head`) is not an error worth a panic.
     match std::io::stdout().lock().write_all(text.as_bytes()) {

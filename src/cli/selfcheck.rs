@@ -280,13 +280,12 @@ fn clients(args: SelfcheckArgs) -> u8 {
         done: 0,
         labels,
     };
-    let report = rt.block_on(tessera::selfcheck::clients::run(
-        cases,
-        &program,
-        worlds,
-        &opts,
-        &mut |p| printer.event(p),
+    let report = rt.block_on(super::certify::interruptible(
+        tessera::selfcheck::clients::run(cases, &program, worlds, &opts, &mut |p| printer.event(p)),
     ));
+    let Some(report) = report else {
+        return super::certify::interrupted(rt);
+    };
     drop(dir);
     outln!("{:<24} {:<12} {:>5}  result", "driver", "rules", "cases");
     for c in &report.checks {

@@ -72,7 +72,11 @@ fn the_good_driver_passes_its_cases_and_the_reports_say_so() {
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(code(&out), 0, "{}", both(&out));
-    assert!(stdout(&out).contains("certification PASSED"), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("certification PASSED"),
+        "{}",
+        both(&out)
+    );
     let r = json(dir.path());
     assert_eq!(r["passed"], true);
     assert_eq!(
@@ -82,7 +86,11 @@ fn the_good_driver_passes_its_cases_and_the_reports_say_so() {
             ("client/signin-and-request".to_owned(), "pass".to_owned())
         ]
     );
-    for f in ["certification.xml", "certification.md", "certification.html"] {
+    for f in [
+        "certification.xml",
+        "certification.md",
+        "certification.html",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     assert!(!everything(&out, dir.path()).contains(PASSWORD));
@@ -202,6 +210,55 @@ fn usage_load_and_selection_errors_have_their_exit_codes() {
     assert_eq!(code(&out), 3, "{}", both(&out));
     assert!(both(&out).contains("bad.yaml:"), "{}", both(&out));
 
-    let none = tessera(&["certify", "--driver", &good, "--case", "client/no-such-case"]);
+    let none = tessera(&[
+        "certify",
+        "--driver",
+        &good,
+        "--case",
+        "client/no-such-case",
+    ]);
     assert_eq!(code(&none), 5, "{}", both(&none));
+}
+
+#[test]
+fn ctrl_c_kills_every_driver_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let driver = format!(
+        "echo '{HELLO}'; sleep 300 & echo $! > {}; wait",
+        pidfile.display()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "certify",
+            "--driver",
+            &driver,
+            "--case",
+            "client/signin-and-request",
+        ])
+        .current_dir(crate::support::root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tessera starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pidfile.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The driver has started its sleeper and is blocked in `wait`.
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = std::fs::read_to_string(&pidfile).expect("the driver wrote its child's pid");
+    let pid = pid.trim().to_owned();
+    let tessera_pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: sends SIGINT to the tessera process this test started.
+    unsafe {
+        libc::kill(tessera_pid, libc::SIGINT);
+    }
+    let status = child.wait().expect("tessera exits");
+    assert_eq!(status.code(), Some(130));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(gone(&pid), "the driver's child {pid} outlived Ctrl-C");
 }

@@ -61,10 +61,7 @@ pub fn judge(plan: &CasePlan, expect: &Expectations, record: &CaseRecord) -> Cas
     let t = &record.transcript;
     let Some(hello) = &t.hello else {
         result.verdict = Verdict::Error;
-        result.reason = Some(format!(
-            "the driver sent no hello ({})",
-            end_text(&t.end)
-        ));
+        result.reason = Some(format!("the driver sent no hello ({})", end_text(&t.end)));
         return result;
     };
     let missing: Vec<&str> = plan
@@ -87,7 +84,10 @@ pub fn judge(plan: &CasePlan, expect: &Expectations, record: &CaseRecord) -> Cas
         .find(|o| o.outcome == Some(Outcome::Unsupported))
     {
         result.verdict = Verdict::NotApplicable;
-        result.reason = Some(format!("the driver answered unsupported to {}", o.op.name()));
+        result.reason = Some(format!(
+            "the driver answered unsupported to {}",
+            o.op.name()
+        ));
         return result;
     }
 
@@ -210,7 +210,11 @@ impl<'a> Cx<'a> {
         for s in &plan.steps {
             if let StepKind::Event(Event::AdvertiseTokenUrl { url, .. }) = &s.kind {
                 let text = url.resolve(&|_| String::new());
-                let path = text.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
+                let path = text
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 if path.starts_with('/') && path.len() > 1 {
                     token_paths.push(path);
                 }
@@ -283,7 +287,10 @@ impl<'a> Cx<'a> {
         p.ends_with("/generatetoken")
             || p.ends_with("/gettoken")
             || p.ends_with("/tokens")
-            || self.token_paths.iter().any(|t| t.trim_end_matches('/') == p)
+            || self
+                .token_paths
+                .iter()
+                .any(|t| t.trim_end_matches('/') == p)
     }
 
     /// A token acquisition attempt: a token service request with a
@@ -314,15 +321,20 @@ impl<'a> Cx<'a> {
         let Some(e) = self.entries().get(seq) else {
             return (i64::MAX, usize::MAX, 1);
         };
-        let step = self.entry_step.get(seq).copied().flatten().unwrap_or_else(|| {
-            // Outside every operation: after the last step begun by then.
-            self.step_starts()
-                .into_iter()
-                .filter(|(t, _)| *t <= e.real_ms)
-                .map(|(_, s)| s)
-                .max()
-                .unwrap_or(0)
-        });
+        let step = self
+            .entry_step
+            .get(seq)
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| {
+                // Outside every operation: after the last step begun by then.
+                self.step_starts()
+                    .into_iter()
+                    .filter(|(t, _)| *t <= e.real_ms)
+                    .map(|(_, s)| s)
+                    .max()
+                    .unwrap_or(0)
+            });
         (e.real_ms, step, 1)
     }
 
@@ -352,7 +364,12 @@ impl<'a> Cx<'a> {
     }
 
     fn step_starts(&self) -> Vec<(i64, usize)> {
-        let ops = self.rec.transcript.ops.iter().map(|o| (o.sent_real_ms, o.step));
+        let ops = self
+            .rec
+            .transcript
+            .ops
+            .iter()
+            .map(|o| (o.sent_real_ms, o.step));
         let evs = self.rec.journal.events.iter().map(|a| (a.real_ms, a.step));
         ops.chain(evs).collect()
     }
@@ -415,7 +432,13 @@ impl<'a> Cx<'a> {
         self.finding(cite.to_string(), verdict, entry, message);
     }
 
-    pub fn finding(&mut self, rule: String, verdict: Verdict, entry: Option<usize>, message: String) {
+    pub fn finding(
+        &mut self,
+        rule: String,
+        verdict: Verdict,
+        entry: Option<usize>,
+        message: String,
+    ) {
         let excerpt = self.timeline.excerpt(entry);
         self.findings.push(Finding {
             rule,
@@ -486,7 +509,9 @@ fn assign_steps(rec: &CaseRecord) -> Vec<Option<usize>> {
 
 pub fn password(e: &Entry) -> bool {
     e.credentials.as_ref().is_some_and(|c| c.password.is_some())
-        || e.query_keys.iter().any(|k| k.eq_ignore_ascii_case("password"))
+        || e.query_keys
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case("password"))
 }
 
 fn ends_with_ci(path: &str, suffix: &str) -> bool {
@@ -598,26 +623,27 @@ pub fn matches(cx: &Cx, f: &Filter, e: &Entry) -> bool {
         return false;
     }
     if let Some(t) = f.token {
-        let ok = match t {
-            TokenMatch::Any => !e.presented.is_empty(),
-            TokenMatch::None => e.presented.is_empty(),
-            TokenMatch::Revoked => ids().any(|id| {
-                cx.token(id)
-                    .and_then(|t| cx.revoked_pos(t))
-                    .is_some_and(|at| cx.pos(e.seq) >= at)
-            }),
-            TokenMatch::Rejected => ids().any(|id| cx.rejected.get(&id).is_some_and(|s| e.seq > *s)),
-            TokenMatch::Home => ids().any(|id| {
-                cx.token(id).is_some_and(|t| {
-                    cx.rec
-                        .journal
-                        .listeners
-                        .iter()
-                        .any(|l| l.role.is_home() && l.origin.eq_ignore_ascii_case(&t.scope_origin))
-                })
-            }),
-            TokenMatch::OtherCase => e.presented.iter().any(|p| p.token == Seen::OtherCase),
-        };
+        let ok =
+            match t {
+                TokenMatch::Any => !e.presented.is_empty(),
+                TokenMatch::None => e.presented.is_empty(),
+                TokenMatch::Revoked => ids().any(|id| {
+                    cx.token(id)
+                        .and_then(|t| cx.revoked_pos(t))
+                        .is_some_and(|at| cx.pos(e.seq) >= at)
+                }),
+                TokenMatch::Rejected => {
+                    ids().any(|id| cx.rejected.get(&id).is_some_and(|s| e.seq > *s))
+                }
+                TokenMatch::Home => ids().any(|id| {
+                    cx.token(id).is_some_and(|t| {
+                        cx.rec.journal.listeners.iter().any(|l| {
+                            l.role.is_home() && l.origin.eq_ignore_ascii_case(&t.scope_origin)
+                        })
+                    })
+                }),
+                TokenMatch::OtherCase => e.presented.iter().any(|p| p.token == Seen::OtherCase),
+            };
         if !ok {
             return false;
         }
@@ -636,7 +662,11 @@ fn check(cx: &mut Cx, c: &Check) {
         Some(s) => cx.step_pos(s).unwrap_or((i64::MAX, usize::MAX, 2)),
     };
     let inside = |seq: usize| from.is_some_and(|f| cx.pos(seq) >= f) && cx.pos(seq) < to;
-    let note = c.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+    let note = c
+        .note
+        .as_ref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     match &c.what {
         CheckKind::Count { filter, min, max } => {
             let hits: Vec<usize> = cx
@@ -703,17 +733,24 @@ pub fn successor<'a>(cx: &Cx<'a>, t: &IssuedToken) -> Option<&'a IssuedToken> {
 
 /// Whether `t` died of something else than age before request `seq`
 /// (or, without one, before the real time `end`): revoked, rejected with
-/// 498, or a clock event moved time under it.
+/// 498, a clock event moved time under it, or `seq` renewed in reaction
+/// to a token error.
 pub fn died_otherwise(cx: &Cx, t: &IssuedToken, seq: Option<usize>, end: i64) -> bool {
     let at: Pos = match seq {
         Some(s) => cx.pos(s),
         None => (end, usize::MAX, 1),
     };
-    cx.revoked_pos(t).is_some_and(|r| r <= at)
-        || cx
-            .rejected
-            .get(&t.id)
-            .is_some_and(|s| cx.pos(*s) <= at)
+    // A renewal in reaction to a token error (498/499) in the same
+    // operation is not a proactive one.
+    let reactive = seq.is_some_and(|s| {
+        cx.entries()
+            .iter()
+            .take(s)
+            .any(|x| matches!(x.error_code, Some(498 | 499)) && cx.same_op(x.seq, s))
+    });
+    reactive
+        || cx.revoked_pos(t).is_some_and(|r| r <= at)
+        || cx.rejected.get(&t.id).is_some_and(|s| cx.pos(*s) <= at)
         || cx
             .clock_moves
             .iter()

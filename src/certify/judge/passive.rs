@@ -91,9 +91,16 @@ fn cl1(cx: &mut Cx) {
             .credentials
             .as_ref()
             .is_some_and(|c| c.password == Some(Place::Query))
-            || e.query_keys.iter().any(|k| k.eq_ignore_ascii_case("password"));
+            || e.query_keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case("password"));
         if in_query {
-            off.add("CL-1", Must, e.seq, "the password was sent in the query string".into());
+            off.add(
+                "CL-1",
+                Must,
+                e.seq,
+                "the password was sent in the query string".into(),
+            );
         }
         if cx.is_token_path(&e.path) && password(e) {
             if !e.method.eq_ignore_ascii_case("POST") {
@@ -145,7 +152,10 @@ fn cl2(cx: &mut Cx) {
                 "CL-2",
                 Must,
                 e.seq,
-                format!("the password went with a request that is not for a token ({})", e.path),
+                format!(
+                    "the password went with a request that is not for a token ({})",
+                    e.path
+                ),
             );
         }
     }
@@ -231,9 +241,13 @@ fn cl3(cx: &mut Cx) {
         if let Some((_, n)) = query
             && n > 1
             && let Some(l) = folded.groups.get_mut(&(rule.clone(), level))
-            && let Some(first) = l.iter_mut().find(|(_, m)| m.starts_with("a token in the URL query"))
+            && let Some(first) = l
+                .iter_mut()
+                .find(|(_, m)| m.starts_with("a token in the URL query"))
         {
-            first.1.push_str(&format!(" and {} more requests with a query token", n - 1));
+            first
+                .1
+                .push_str(&format!(" and {} more requests with a query token", n - 1));
         }
     }
     folded.report(cx);
@@ -265,7 +279,10 @@ fn cl4(cx: &mut Cx) {
                 Seen::Unknown => "unknown".into(),
             })
             .collect();
-        let all_issued = e.presented.iter().all(|p| matches!(p.token, Seen::Issued(_)));
+        let all_issued = e
+            .presented
+            .iter()
+            .all(|p| matches!(p.token, Seen::Issued(_)));
         if distinct.len() > 1 {
             off.add(
                 "CL-4",
@@ -361,7 +378,11 @@ fn cl5(cx: &mut Cx) {
                             "CL-5",
                             Must,
                             e.seq,
-                            format!("{} was sent outside its server root {}", cx.label(id), t.scope_root),
+                            format!(
+                                "{} was sent outside its server root {}",
+                                cx.label(id),
+                                t.scope_root
+                            ),
                         );
                     }
                 }
@@ -388,7 +409,11 @@ fn cl7(cx: &mut Cx) {
                 {
                     continue;
                 }
-                let rule = if t.kind == TokenKind::Session { "CL-11" } else { "CL-7" };
+                let rule = if t.kind == TokenKind::Session {
+                    "CL-11"
+                } else {
+                    "CL-7"
+                };
                 off.add(
                     rule,
                     Must,
@@ -416,11 +441,19 @@ fn cl7(cx: &mut Cx) {
         }
         let life = t.expires_server_ms - t.issued_server_ms;
         let margin = t.expires_server_ms - s.issued_server_ms;
-        let rule = if t.kind == TokenKind::Session { "CL-11" } else { "CL-7" };
+        let rule = if t.kind == TokenKind::Session {
+            "CL-11"
+        } else {
+            "CL-7"
+        };
         let variant = if margin <= 0 {
             format!("none (renewed {})", margin_text(margin))
         } else {
-            let enough = if margin >= required_margin_ms(life) - super::MARGIN_SLACK_MS { "" } else { ", short" };
+            let enough = if margin >= required_margin_ms(life) - super::MARGIN_SLACK_MS {
+                ""
+            } else {
+                ", short"
+            };
             format!(
                 "{:.1} s of {:.1} s{enough}",
                 margin as f64 / 1000.0,
@@ -542,7 +575,9 @@ fn cl8(cx: &mut Cx) {
                     "CL-8",
                     Must,
                     e.seq,
-                    format!("a request that drew a 498 was retried {retries} times in one operation"),
+                    format!(
+                        "a request that drew a 498 was retried {retries} times in one operation"
+                    ),
                 );
             }
             let kind = issued_ids(e)
@@ -586,7 +621,11 @@ fn cl8(cx: &mut Cx) {
         if *r != Reaction::ResentSame {
             cx.show("CL-8", kind.clone(), r.as_str());
         }
-        cx.show("CL-9", format!("{kind} / {}", envelope_name(*env)), r.as_str());
+        cx.show(
+            "CL-9",
+            format!("{kind} / {}", envelope_name(*env)),
+            r.as_str(),
+        );
     }
     // CL-9 within the case: one reaction per token kind, whatever the
     // envelope.
@@ -671,7 +710,11 @@ fn cl10(cx: &mut Cx) {
 fn cl11(cx: &mut Cx) {
     let mut off = Offences::new();
     for e in cx.entries() {
-        let start = e.path.to_ascii_lowercase().trim_end_matches('/').ends_with("/sessions/start");
+        let start = e
+            .path
+            .to_ascii_lowercase()
+            .trim_end_matches('/')
+            .ends_with("/sessions/start");
         if !start {
             continue;
         }
@@ -756,7 +799,10 @@ fn cl12(cx: &mut Cx) {
                         "CL-12",
                         Must,
                         e.seq,
-                        format!("{} went over plain HTTP after HTTPS-only was declared", cx.label(id)),
+                        format!(
+                            "{} went over plain HTTP after HTTPS-only was declared",
+                            cx.label(id)
+                        ),
                     );
                 }
             }
@@ -777,7 +823,10 @@ fn cl12(cx: &mut Cx) {
                 "CL-12",
                 Must,
                 e.seq,
-                format!("an https URL of the {} was downgraded to http", e.role.as_str()),
+                format!(
+                    "an https URL of the {} was downgraded to http",
+                    e.role.as_str()
+                ),
             );
         }
         let untrusted = cx
@@ -938,24 +987,31 @@ fn cl14(cx: &mut Cx) {
     }
     // Back-off after an injected 429/503/5xx at a token service.
     for e in cx.entries() {
-        let throttled = e.injected && (e.status == 429 || e.status >= 500) && cx.is_token_path(&e.path);
+        let throttled =
+            e.injected && (e.status == 429 || e.status >= 500) && cx.is_token_path(&e.path);
         if !throttled {
             continue;
         }
-        let retry_after = cx.rec.journal.events.iter().rev().find_map(|a| match &a.event {
-            Event::Inject {
-                role,
-                path_suffix,
-                retry_after_s,
-                ..
-            } if a.real_ms <= e.real_ms
-                && *role == e.role
-                && super::ends_with_ci(&e.path, path_suffix) =>
-            {
-                Some(*retry_after_s)
-            }
-            _ => None,
-        });
+        let retry_after = cx
+            .rec
+            .journal
+            .events
+            .iter()
+            .rev()
+            .find_map(|a| match &a.event {
+                Event::Inject {
+                    role,
+                    path_suffix,
+                    retry_after_s,
+                    ..
+                } if a.real_ms <= e.real_ms
+                    && *role == e.role
+                    && super::ends_with_ci(&e.path, path_suffix) =>
+                {
+                    Some(*retry_after_s)
+                }
+                _ => None,
+            });
         let Some(next) = cx
             .entries()
             .iter()
@@ -998,10 +1054,9 @@ fn cl15(cx: &mut Cx) {
             let Some(t) = cx.token(id) else { continue };
             match &t.binding {
                 Binding::Referer(r) => {
-                    let ok = e
-                        .referer
-                        .as_ref()
-                        .is_some_and(|h| h.to_ascii_lowercase().starts_with(&r.to_ascii_lowercase()));
+                    let ok = e.referer.as_ref().is_some_and(|h| {
+                        h.to_ascii_lowercase().starts_with(&r.to_ascii_lowercase())
+                    });
                     if !ok {
                         off.add(
                             "CL-15",
@@ -1026,7 +1081,10 @@ fn cl15(cx: &mut Cx) {
                             "CL-15",
                             Must,
                             e.seq,
-                            format!("{} is requestip-bound but came from another address", cx.label(id)),
+                            format!(
+                                "{} is requestip-bound but came from another address",
+                                cx.label(id)
+                            ),
                         );
                     }
                 }

@@ -45,7 +45,10 @@ pub fn client_result(
         );
     }
     inconsistencies(&mut cases);
-    let rules = CL_RULES.iter().map(|r| rule_result(r.id, &cases)).collect::<Vec<_>>();
+    let rules = CL_RULES
+        .iter()
+        .map(|r| rule_result(r.id, &cases))
+        .collect::<Vec<_>>();
     let card = card(&cases, &rules);
     let verdict = cases
         .iter()
@@ -102,7 +105,10 @@ fn inconsistencies(cases: &mut [CaseResult]) {
                         entry: None,
                         excerpt: vec![],
                     };
-                    if !add.iter().any(|(j, f)| *j == i && f.message == finding.message) {
+                    if !add
+                        .iter()
+                        .any(|(j, f)| *j == i && f.message == finding.message)
+                    {
                         add.push((i, finding));
                     }
                 }
@@ -226,7 +232,7 @@ fn card(cases: &[CaseResult], rules: &[RuleResult]) -> Vec<CardLine> {
     line("binding", binding);
     let mut margins = shown("CL-7");
     margins.extend(shown("CL-11"));
-    line("renewal margin", joined(&margins, ": "));
+    line("renewal margin", joined(&smallest_margins(&margins), ": "));
     line("reaction to 498", joined(&shown("CL-9"), ": "));
     line("reaction to 499", joined(&shown("CL-10"), ": "));
     let foreign_rules = ["CL-2", "CL-5", "CL-6", "CL-10"];
@@ -236,7 +242,10 @@ fn card(cases: &[CaseResult], rules: &[RuleResult]) -> Vec<CardLine> {
             .copied()
             .filter(|r| verdict(r) == Verdict::Fail)
             .collect();
-        format!("sent a token or credentials where it must not ({} fail)", broken.join(", "))
+        format!(
+            "sent a token or credentials where it must not ({} fail)",
+            broken.join(", ")
+        )
     } else if foreign_rules.iter().any(|r| verdict(r) == Verdict::Pass) {
         "no token or credentials to foreign origins".into()
     } else {
@@ -262,4 +271,45 @@ fn card(cases: &[CaseResult], rules: &[RuleResult]) -> Vec<CardLine> {
     );
     line("clock skew", joined(&shown("CL-13"), ": "));
     card
+}
+
+/// The smallest margin measured per token kind (as a share of its
+/// lifetime), with how many were measured: `portal token: 0.9 s of 15.0 s
+/// (smallest of 4)`. Margins are written `M s of L s[, short]` or
+/// `none (...)`.
+fn smallest_margins(list: &[(String, String)]) -> Vec<(String, String)> {
+    let share = |v: &str| -> f64 {
+        let mut parts = v.split(" s of ");
+        let m = parts.next().and_then(|m| m.parse::<f64>().ok());
+        let l = parts
+            .next()
+            .and_then(|l| l.split(" s").next())
+            .and_then(|l| l.parse::<f64>().ok());
+        match (m, l) {
+            (Some(m), Some(l)) if l > 0.0 => m / l,
+            _ => f64::NEG_INFINITY, // `none (...)`: the smallest of all
+        }
+    };
+    let mut out: Vec<(String, String, usize)> = Vec::new();
+    for (about, v) in list {
+        match out.iter_mut().find(|(a, _, _)| a == about) {
+            Some((_, best, n)) => {
+                *n += 1;
+                if share(v) < share(best) {
+                    *best = v.clone();
+                }
+            }
+            None => out.push((about.clone(), v.clone(), 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(a, v, n)| {
+            let v = if n > 1 {
+                format!("{v} (smallest of {n})")
+            } else {
+                v
+            };
+            (a, v)
+        })
+        .collect()
 }

@@ -205,7 +205,11 @@ impl J {
 fn about<'a>(r: &'a CaseResult, id: &str) -> Vec<&'a Finding> {
     r.findings
         .iter()
-        .filter(|f| f.rule.split(", ").any(|c| crate::certify::rules::cites(c, id)))
+        .filter(|f| {
+            f.rule
+                .split(", ")
+                .any(|c| crate::certify::rules::cites(c, id))
+        })
         .collect()
 }
 
@@ -242,7 +246,11 @@ fn a_clean_journal_passes_and_shows_its_variants() {
 fn cl1_credentials_in_the_query_or_a_get_fail() {
     let mut j = J::new();
     j.signin(Role::Portal, 10, 60_000);
-    j.rec.journal.entries[0].credentials.as_mut().unwrap().password = Some(Place::Query);
+    j.rec.journal.entries[0]
+        .credentials
+        .as_mut()
+        .unwrap()
+        .password = Some(Place::Query);
     assert_eq!(verdict_on(&j.judge(), "CL-1"), Some(Verdict::Fail));
 
     let mut j = J::new();
@@ -335,18 +343,24 @@ fn cl5_a_token_outside_its_origin_or_root_fails() {
     }];
     let r = j.judge();
     assert_eq!(verdict_on(&r, "CL-5"), Some(Verdict::Fail));
-    assert!(about(&r, "CL-5")[0].message.contains("T1 (portal token for alice)"));
+    assert!(
+        about(&r, "CL-5")[0]
+            .message
+            .contains("T1 (portal token for alice)")
+    );
 
     let mut j = J::new();
     let t = j.signin(Role::Server, 10, 60_000);
-    j.req(Role::Server, "GET", "/arcgisx/rest/services", 100).presented = vec![Presented {
+    j.req(Role::Server, "GET", "/arcgisx/rest/services", 100)
+        .presented = vec![Presented {
         carrier: Carrier::XEsriHeader,
         token: Seen::Issued(t),
     }];
     assert_eq!(verdict_on(&j.judge(), "CL-5"), Some(Verdict::Fail));
     let mut j = J::new();
     let t = j.signin(Role::Server, 10, 60_000);
-    j.req(Role::Server, "GET", "/arcgis/rest/services", 100).presented = vec![Presented {
+    j.req(Role::Server, "GET", "/arcgis/rest/services", 100)
+        .presented = vec![Presented {
         carrier: Carrier::XEsriHeader,
         token: Seen::Issued(t),
     }];
@@ -485,8 +499,14 @@ fn cl8_retrying_forever_fails() {
         }
     });
     let f = about(&r, "CL-8");
-    assert!(f.iter().any(|f| f.message.contains("retried 4 times")), "{f:#?}");
-    assert!(f.iter().any(|f| f.message.contains("more than 3 renewals")), "{f:#?}");
+    assert!(
+        f.iter().any(|f| f.message.contains("retried 4 times")),
+        "{f:#?}"
+    );
+    assert!(
+        f.iter().any(|f| f.message.contains("more than 3 renewals")),
+        "{f:#?}"
+    );
     assert_eq!(r.verdict, Verdict::Fail);
 }
 
@@ -495,28 +515,36 @@ fn cl9_a_reaction_that_changes_with_the_envelope_fails() {
     let run = |second_renews: bool| {
         let mut j = J::new();
         let t = j.signin(Role::Portal, 0, 60_000);
-        j.event(1, 50, Event::Inject {
-            role: Role::Portal,
-            path_suffix: "/community/self".into(),
-            code: 498,
-            envelope: Envelope::Server200,
-            times: 1,
-            retry_after_s: None,
-        });
+        j.event(
+            1,
+            50,
+            Event::Inject {
+                role: Role::Portal,
+                path_suffix: "/community/self".into(),
+                code: 498,
+                envelope: Envelope::Server200,
+                times: 1,
+                retry_after_s: None,
+            },
+        );
         let e = j.get(t, 100);
         e.error_code = Some(498);
         e.injected = true;
         let n = j.signin(Role::Portal, 200, 60_000);
         j.get(n, 300);
         j.request_op(2, 90, 400, true);
-        j.event(3, 500, Event::Inject {
-            role: Role::Portal,
-            path_suffix: "/community/self".into(),
-            code: 498,
-            envelope: Envelope::Http401,
-            times: 1,
-            retry_after_s: None,
-        });
+        j.event(
+            3,
+            500,
+            Event::Inject {
+                role: Role::Portal,
+                path_suffix: "/community/self".into(),
+                code: 498,
+                envelope: Envelope::Http401,
+                times: 1,
+                retry_after_s: None,
+            },
+        );
         let e = j.get(n, 600);
         e.error_code = Some(498);
         e.status = 401;
@@ -529,7 +557,12 @@ fn cl9_a_reaction_that_changes_with_the_envelope_fails() {
         j.judge()
     };
     let bad = run(false);
-    assert_eq!(verdict_on(&bad, "CL-9"), Some(Verdict::Fail), "{:#?}", bad.findings);
+    assert_eq!(
+        verdict_on(&bad, "CL-9"),
+        Some(Verdict::Fail),
+        "{:#?}",
+        bad.findings
+    );
     assert!(about(&bad, "CL-9")[0].message.contains("http-401"));
     let good = run(true);
     assert_eq!(verdict_on(&good, "CL-9"), None, "{:#?}", good.findings);
@@ -539,13 +572,27 @@ fn cl9_a_reaction_that_changes_with_the_envelope_fails() {
 #[test]
 fn cl10_credentials_to_a_foreign_origin_after_its_499_fail() {
     let mut j = clean();
-    j.req(Role::Foreign, "GET", "/arcgis/rest/services/X/MapServer", 300)
-        .error_code = Some(499);
+    j.req(
+        Role::Foreign,
+        "GET",
+        "/arcgis/rest/services/X/MapServer",
+        300,
+    )
+    .error_code = Some(499);
     let ok = j.judge();
     assert_eq!(verdict_on(&ok, "CL-10"), None);
-    assert!(ok.shown.iter().any(|s| s.about == "foreign 499" && s.variant == "no token sent"));
-    j.req(Role::Foreign, "GET", "/arcgis/rest/services/X/MapServer", 400)
-        .presented = vec![Presented {
+    assert!(
+        ok.shown
+            .iter()
+            .any(|s| s.about == "foreign 499" && s.variant == "no token sent")
+    );
+    j.req(
+        Role::Foreign,
+        "GET",
+        "/arcgis/rest/services/X/MapServer",
+        400,
+    )
+    .presented = vec![Presented {
         carrier: Carrier::Query,
         token: Seen::Issued(TokenId(0)),
     }];
@@ -575,8 +622,16 @@ fn cl11_a_session_started_with_a_session_token_fails_and_starts_are_bounded() {
     j.token(TokenKind::Session, Role::Server, seq, 2_000, 10_000);
     let r = j.judge();
     let f = about(&r, "CL-11");
-    assert!(f.iter().any(|f| f.verdict == Verdict::Fail && f.message.contains("started with T2")), "{f:#?}");
-    assert!(f.iter().any(|f| f.verdict == Verdict::Warn && f.message.contains("half duration")), "{f:#?}");
+    assert!(
+        f.iter()
+            .any(|f| f.verdict == Verdict::Fail && f.message.contains("started with T2")),
+        "{f:#?}"
+    );
+    assert!(
+        f.iter()
+            .any(|f| f.verdict == Verdict::Warn && f.message.contains("half duration")),
+        "{f:#?}"
+    );
 }
 
 #[test]
@@ -619,7 +674,11 @@ fn cl13_two_498s_for_one_token_or_a_storm_warn_in_skew_cases() {
     j.request_op(0, 50, 400, true);
     let ok = j.judge();
     assert_eq!(verdict_on(&ok, "CL-13"), None, "{:#?}", ok.findings);
-    assert!(ok.shown.iter().any(|s| s.rule == "CL-13" && s.variant == "ok" && s.about == "server clock +5 min"));
+    assert!(
+        ok.shown
+            .iter()
+            .any(|s| s.rule == "CL-13" && s.variant == "ok" && s.about == "server clock +5 min")
+    );
 
     let mut j = J::new().cites(&["CL-13"]);
     j.plan.setup.clock_offset_ms = -300_000;
@@ -639,7 +698,11 @@ fn cl14_more_than_ten_acquisitions_a_minute_fail() {
     }
     let r = j.judge();
     assert_eq!(verdict_on(&r, "CL-14"), Some(Verdict::Fail));
-    assert!(r.shown.iter().any(|s| s.rule == "CL-14" && s.variant == "11"));
+    assert!(
+        r.shown
+            .iter()
+            .any(|s| s.rule == "CL-14" && s.variant == "11")
+    );
     let mut j = J::new();
     for k in 0..10 {
         j.signin(Role::Portal, k * 1000, 60_000);
@@ -652,7 +715,12 @@ fn cl14_a_credential_failure_retried_twice_fails() {
     let run = |attempts: usize| {
         let mut j = J::new();
         for k in 0..attempts {
-            let e = j.req(Role::Portal, "POST", "/sharing/rest/generateToken", 10 + k as i64);
+            let e = j.req(
+                Role::Portal,
+                "POST",
+                "/sharing/rest/generateToken",
+                10 + k as i64,
+            );
             e.body_keys = vec!["username".into(), "password".into(), "f".into()];
             e.credentials = Some(Credentials {
                 username: Some("alice".into()),
@@ -660,11 +728,17 @@ fn cl14_a_credential_failure_retried_twice_fails() {
             });
             e.error_code = Some(400);
         }
-        j.op(0, Op::Signin, 0, 100, Outcome::Failed(OpError {
-            kind: ErrorKind::Auth,
-            code: Some(400),
-            message: None,
-        }));
+        j.op(
+            0,
+            Op::Signin,
+            0,
+            100,
+            Outcome::Failed(OpError {
+                kind: ErrorKind::Auth,
+                code: Some(400),
+                message: None,
+            }),
+        );
         j.judge()
     };
     assert_eq!(verdict_on(&run(2), "CL-14"), None);
@@ -675,14 +749,18 @@ fn cl14_a_credential_failure_retried_twice_fails() {
 fn cl14_retrying_before_retry_after_warns() {
     let run = |gap: i64| {
         let mut j = J::new();
-        j.event(0, 0, Event::Inject {
-            role: Role::Portal,
-            path_suffix: "/generateToken".into(),
-            code: 429,
-            envelope: Envelope::Status,
-            times: 1,
-            retry_after_s: Some(2),
-        });
+        j.event(
+            0,
+            0,
+            Event::Inject {
+                role: Role::Portal,
+                path_suffix: "/generateToken".into(),
+                code: 429,
+                envelope: Envelope::Status,
+                times: 1,
+                retry_after_s: Some(2),
+            },
+        );
         j.signin(Role::Portal, 10, 60_000);
         let e = &mut j.rec.journal.entries[0];
         (e.status, e.injected, e.issued) = (429, true, None);
@@ -703,7 +781,11 @@ fn cl15_a_referer_bound_token_without_its_referer_fails() {
     }
     let ok = j.judge();
     assert_eq!(verdict_on(&ok, "CL-15"), None);
-    assert!(ok.shown.iter().any(|s| s.rule == "CL-15" && s.variant == "referer"));
+    assert!(
+        ok.shown
+            .iter()
+            .any(|s| s.rule == "CL-15" && s.variant == "referer")
+    );
     j.rec.journal.entries[2].referer = None;
     assert_eq!(verdict_on(&j.judge(), "CL-15"), Some(Verdict::Fail));
 
@@ -795,7 +877,11 @@ fn counts_respect_anchors_and_op_results_cite_their_levels() {
     let r = j.judge();
     assert_eq!(r.verdict, Verdict::Fail);
     assert_eq!(r.findings[0].entry, Some(3));
-    assert!(r.findings[0].message.contains("line 20: 2 matching requests, at most 1"));
+    assert!(
+        r.findings[0]
+            .message
+            .contains("line 20: 2 matching requests, at most 1")
+    );
 
     let mut j = clean();
     j.request_op(1, 90, 110, false);
@@ -827,7 +913,14 @@ fn token_filters_match_revoked_rejected_and_home_tokens() {
     assert!(matches(&cx, &f(TokenMatch::Home), &es[2]));
     assert!(!matches(&cx, &f(TokenMatch::Rejected), &es[2]));
     assert!(matches(&cx, &f(TokenMatch::None), &es[0]));
-    assert!(matches(&cx, &Filter { acquisition: Some(true), ..Filter::default() }, &es[0]));
+    assert!(matches(
+        &cx,
+        &Filter {
+            acquisition: Some(true),
+            ..Filter::default()
+        },
+        &es[0]
+    ));
 }
 
 #[test]
@@ -846,7 +939,9 @@ fn the_timeline_names_tokens_by_label_and_marks_the_offending_request() {
         .collect();
     assert_eq!(
         offending,
-        ["portal http GET /sharing/rest/community/self; T1 (portal token for alice, revoked, drew a 498) in X-Esri-Authorization -> 200"]
+        [
+            "portal http GET /sharing/rest/community/self; T1 (portal token for alice, revoked, drew a 498) in X-Esri-Authorization -> 200"
+        ]
     );
     assert!(
         text[0].contains("password in body (user alice) -> 200; issued T1 = portal token for alice, expires in 60.0 s"),
@@ -872,24 +967,64 @@ fn result_with(id: &str, shown: &[(&str, &str, &str)]) -> CaseResult {
 
 #[test]
 fn rollup_fails_a_variant_shown_two_ways_and_builds_the_card() {
-    let a = result_with("client/a", &[("CL-3", "GET", "header"), ("CL-7", "portal token", "2.0 s of 15.0 s")]);
-    let b = result_with("client/b", &[("CL-3", "GET", "query"), ("CL-14", "peak acquisitions per minute", "3")]);
-    let c = client_result("good", "drv --x 'y'", Some(&hello()), vec![a.clone(), b.clone()]);
+    let a = result_with(
+        "client/a",
+        &[
+            ("CL-3", "GET", "header"),
+            ("CL-7", "portal token", "2.0 s of 15.0 s"),
+        ],
+    );
+    let b = result_with(
+        "client/b",
+        &[
+            ("CL-3", "GET", "query"),
+            ("CL-14", "peak acquisitions per minute", "3"),
+        ],
+    );
+    let c = client_result(
+        "good",
+        "drv --x 'y'",
+        Some(&hello()),
+        vec![a.clone(), b.clone()],
+    );
     assert_eq!(c.verdict, Verdict::Fail);
     assert_eq!(c.cases[0].verdict, Verdict::Pass);
     assert_eq!(c.cases[1].verdict, Verdict::Fail);
-    assert!(c.cases[1].findings[0].message.contains("`query` for GET here, `header` for GET in client/a"));
-    assert_eq!(c.cases[0].replay, r"tessera certify --driver 'drv --x '\''y'\''' --case client/a --verbose");
+    assert!(
+        c.cases[1].findings[0]
+            .message
+            .contains("`query` for GET here, `header` for GET in client/a")
+    );
+    assert_eq!(
+        c.cases[0].replay,
+        r"tessera certify --driver 'drv --x '\''y'\''' --case client/a --verbose"
+    );
     let cl3 = c.rules.iter().find(|r| r.rule == "CL-3").unwrap();
-    assert_eq!((cl3.verdict, cl3.cases.clone()), (Verdict::Fail, vec!["client/b".to_string()]));
+    assert_eq!(
+        (cl3.verdict, cl3.cases.clone()),
+        (Verdict::Fail, vec!["client/b".to_string()])
+    );
     assert_eq!(cl3.levels, "SHOULD + VARIANT");
     let cl1 = c.rules.iter().find(|r| r.rule == "CL-1").unwrap();
     assert_eq!(cl1.verdict, Verdict::NotApplicable);
     assert_eq!(c.rules.len(), 15);
-    let card: Vec<String> = c.card.iter().map(|l| format!("{}: {}", l.topic, l.value)).collect();
-    assert!(card.contains(&"carriers: GET → header, GET → query".to_string()), "{card:#?}");
-    assert!(card.contains(&"renewal margin: portal token: 2.0 s of 15.0 s".to_string()), "{card:#?}");
-    assert!(card.contains(&"acquisitions per minute (peak): 3".to_string()), "{card:#?}");
+    let card: Vec<String> = c
+        .card
+        .iter()
+        .map(|l| format!("{}: {}", l.topic, l.value))
+        .collect();
+    assert!(
+        card.contains(&"carriers: GET → header, GET → query".to_string()),
+        "{card:#?}"
+    );
+    assert!(
+        card.contains(&"renewal margin: portal token: 2.0 s of 15.0 s".to_string()),
+        "{card:#?}"
+    );
+    assert!(
+        card.contains(&"acquisitions per minute (peak): 3".to_string()),
+        "{card:#?}"
+    );
 
     let b2 = result_with("client/b", &[("CL-3", "GET", "header")]);
     let c = client_result("good", "drv", None, vec![a, b2]);
@@ -930,12 +1065,27 @@ fn a_request_in_the_same_millisecond_as_the_next_event_belongs_to_its_operation(
     });
     let r = j.judge();
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.findings);
-    assert!(r.shown.iter().any(|s| s.rule == "CL-8" && s.variant == "renew-retry"));
+    assert!(
+        r.shown
+            .iter()
+            .any(|s| s.rule == "CL-8" && s.variant == "renew-retry")
+    );
     // The excerpt lists the first request before the revocation.
     let cx = Cx::new(&j.plan, &j.rec);
-    let texts: Vec<&str> = cx.timeline.lines.iter().map(|(_, l)| l.text.as_str()).collect();
-    let first_get = texts.iter().position(|t| t.contains("-> 200") && t.contains("GET")).unwrap();
-    let revoke = texts.iter().position(|t| t.contains("event revoke")).unwrap();
+    let texts: Vec<&str> = cx
+        .timeline
+        .lines
+        .iter()
+        .map(|(_, l)| l.text.as_str())
+        .collect();
+    let first_get = texts
+        .iter()
+        .position(|t| t.contains("-> 200") && t.contains("GET"))
+        .unwrap();
+    let revoke = texts
+        .iter()
+        .position(|t| t.contains("event revoke"))
+        .unwrap();
     assert!(first_get < revoke, "{texts:#?}");
 }
 
@@ -960,7 +1110,12 @@ fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
     let mut j = J::new();
     j.event(0, 0, Event::DeclareAllSsl);
     let e = j.req(Role::Portal, "POST", "/sharing/rest/generateToken", 10);
-    e.body_keys = vec!["username".into(), "password".into(), "client".into(), "f".into()];
+    e.body_keys = vec![
+        "username".into(),
+        "password".into(),
+        "client".into(),
+        "f".into(),
+    ];
     e.credentials = Some(Credentials {
         username: Some("alice".into()),
         password: Some(Place::Body),
@@ -974,4 +1129,55 @@ fn cl12_a_password_over_http_after_all_ssl_fails_even_if_refused() {
     j.rec.journal.events[0].event = Event::DeclareSsl;
     j.rec.journal.entries[0].scheme = Scheme::Http;
     assert_eq!(verdict_on(&j.judge(), "CL-12"), None);
+}
+
+#[test]
+fn the_card_keeps_the_smallest_margin_per_token_kind() {
+    // Smallest as a share of the lifetime: 2 s of 15 s (13 %).
+    let a = result_with(
+        "client/a",
+        &[
+            ("CL-7", "portal token", "0.9 s of 4.0 s"),
+            ("CL-7", "portal token", "2.0 s of 15.0 s"),
+            (
+                "CL-11",
+                "session token",
+                "none (renewed 0.5 s after expiry)",
+            ),
+        ],
+    );
+    let b = result_with("client/b", &[("CL-7", "portal token", "3.0 s of 8.0 s")]);
+    let c = client_result("x", "d", None, vec![a, b]);
+    let line = c.card.iter().find(|l| l.topic == "renewal margin").unwrap();
+    assert_eq!(
+        line.value,
+        "portal token: 2.0 s of 15.0 s (smallest of 3), session token: none (renewed 0.5 s after expiry)"
+    );
+}
+
+#[test]
+fn a_renewal_after_a_token_error_is_not_a_margin() {
+    // A 499 injected on a request with T1; the client renews at once.
+    let mut j = J::new();
+    let t = j.signin(Role::Portal, 0, 60_000);
+    j.request_op(1, 50, 400, true);
+    j.get(t, 100).error_code = Some(499);
+    let n = j.signin(Role::Portal, 200, 60_000);
+    j.get(n, 300);
+    let r = j.judge();
+    assert!(!r.shown.iter().any(|s| s.rule == "CL-7"), "{:?}", r.shown);
+}
+
+/// From H19's branch (merged by H17): a server's token service root is a
+/// token path, a service that merely contains `tokens` is not.
+#[test]
+fn a_server_token_service_root_is_a_token_path() {
+    let j = J::new();
+    let cx = Cx::new(&j.plan, &j.rec);
+    assert!(cx.is_token_path("/arcgis/tokens"));
+    assert!(cx.is_token_path("/arcgis/tokens/"));
+    assert!(cx.is_token_path("/arcgis/tokens/generateToken"));
+    assert!(cx.is_token_path("/sharing/rest/generateToken"));
+    assert!(!cx.is_token_path("/arcgis/rest/services/tokens/MapServer/0"));
+    assert!(!cx.is_token_path("/arcgis/rest/services"));
 }

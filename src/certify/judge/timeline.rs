@@ -5,7 +5,7 @@
 //! password shows as `password in body`.
 
 use crate::certify::journal::{
-    Binding, CaseRecord, Carrier, Entry, IssuedToken, Place, Seen, TokenId, TokenKind,
+    Binding, Carrier, CaseRecord, Entry, IssuedToken, Place, Seen, TokenId, TokenKind,
 };
 use crate::certify::plan::{Envelope, Event, Revoke};
 use crate::certify::protocol::{Op, Outcome};
@@ -85,12 +85,7 @@ pub fn entry_text(rec: &CaseRecord, e: &Entry, rejected: &dyn Fn(TokenId) -> boo
         crate::certify::journal::Scheme::Http => "http",
         crate::certify::journal::Scheme::Https => "https",
     };
-    let mut s = format!(
-        "{} {scheme} {} {}",
-        e.role.as_str(),
-        e.method,
-        e.path
-    );
+    let mut s = format!("{} {scheme} {} {}", e.role.as_str(), e.method, e.path);
     for p in &e.presented {
         s.push_str(&format!(
             "; {} in {}",
@@ -150,7 +145,9 @@ fn op_text(op: &Op) -> String {
             ..
         } => format!(
             "op session.start{}{}",
-            duration.map(|d| format!(" duration {d} s")).unwrap_or_default(),
+            duration
+                .map(|d| format!(" duration {d} s"))
+                .unwrap_or_default(),
             auto_refresh
                 .map(|a| format!(" autoRefresh {a}"))
                 .unwrap_or_default()
@@ -195,14 +192,19 @@ pub fn event_text(e: &Event) -> String {
                 .map(|r| format!(", Retry-After {r}"))
                 .unwrap_or_default()
         ),
-        Event::ClockJump { ms } => format!("event server clock jumps {:+.1} s", *ms as f64 / 1000.0),
+        Event::ClockJump { ms } => {
+            format!("event server clock jumps {:+.1} s", *ms as f64 / 1000.0)
+        }
         Event::ClockOffset { ms } => {
             format!("event server clock offset {:+.1} s", *ms as f64 / 1000.0)
         }
         Event::DeclareSsl => "event token answers declare ssl: true".into(),
         Event::DeclareAllSsl => "event portals/self declares allSSL: true".into(),
         Event::AdvertiseOwningSystem { role, .. } => {
-            format!("event {} advertises a chosen owningSystemUrl", role.as_str())
+            format!(
+                "event {} advertises a chosen owningSystemUrl",
+                role.as_str()
+            )
         }
         Event::AdvertiseTokenUrl { role, .. } => {
             format!("event {} advertises a chosen token URL", role.as_str())
@@ -236,7 +238,10 @@ impl Timeline {
             lines.push((Source::Event(a.step), line(a.real_ms, event_text(&a.event))));
         }
         for e in &rec.journal.entries {
-            lines.push((Source::Entry(e.seq), line(e.real_ms, entry_text(rec, e, rejected))));
+            lines.push((
+                Source::Entry(e.seq),
+                line(e.real_ms, entry_text(rec, e, rejected)),
+            ));
         }
         // Ops and events, then their requests, then the answer; at one
         // millisecond, by step.
@@ -247,7 +252,7 @@ impl Timeline {
                 _ => None,
             })
             .collect();
-        let keyed: Vec<((i64, usize, u8), (Source, TimelineLine))> = lines
+        let keyed: Vec<(super::Pos, (Source, TimelineLine))> = lines
             .into_iter()
             .map(|(src, l)| {
                 let (step, rank) = match src {
@@ -286,7 +291,10 @@ impl Timeline {
                 .position(|(s, _)| *s == Source::Entry(seq))
         });
         let (from, to) = match at {
-            Some(i) => (i.saturating_sub(BEFORE), (i + AFTER + 1).min(self.lines.len())),
+            Some(i) => (
+                i.saturating_sub(BEFORE),
+                (i + AFTER + 1).min(self.lines.len()),
+            ),
             None => (0, self.lines.len().min(BEFORE + AFTER)),
         };
         self.lines[from..to]
