@@ -390,6 +390,23 @@ pub struct RawFilter {
 
 /// Reads and checks one case file.
 pub fn load_file(path: &Path) -> Result<Case, Vec<Diagnostic>> {
+    load_located(path).map(|(c, _)| c)
+}
+
+/// Parses and checks a case from its text (`file` names it in errors).
+pub fn parse_case(text: &str, file: &Path) -> Result<Case, Vec<Diagnostic>> {
+    parse_located(text, file).map(|(c, _)| c)
+}
+
+/// [`parse_case`], also returning where the id is written (for the
+/// duplicate-id check of [`load_cases`]).
+fn parse_located(text: &str, file: &Path) -> Result<(Case, Loc), Vec<Diagnostic>> {
+    let raw: CaseFile = parse_yaml(text, file).map_err(|d| vec![d])?;
+    let id_loc = raw.id.loc;
+    check(raw, file).map(|c| (c, id_loc))
+}
+
+fn load_located(path: &Path) -> Result<(Case, Loc), Vec<Diagnostic>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diagnostic::new(
             path,
@@ -397,13 +414,7 @@ pub fn load_file(path: &Path) -> Result<Case, Vec<Diagnostic>> {
             DiagnosticKind::Io(e.to_string()),
         )]
     })?;
-    parse_case(&text, path)
-}
-
-/// Parses and checks a case from its text (`file` names it in errors).
-pub fn parse_case(text: &str, file: &Path) -> Result<Case, Vec<Diagnostic>> {
-    let raw: CaseFile = parse_yaml(text, file).map_err(|d| vec![d])?;
-    check(raw, file)
+    parse_located(&text, path)
 }
 
 /// Reads every `*.yaml` / `*.yml` under `paths` (files or folders,
@@ -427,12 +438,12 @@ pub fn load_cases(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     files.dedup();
     let mut out: Vec<Case> = Vec::new();
     for f in files {
-        match load_file(&f) {
-            Ok(c) => {
+        match load_located(&f) {
+            Ok((c, id_loc)) => {
                 if let Some(prev) = out.iter().find(|o| o.plan.id == c.plan.id) {
                     errors.push(Diagnostic::new(
                         &f,
-                        Loc { line: 2, column: 5 },
+                        id_loc,
                         DiagnosticKind::DuplicateId {
                             id: c.plan.id.clone(),
                             other: PathBuf::from(&prev.plan.file),
@@ -1226,6 +1237,21 @@ expect:
         assert!(
             got[0].ends_with("(did you mean `origin.foreign`?)"),
             "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_id_is_reported_where_the_second_file_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "version: 1\n# a comment\nid: client/same\ntitle: t\nrules: [CL-1]\nsteps: [{op: signin}]\n";
+        std::fs::write(dir.path().join("a.yaml"), body).unwrap();
+        std::fs::write(dir.path().join("b.yaml"), body).unwrap();
+        let errs = load_cases(&[dir.path().to_owned()]).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        let text = errs[0].to_string();
+        assert!(
+            text.contains("b.yaml:3:5: error: a scenario id unique"),
+            "{text}"
         );
     }
 
