@@ -32,7 +32,7 @@ pub use expect::{Check, CheckKind, Expectations, Filter, OpExpect, TokenMatch};
 pub use rollup::client_result;
 
 use crate::certify::journal::{
-    CaseRecord, DriverEnd, Entry, IssuedToken, Role, Seen, TokenId, TokenKind,
+    CaseRecord, DriverEnd, Entry, IssuedToken, Seen, TokenId, TokenKind,
 };
 use crate::certify::plan::{CasePlan, Event, StepKind};
 use crate::certify::protocol::Outcome;
@@ -343,11 +343,6 @@ impl<'a> Cx<'a> {
         self.step_time(step).map(|t| (t, step, 0))
     }
 
-    /// Whether request `seq` came at or after the start of `step`.
-    pub fn after_step(&self, seq: usize, step: usize) -> bool {
-        self.step_pos(step).is_some_and(|p| self.pos(seq) >= p)
-    }
-
     /// When a revocation hit a token, as a place in the case's order.
     pub fn revoked_pos(&self, t: &IssuedToken) -> Option<Pos> {
         let at = t.revoked_real_ms?;
@@ -390,18 +385,6 @@ impl<'a> Cx<'a> {
             .find(|e| e.real_ms <= real_ms)
             .or_else(|| es.first())?;
         Some(real_ms + (near.server_ms - near.real_ms))
-    }
-
-    /// The real time window of each answered operation: `(step, from, to)`.
-    pub fn op_windows(&self) -> Vec<(usize, i64, i64)> {
-        let ops = &self.rec.transcript.ops;
-        ops.iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let next = ops.get(i + 1).map(|n| n.sent_real_ms).unwrap_or(i64::MAX);
-                (o.step, o.sent_real_ms, o.answered_real_ms.unwrap_or(next))
-            })
-            .collect()
     }
 
     /// The real time a step began: its op was sent, or its event applied.
@@ -822,9 +805,4 @@ pub fn margin_text(margin_ms: i64) -> String {
     } else {
         format!("{:.1} s after expiry", -margin_ms as f64 / 1000.0)
     }
-}
-
-/// Whether the role's listener in this case is home.
-pub fn is_home_role(r: Role) -> bool {
-    r.is_home()
 }
