@@ -288,3 +288,31 @@ fn selfcheck_clients_passes_the_good_driver_and_names_what_is_not_caught() {
     assert!(text.contains("client selfcheck FAILED: "), "{text}");
     assert!(!text.contains("query-credentials,"), "{text}");
 }
+
+#[test]
+fn plan_selects_the_session_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    // A driver that ends at once: every selected case is an error, fast.
+    let out = tessera(&[
+        "certify",
+        "--driver",
+        "exit 0",
+        "--plan",
+        "basemap-sessions",
+        "--report-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let ids: Vec<String> = case_verdicts(&json(dir.path()))
+        .into_iter()
+        .map(|(id, v)| {
+            assert_eq!(v, "error", "{id}");
+            id
+        })
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|id| id.starts_with("client/session")),
+        "{ids:?}"
+    );
+}
