@@ -157,7 +157,9 @@ impl Client {
         if flaw == Some(Flaw::NoVerifyTls) {
             b = b.tls_danger_accept_invalid_certs(true);
         }
-        let http = b.build().map_err(|e| format!("cannot build the client: {e}"))?;
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot build the client: {e}"))?;
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let portal = nonempty(&env.portal_url)
             .and_then(|p| Root::of(&format!("{}/sharing", logic::portal_base(&p))));
@@ -329,7 +331,9 @@ impl Client {
                 if plain && attempt == 0 {
                     self.declare_https();
                     let https = format!("https://{}", url.trim_start_matches("http://"));
-                    let a = self.send("POST", &https, &body, Carry::None, &query).await?;
+                    let a = self
+                        .send("POST", &https, &body, Carry::None, &query)
+                        .await?;
                     break a;
                 }
             }
@@ -422,7 +426,10 @@ impl Client {
 
     /// A portal token by username and password at `{portal}/generateToken`.
     async fn acquire_portal(&self, st: &mut State) -> Result<Token, OpError> {
-        let url = format!("{}/generateToken", self.env.portal_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/generateToken",
+            self.env.portal_url.trim_end_matches('/')
+        );
         let t = self.with_password(st, &url).await?;
         if self.is(Flaw::DoubleToken) {
             st.spare = self.with_password(st, &url).await.ok();
@@ -451,7 +458,10 @@ impl Client {
             .map(str::to_owned);
         let url = match advertised {
             Some(u) if self.is(Flaw::PasswordToAdvertised) => u,
-            Some(u) if Origin::of(&u).is_some_and(|o| o.host == root.origin.host && o.port == root.origin.port) => {
+            Some(u)
+                if Origin::of(&u)
+                    .is_some_and(|o| o.host == root.origin.host && o.port == root.origin.port) =>
+            {
                 // An https token service for an http root declares
                 // HTTPS-only (CL-12).
                 if u.starts_with("https:") && !root.origin.is_https() {
@@ -533,7 +543,12 @@ impl Client {
                     renewed = true;
                     st.portal_token = None;
                 }
-                r => return r.map_err(|e| OpError { kind: ErrorKind::Refresh, ..e }),
+                r => {
+                    return r.map_err(|e| OpError {
+                        kind: ErrorKind::Refresh,
+                        ..e
+                    });
+                }
             }
         }
     }
@@ -593,17 +608,22 @@ impl Client {
                         .map(str::to_owned)
                 })
                 .unwrap_or_else(|| {
-                    format!("{}/sharing/rest/generateToken", owning.trim_end_matches('/'))
+                    format!(
+                        "{}/sharing/rest/generateToken",
+                        owning.trim_end_matches('/')
+                    )
                 });
             return Scope::Federated { root, service };
         }
-        if self.is(Flaw::PasswordToAdvertised) {
-            if let Some(service) = info.pointer("/authInfo/tokenServicesUrl").and_then(Value::as_str) {
-                return Scope::Federated {
-                    root,
-                    service: service.to_owned(),
-                };
-            }
+        if self.is(Flaw::PasswordToAdvertised)
+            && let Some(service) = info
+                .pointer("/authInfo/tokenServicesUrl")
+                .and_then(Value::as_str)
+        {
+            return Scope::Federated {
+                root,
+                service: service.to_owned(),
+            };
         }
         if !logic::is_federated(owning, &self.env.portal_url) {
             return Scope::Foreign;
@@ -620,12 +640,18 @@ impl Client {
         match scope {
             Scope::Portal => self.portal_token(st).await.map(Some),
             Scope::Server(root) | Scope::Federated { root, .. } => {
-                if let Some((_, t)) = st.server_tokens.get(&root.url()).filter(|(_, t)| self.fresh(t)) {
+                if let Some((_, t)) = st
+                    .server_tokens
+                    .get(&root.url())
+                    .filter(|(_, t)| self.fresh(t))
+                {
                     return Ok(Some(t.clone()));
                 }
                 self.acquire(st, scope).await.map(Some)
             }
-            Scope::Foreign if self.is(Flaw::SendEverywhere) => self.portal_token(st).await.map(Some),
+            Scope::Foreign if self.is(Flaw::SendEverywhere) => {
+                self.portal_token(st).await.map(Some)
+            }
             Scope::Foreign => Ok(None),
         }
     }
@@ -640,7 +666,8 @@ impl Client {
             }
             Scope::Federated { root, service } => (root, self.exchange(st, root, service).await?),
         };
-        st.server_tokens.insert(root.url(), (scope.clone(), t.clone()));
+        st.server_tokens
+            .insert(root.url(), (scope.clone(), t.clone()));
         Ok(t)
     }
 
@@ -655,7 +682,11 @@ impl Client {
                 }
             }
             Scope::Server(root) | Scope::Federated { root, .. } => {
-                if st.server_tokens.get(&root.url()).is_some_and(|(_, t)| t.value == value) {
+                if st
+                    .server_tokens
+                    .get(&root.url())
+                    .is_some_and(|(_, t)| t.value == value)
+                {
                     st.server_tokens.remove(&root.url());
                 }
                 if matches!(scope, Scope::Federated { .. }) {
@@ -670,7 +701,9 @@ impl Client {
         if self.is(Flaw::LateRenewal) {
             t.expires_at + LATE
         } else {
-            t.expires_at.checked_sub(t.margin + SLACK).unwrap_or(t.expires_at)
+            t.expires_at
+                .checked_sub(t.margin + SLACK)
+                .unwrap_or(t.expires_at)
         }
     }
 
@@ -681,10 +714,9 @@ impl Client {
         let now = Instant::now();
         if let Some(t) = st.portal_token.clone()
             && now >= self.due(&t)
+            && self.acquire_portal(st).await.is_err()
         {
-            if self.acquire_portal(st).await.is_err() {
-                st.portal_token = None;
-            }
+            st.portal_token = None;
         }
         let due: Vec<(String, Scope)> = st
             .server_tokens
@@ -730,7 +762,11 @@ impl Client {
             || self.env.portal_url.is_empty();
         if to_server {
             let Some(root) = &self.server else {
-                return Err(fail(ErrorKind::Other, None, "no portal or server to sign in to"));
+                return Err(fail(
+                    ErrorKind::Other,
+                    None,
+                    "no portal or server to sign in to",
+                ));
             };
             self.acquire(st, &Scope::Server(root.clone())).await?;
             return Ok(());
@@ -738,7 +774,13 @@ impl Client {
         let url = format!("{}/portals/self", self.env.portal_url.trim_end_matches('/'));
         if !self.is(Flaw::IgnoreSsl) {
             let a = self
-                .send("GET", &url, &[("f".into(), "json".into())], Carry::None, &[])
+                .send(
+                    "GET",
+                    &url,
+                    &[("f".into(), "json".into())],
+                    Carry::None,
+                    &[],
+                )
                 .await?;
             if a.body.get("allSSL").and_then(Value::as_bool) == Some(true) {
                 self.declare_https();
@@ -761,7 +803,8 @@ impl Client {
         if Origin::of(url).is_none() {
             return Err(fail(ErrorKind::Other, None, "not an http(s) URL"));
         }
-        let mut p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut p: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if !params.contains_key("f") {
             p.push(("f".into(), "json".into()));
         }
@@ -788,9 +831,15 @@ impl Client {
         let mut attempts = 0;
         loop {
             let extra = self.extra_query(st, scope, token.as_ref());
-            let carry = token.as_ref().map_or(Carry::None, |t| Carry::Token(&t.value));
+            let carry = token
+                .as_ref()
+                .map_or(Carry::None, |t| Carry::Token(&t.value));
             let a = self.send(method, url, params, carry, &extra).await?;
-            let limit = if self.is(Flaw::RetryForever) { FOREVER } else { 1 };
+            let limit = if self.is(Flaw::RetryForever) {
+                FOREVER
+            } else {
+                1
+            };
             match self.token_error(&a) {
                 Some(TokenError::Invalid) if token.is_some() && attempts < limit => {
                     attempts += 1;
@@ -807,7 +856,12 @@ impl Client {
                     }
                     token = match self.token_for(st, scope).await {
                         Ok(t) => t,
-                        Err(e) => return Err(OpError { kind: ErrorKind::Refresh, ..e }),
+                        Err(e) => {
+                            return Err(OpError {
+                                kind: ErrorKind::Refresh,
+                                ..e
+                            });
+                        }
                     };
                 }
                 Some(TokenError::Required) if *scope == Scope::Foreign && attempts < 1 => {
@@ -834,7 +888,12 @@ impl Client {
     }
 
     /// `double-token`: the spare portal token in the query beside the header.
-    fn extra_query(&self, st: &State, scope: &Scope, token: Option<&Token>) -> Vec<(String, String)> {
+    fn extra_query(
+        &self,
+        st: &State,
+        scope: &Scope,
+        token: Option<&Token>,
+    ) -> Vec<(String, String)> {
         if !self.is(Flaw::DoubleToken) || token.is_none() {
             return Vec::new();
         }
@@ -893,7 +952,11 @@ impl Client {
         let start = a.body.get("startTime").and_then(logic::code_of);
         let end = a.body.get("endTime").and_then(logic::code_of);
         let Some(value) = value else {
-            return Err(fail(ErrorKind::Other, None, "no sessionToken in the answer"));
+            return Err(fail(
+                ErrorKind::Other,
+                None,
+                "no sessionToken in the answer",
+            ));
         };
         // The server's own instants give the duration whatever the clocks
         // say (CL-13).
@@ -939,13 +1002,19 @@ impl Client {
         if st.session.is_none() {
             return Err(fail(ErrorKind::Other, None, "no session started"));
         }
-        if self.session_due(st).is_some_and(|due| Instant::now() >= due) {
+        if self
+            .session_due(st)
+            .is_some_and(|due| Instant::now() >= due)
+        {
             self.restart_session(st).await?;
         }
         let params = vec![("f".to_owned(), "json".to_owned())];
         let mut retried = false;
         loop {
-            let s = st.session.clone().ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
+            let s = st
+                .session
+                .clone()
+                .ok_or_else(|| fail(ErrorKind::Other, None, "no session"))?;
             let own = s.origin.is_some() && s.origin == Origin::of(url);
             let carry = if own || self.is(Flaw::SendEverywhere) {
                 Carry::Token(&s.value)
@@ -1063,7 +1132,11 @@ pub fn spawn_auto_refresh(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep_until(due.into()).await;
             let mut st = shared.state.lock().await;
             // Another operation may have replaced it meanwhile.
-            if shared.client.session_due(&st).is_some_and(|d| d > Instant::now()) {
+            if shared
+                .client
+                .session_due(&st)
+                .is_some_and(|d| d > Instant::now())
+            {
                 continue;
             }
             if shared.client.restart_session(&mut st).await.is_err() {

@@ -78,7 +78,8 @@ impl Root {
         let p = u.path();
         self.path.is_empty()
             || p == self.path
-            || p.strip_prefix(&self.path).is_some_and(|r| r.starts_with('/'))
+            || p.strip_prefix(&self.path)
+                .is_some_and(|r| r.starts_with('/'))
     }
 
     /// `scheme://host:port/path` (no trailing slash).
@@ -207,7 +208,10 @@ pub fn token_error(status: u16, body: &serde_json::Value) -> Option<TokenError> 
     if !matches!(status, 200 | 401 | 403 | 498 | 499) {
         return None;
     }
-    let code = body.get("error").and_then(|e| e.get("code")).and_then(code_of);
+    let code = body
+        .get("error")
+        .and_then(|e| e.get("code"))
+        .and_then(code_of);
     match code {
         Some(498) => Some(TokenError::Invalid),
         Some(499) => Some(TokenError::Required),
@@ -269,7 +273,9 @@ pub fn retry_after(value: &str) -> Option<Duration> {
 /// draw. A `Retry-After` wins when it is longer.
 pub fn backoff(attempt: u32, unit: f64, retry_after: Option<Duration>) -> Duration {
     let cap = Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)));
-    let jittered = cap.mul_f64(unit.clamp(0.0, 1.0)).max(Duration::from_millis(50));
+    let jittered = cap
+        .mul_f64(unit.clamp(0.0, 1.0))
+        .max(Duration::from_millis(50));
     match retry_after {
         Some(r) if r > jittered => r,
         _ => jittered,
@@ -306,9 +312,7 @@ mod tests {
         assert!(portal.contains("http://127.0.0.1:5000/sharing/rest/community/self?f=json"));
         assert!(!portal.contains("http://127.0.0.1:5000/sharing/restx"));
         // The URL merely contains the portal URL (rest-js `new RegExp(portal)`).
-        assert!(!portal.contains(
-            "http://127.0.0.1:6000/x?u=http://127.0.0.1:5000/sharing/rest"
-        ));
+        assert!(!portal.contains("http://127.0.0.1:6000/x?u=http://127.0.0.1:5000/sharing/rest"));
         assert!(!portal.contains("http://127x0.0.1:5000/sharing/rest"));
         assert!(!portal.contains("http://127.0.0.1:5000@evil.example/sharing/rest"));
         let whole = Root::of("http://127.0.0.1:5000/").unwrap();
@@ -328,7 +332,10 @@ mod tests {
         );
         assert_eq!(server_root("http://127.0.0.1:1/restful/x"), None);
         assert_eq!(portal_base("http://h:1/sharing/rest/"), "http://h:1");
-        assert_eq!(portal_base("http://h:1/portal/sharing/rest"), "http://h:1/portal");
+        assert_eq!(
+            portal_base("http://h:1/portal/sharing/rest"),
+            "http://h:1/portal"
+        );
     }
 
     #[test]
@@ -341,7 +348,10 @@ mod tests {
         // path that contains the portal, another port or scheme.
         assert!(!is_federated("http://127.0.0.1:6000/e|127", portal));
         assert!(!is_federated("http://127.0.0.1:500", portal));
-        assert!(!is_federated("http://127.0.0.1:6000/127.0.0.1:5000", portal));
+        assert!(!is_federated(
+            "http://127.0.0.1:6000/127.0.0.1:5000",
+            portal
+        ));
         assert!(!is_federated("http://127.0.0.1:5001", portal));
         assert!(!is_federated("https://127.0.0.1:5000", portal));
         assert!(!is_federated("http://127.0.0.1:5000/sharing/rest", portal));
@@ -379,7 +389,10 @@ mod tests {
         let server_now = 1_000_000_000_000;
         let local_now = server_now + 7_200_000;
         let expires = server_now + 20_000;
-        assert_eq!(token_lifetime(expires, Some(server_now), local_now, s(3600)), s(20));
+        assert_eq!(
+            token_lifetime(expires, Some(server_now), local_now, s(3600)),
+            s(20)
+        );
         assert_eq!(token_lifetime(expires, None, local_now, s(3600)), s(3600));
         assert_eq!(token_lifetime(expires, None, server_now, s(3600)), s(20));
     }
@@ -396,10 +409,22 @@ mod tests {
     #[test]
     fn token_errors_are_read_by_code_in_both_envelopes_never_by_text() {
         let e = |code: i64, msg: &str| json!({"error": {"code": code, "message": msg}});
-        assert_eq!(token_error(200, &e(498, "Invalid Token")), Some(TokenError::Invalid));
-        assert_eq!(token_error(200, &e(498, "Invalid token.")), Some(TokenError::Invalid));
-        assert_eq!(token_error(401, &e(498, "Token Invalid.")), Some(TokenError::Invalid));
-        assert_eq!(token_error(403, &e(499, "whatever")), Some(TokenError::Required));
+        assert_eq!(
+            token_error(200, &e(498, "Invalid Token")),
+            Some(TokenError::Invalid)
+        );
+        assert_eq!(
+            token_error(200, &e(498, "Invalid token.")),
+            Some(TokenError::Invalid)
+        );
+        assert_eq!(
+            token_error(401, &e(498, "Token Invalid.")),
+            Some(TokenError::Invalid)
+        );
+        assert_eq!(
+            token_error(403, &e(499, "whatever")),
+            Some(TokenError::Required)
+        );
         assert_eq!(
             token_error(200, &json!({"error": {"code": "498"}})),
             Some(TokenError::Invalid)

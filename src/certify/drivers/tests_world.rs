@@ -15,7 +15,9 @@ use crate::certify::world::{LeakRegistry, RunTls, World, WorldOptions};
 
 async fn world(setup: Setup) -> World {
     let opts = WorldOptions::new("drivers", Arc::new(LeakRegistry::new()));
-    World::start(&setup, &opts).await.expect("a world on loopback")
+    World::start(&setup, &opts)
+        .await
+        .expect("a world on loopback")
 }
 
 /// A world whose listeners also speak HTTPS (one port, both schemes), with
@@ -23,7 +25,9 @@ async fn world(setup: Setup) -> World {
 async fn world_tls(setup: Setup, dir: &std::path::Path) -> World {
     let mut opts = WorldOptions::new("drivers", Arc::new(LeakRegistry::new()));
     opts.tls = Some(Arc::new(RunTls::generate(dir).expect("a run CA")));
-    World::start(&setup, &opts).await.expect("a world on loopback")
+    World::start(&setup, &opts)
+        .await
+        .expect("a world on loopback")
 }
 
 fn client(w: &World, flaw: Option<Flaw>) -> Client {
@@ -60,12 +64,17 @@ async fn revoke_case(flaw: Option<Flaw>) -> (Journal, i64, bool) {
     let mut st = State::default();
     let self_url = format!("{}/community/self", w.url(Var::Portal));
     c.signin(&mut st).await.expect("signin");
-    c.request(&mut st, &self_url, None, &no_params()).await.expect("first request");
+    c.request(&mut st, &self_url, None, &no_params())
+        .await
+        .expect("first request");
     let from = w.now_real_ms();
     w.apply(2, &Event::Revoke(Revoke::User("alice".into())))
         .await
         .expect("revoke");
-    let ok = c.request(&mut st, &self_url, None, &no_params()).await.is_ok();
+    let ok = c
+        .request(&mut st, &self_url, None, &no_params())
+        .await
+        .is_ok();
     (w.finish().await, from, ok)
 }
 
@@ -209,9 +218,15 @@ async fn the_federated_server_gets_an_exchanged_token_and_the_portal_none() {
         "{}/rest/services/SampleWorldCities/MapServer",
         w.url(Var::Federated)
     );
-    c.request(&mut st, &url, None, &no_params()).await.expect("federated request");
+    c.request(&mut st, &url, None, &no_params())
+        .await
+        .expect("federated request");
     let j = w.finish().await;
-    let fed: Vec<&Entry> = j.entries.iter().filter(|e| e.role == Role::Federated).collect();
+    let fed: Vec<&Entry> = j
+        .entries
+        .iter()
+        .filter(|e| e.role == Role::Federated)
+        .collect();
     let used: Vec<TokenId> = fed.iter().flat_map(|e| tokens_in(e)).collect();
     assert_eq!(used.len(), 1, "{fed:#?}");
     let t = j.token(used[0]).expect("a registered token");
@@ -261,10 +276,11 @@ async fn after_ssl_true_the_token_stays_off_plain_http_unless_ssl_is_ignored() {
             assert!(signed.is_ok() && asked.is_ok(), "{signed:?} {asked:?}");
         }
         let j = w.finish().await;
-        let sent = j
-            .entries
-            .iter()
-            .any(|e| e.issued.is_none() && !e.presented.is_empty() && e.scheme == crate::certify::journal::Scheme::Http);
+        let sent = j.entries.iter().any(|e| {
+            e.issued.is_none()
+                && !e.presented.is_empty()
+                && e.scheme == crate::certify::journal::Scheme::Http
+        });
         assert_eq!(sent, over_http, "{flaw:?}: {:#?}", j.entries);
     }
 }
