@@ -116,7 +116,8 @@ pub struct CertifyArgs {
     /// A warn (only SHOULD clauses broken) fails the run.
     #[arg(long)]
     pub strict: bool,
-    /// Print every case as it finishes, and every finding in full.
+    /// Print every case as it starts and finishes (by default only the
+    /// cases that did not pass).
     #[arg(short, long)]
     pub verbose: bool,
 }

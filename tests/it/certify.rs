@@ -262,3 +262,57 @@ fn ctrl_c_kills_every_driver_and_exits_130() {
     }
     assert!(gone(&pid), "the driver's child {pid} outlived Ctrl-C");
 }
+
+/// The client self-check's wiring on one case (the whole fast tier takes
+/// minutes: `tessera selfcheck --clients`): the good driver passes, the
+/// broken drivers whose rules the case cites are caught, and the others,
+/// with no case to be caught in, fail the check.
+#[test]
+fn selfcheck_clients_passes_the_good_driver_and_names_what_is_not_caught() {
+    let out = tessera(&[
+        "selfcheck",
+        "--clients",
+        "specs/clients/signin-and-request.yaml",
+    ]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let text = stdout(&out);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {text}"))
+            .to_owned()
+    };
+    assert!(line("good").contains(" ok 1 pass"), "{}", line("good"));
+    assert!(line("query-credentials").contains("ok caught: CL-1 fail"));
+    assert!(line("regex-federation").contains("FAILED NOT CAUGHT: CL-6"));
+    assert!(text.contains("client selfcheck FAILED: "), "{text}");
+    assert!(!text.contains("query-credentials,"), "{text}");
+}
+
+#[test]
+fn plan_selects_the_session_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    // A driver that ends at once: every selected case is an error, fast.
+    let out = tessera(&[
+        "certify",
+        "--driver",
+        "exit 0",
+        "--plan",
+        "basemap-sessions",
+        "--report-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", both(&out));
+    let ids: Vec<String> = case_verdicts(&json(dir.path()))
+        .into_iter()
+        .map(|(id, v)| {
+            assert_eq!(v, "error", "{id}");
+            id
+        })
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|id| id.starts_with("client/session")),
+        "{ids:?}"
+    );
+}
