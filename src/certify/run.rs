@@ -195,6 +195,26 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Lines of a driver's stderr quoted in an errored case's reason.
+const STDERR_QUOTED: usize = 3;
+
+/// Adds the last lines of the driver's stderr (already redacted) to an
+/// errored case's reason: what a vendor needs to see why a driver died.
+fn add_stderr(result: &mut CaseResult, tail: &str) {
+    let lines: Vec<&str> = tail.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return;
+    }
+    let last = lines[lines.len().saturating_sub(STDERR_QUOTED)..].join(" | ");
+    let last: String = last.chars().take(300).collect();
+    let reason = result.reason.take().unwrap_or_default();
+    result.reason = Some(if reason.is_empty() {
+        format!("driver stderr: {last}")
+    } else {
+        format!("{reason}; driver stderr: {last}")
+    });
+}
+
 /// A case the world could not play, as a result.
 fn unplayable(plan: &CasePlan, verdict: Verdict, reason: String) -> CaseResult {
     CaseResult {
@@ -289,6 +309,9 @@ pub async fn certify_subsets<W: Stages, J: Judge>(
                             };
                             result.duration_ms =
                                 u64::try_from(played.duration.as_millis()).unwrap_or(u64::MAX);
+                            if result.verdict == Verdict::Error {
+                                add_stderr(&mut result, &played.record.transcript.stderr_tail);
+                            }
                             let why = played.stage_error.map(|e| e.to_string());
                             (result, Some(played.record), why)
                         }
@@ -454,7 +477,7 @@ mod tests {
             ..RunOptions::default()
         };
         let bad = DriverSpec {
-            command: "exit 1".into(),
+            command: "echo first >&2; echo 'cannot load the SDK' >&2; exit 1".into(),
             name: Some("broken one".into()),
         };
         let mut live = 0usize;
@@ -510,8 +533,13 @@ mod tests {
         assert!(out.infrastructure.is_empty());
         assert_eq!(
             c.clients[1].cases[0].replay,
-            "tessera certify --driver 'exit 1' --case client/c0 --verbose"
+            "tessera certify --driver 'echo first >&2; echo '\\''cannot load the SDK'\\'' >&2; exit 1' --case client/c0 --verbose"
         );
+        assert_eq!(
+            c.clients[1].cases[0].reason.as_deref(),
+            Some("driver stderr: first | cannot load the SDK")
+        );
+        assert_eq!(c.clients[0].cases[0].reason, None);
     }
 
     #[tokio::test]
