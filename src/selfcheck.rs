@@ -9,6 +9,10 @@
 //! reference switched to other listed variants of the VARIANT rules
 //! ([`Variants::alternatives`], one at a time, then all at once), where it
 //! must not fail either.
+//!
+//! [`clients`] is the same idea for client certification: the built-in
+//! good driver must pass the client cases and each broken driver must be
+//! caught on the rules it breaks.
 
 use crate::reference::{Deviation, Variants};
 use crate::report::model::{Finding, Report, Verdict};
