@@ -190,7 +190,10 @@ fn a_driver_that_prints_garbage_is_an_error_and_its_secrets_are_masked() {
     let reason = r["clients"][0]["cases"][0]["reason"].as_str().unwrap_or("");
     assert!(reason.contains("broke the protocol"), "{reason}");
     assert!(reason.contains("signed in with ***"), "{reason}");
-    assert!(reason.contains("driver stderr: my password is ***"), "{reason}");
+    assert!(
+        reason.contains("driver stderr: my password is ***"),
+        "{reason}"
+    );
     assert!(!everything(&out, dir.path()).contains(PASSWORD));
 }
 
