@@ -173,7 +173,9 @@ mod tests {
                 assert!(rules.clone().all(|r| r.has(Level::Should)), "{d}");
             } else {
                 assert!(
-                    rules.clone().any(|r| r.has(Level::Must) || r.has(Level::Variant)),
+                    rules
+                        .clone()
+                        .any(|r| r.has(Level::Must) || r.has(Level::Variant)),
                     "{d}"
                 );
             }

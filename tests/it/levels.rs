@@ -57,7 +57,10 @@ async fn should_only_deviations_get_warns_and_no_fail() {
         let report = run_with(&scenarios, d).await;
         let fails = count(&report, Verdict::Fail);
         let errors = count(&report, Verdict::Error);
-        assert!(fails.is_empty() && errors.is_empty(), "{d}: {fails:?} {errors:?}");
+        assert!(
+            fails.is_empty() && errors.is_empty(),
+            "{d}: {fails:?} {errors:?}"
+        );
         assert!(!count(&report, Verdict::Warn).is_empty(), "{d}: no warn");
         let j = judge(d, &report);
         assert!(j.caught(), "{d}");
@@ -72,8 +75,14 @@ async fn a_must_deviation_beside_them_still_fails() {
     assert!(!d.breaks_only_should());
     let report = run_with(&scenarios, d).await;
     let fails = count(&report, Verdict::Fail);
-    assert!(fails.contains(&"lifetimes/invalid-after-expiry"), "{fails:?}");
-    assert!(fails.contains(&"lifetimes/expiry-boundary-pair"), "{fails:?}");
+    assert!(
+        fails.contains(&"lifetimes/invalid-after-expiry"),
+        "{fails:?}"
+    );
+    assert!(
+        fails.contains(&"lifetimes/expiry-boundary-pair"),
+        "{fails:?}"
+    );
     let j = judge(d, &report);
     assert!(j.caught() && j.wrong_verdict.is_empty(), "{j:?}");
 }
