@@ -7,7 +7,9 @@
 //! played inside it. The suite goes through the same selection as
 //! `tessera run` (`tessera::select`), with nothing filtered out. Each
 //! scenario's report then goes through the gate, so a VARIANT rule shown
-//! differently by the cases of one matrix fails its test too.
+//! differently by the cases of one matrix fails its test too; one more
+//! test, `suite::behaviour-profile`, plays the whole suite at once and fails
+//! on what the gate finds across scenarios.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -45,6 +47,12 @@ fn main() -> ExitCode {
             .expect("a tokio runtime"),
     );
     let target = Arc::new(Target::reference(Vec::new()));
+    let whole = {
+        let (rt, target, all) = (runtime.clone(), target.clone(), scenarios.clone());
+        Trial::test("suite::behaviour-profile", move || {
+            play_all(&rt, &target, all)
+        })
+    };
     let trials = scenarios
         .into_iter()
         .map(|s| {
@@ -52,6 +60,7 @@ fn main() -> ExitCode {
             let (rt, target) = (runtime.clone(), target.clone());
             Trial::test(name, move || play(&rt, &target, s))
         })
+        .chain(std::iter::once(whole))
         .collect();
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -61,6 +70,32 @@ fn test_name(s: &Scenario) -> String {
     match s.id.split_once('/') {
         Some((area, name)) => format!("{area}::{name}"),
         None => s.id.clone(),
+    }
+}
+
+/// The whole suite in one run, judged as `tessera run` judges it: what the
+/// gate finds across scenarios (one VARIANT rule shown differently by two
+/// scenarios, an HP-2 order the pairs and stacks do not agree on) fails
+/// this test; each scenario's own verdict is its own test's business.
+fn play_all(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    all: Vec<Scenario>,
+) -> Result<(), Failed> {
+    let mut report = rt
+        .block_on(run(all, target, &RunOptions::default(), None))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let outcome = gate(&mut report, Default::default());
+    let bad: Vec<String> = outcome
+        .reasons
+        .iter()
+        .filter(|f| f.scenario().is_empty())
+        .map(ToString::to_string)
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n").into())
     }
 }
 
