@@ -21,8 +21,8 @@ use super::auth::{Denial, Principal, authenticate, check_token};
 use super::config::ServiceConfig;
 use super::deviations::Deviation;
 use super::errors::{
-    Format, MSG_BAD_CREDENTIALS, MSG_UNABLE, arcgis_error, arcgis_error_text, body, forbidden,
-    invalid_token, invalid_token_portal, token_required,
+    Format, MSG_BAD_CREDENTIALS, MSG_UNABLE, arcgis_error, arcgis_error_text, body, body_once,
+    forbidden, invalid_token, invalid_token_portal, token_required,
 };
 use super::params::Ctx;
 use super::state::{AppState, Inner};
@@ -407,7 +407,14 @@ fn find_service<'a, 'b>(st: &'a AppState, rest: &'b str) -> Option<(&'a ServiceC
 pub fn service(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Response> {
     let (svc, sub) = find_service(st, rest)?;
     let fmt = Format::parse(ctx.param("f"), Format::Html);
-    let ok = || body(fmt, StatusCode::OK, &service_json(svc, sub));
+    // The description depends only on the service's name and type (and
+    // whether a sub-resource was asked for): serialized once, reused.
+    let key: &[&str] = if sub.is_empty() {
+        &["service", &svc.name, &svc.kind]
+    } else {
+        &["service-sub"]
+    };
+    let ok = || body_once(fmt, StatusCode::OK, key, || service_json(svc, sub));
     if svc.public {
         return Some(public_refusal(st, ctx, root, fmt).unwrap_or_else(ok));
     }

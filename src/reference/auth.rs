@@ -74,7 +74,7 @@ pub fn authenticate(
     }
     let fallback = st.dev(Deviation::FallbackToLowerCarrier);
     let mut result = Err(Denial::Invalid);
-    for (_, t) in list {
+    for &(_, t) in list.iter() {
         result = check_token(st, inner, ctx, t, accept);
         if result.is_ok() || !fallback {
             break;

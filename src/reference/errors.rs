@@ -3,6 +3,9 @@
 //! Portal paths (TS-6, HP-7), real statuses on the location service (SL-7),
 //! Tomcat-style text on ArcWeb (LT-7a). Never a `WWW-Authenticate` header.
 
+use std::cell::RefCell;
+
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -66,6 +69,48 @@ pub fn body(fmt: Format, status: StatusCode, v: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(ctype))],
+        text,
+    )
+        .into_response()
+}
+
+/// Like [`body`] for a value that depends only on `key`: under `f=json` it
+/// is serialized once per worker thread and key, and the bytes are reused
+/// (the token-checked hot path answers the same service description again
+/// and again). `key` must name everything `build` reads.
+pub fn body_once(
+    fmt: Format,
+    status: StatusCode,
+    key: &[&str],
+    build: impl FnOnce() -> Value,
+) -> Response {
+    /// Entries kept per thread before the cache starts over.
+    const MAX: usize = 64;
+    type Cache = RefCell<Vec<(Vec<Box<str>>, Bytes)>>;
+    thread_local! {
+        static BODIES: Cache = const { RefCell::new(Vec::new()) };
+    }
+    if fmt != Format::Json {
+        return body(fmt, status, &build());
+    }
+    let same = |k: &[Box<str>]| k.len() == key.len() && k.iter().zip(key).all(|(a, b)| **a == **b);
+    let hit = BODIES.with_borrow(|c| c.iter().find(|(k, _)| same(k)).map(|(_, b)| b.clone()));
+    let text = hit.unwrap_or_else(|| {
+        let text = Bytes::from(build().to_string());
+        BODIES.with_borrow_mut(|c| {
+            if c.len() >= MAX {
+                c.clear();
+            }
+            c.push((key.iter().map(|k| (*k).into()).collect(), text.clone()));
+        });
+        text
+    });
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
         text,
     )
         .into_response()
@@ -197,4 +242,41 @@ pub fn text(status: StatusCode, s: String) -> Response {
         s,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn text(r: Response) -> (StatusCode, String, String) {
+        let ctype = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let status = r.status();
+        let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, ctype, String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn body_once_answers_what_body_answers_and_keys_by_its_key() {
+        let v = |name: &str| json!({"name": name, "currentVersion": 11.3, "list": []});
+        for fmt in [Format::Json, Format::Pjson, Format::Html] {
+            for _ in 0..2 {
+                let cached = text(body_once(fmt, StatusCode::OK, &["t", "a"], || v("a"))).await;
+                assert_eq!(cached, text(body(fmt, StatusCode::OK, &v("a"))).await);
+            }
+        }
+        // Another key is another body; the first is still served.
+        let b = text(body_once(Format::Json, StatusCode::OK, &["t", "b"], || {
+            v("b")
+        }))
+        .await;
+        assert!(b.2.contains("\"b\""), "{}", b.2);
+        let a = text(body_once(Format::Json, StatusCode::OK, &["t", "a"], || {
+            v("zzz")
+        }))
+        .await;
+        assert!(a.2.contains("\"a\""), "{}", a.2);
+    }
 }

@@ -4,13 +4,15 @@
 //! whether a token is valid.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, request::Parts};
+use axum::http::{HeaderMap, HeaderName, Method, header, request::Parts};
 
 use super::deviations::Deviation;
 use super::state::AppState;
 use super::variants::{Hp5, Hp6};
+use crate::knobs::Knobs;
 
 /// A request, parsed once.
 #[derive(Debug)]
@@ -18,9 +20,9 @@ pub struct Ctx {
     pub method: Method,
     /// The path without a trailing slash.
     pub path: String,
-    pub query: Vec<(String, String)>,
+    pub query: Pairs,
     /// Form body parameters (`application/x-www-form-urlencoded` only).
-    pub form: Vec<(String, String)>,
+    pub form: Pairs,
     pub body: Bytes,
     pub headers: HeaderMap,
     /// The TCP peer.
@@ -32,44 +34,111 @@ pub struct Ctx {
     pub base: String,
     /// The clock read once per request, so one request sees one instant.
     pub now: i64,
+    /// The knobs in force when the request arrived (read once: every
+    /// reading takes a lock).
+    pub knobs: Arc<Knobs>,
 }
 
-fn pairs(s: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(s.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+/// Decoded `name=value` pairs of a query string or form body, in order. All
+/// names and values share one buffer, so a request costs two allocations
+/// however many parameters it has (none without parameters).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pairs {
+    text: String,
+    /// Per pair: where its name starts, where its value starts (= where the
+    /// name ends), where its value ends.
+    spans: Vec<[u32; 3]>,
+}
+
+impl Pairs {
+    /// Decodes `application/x-www-form-urlencoded` text (as
+    /// `url::form_urlencoded::parse`: `+` is a space, bad escapes kept,
+    /// invalid UTF-8 replaced).
+    pub fn parse(s: &str) -> Pairs {
+        let mut p = Pairs {
+            text: String::with_capacity(s.len()),
+            spans: Vec::new(),
+        };
+        if !s.bytes().any(|b| b == b'%' || b == b'+') {
+            // Nothing to decode (the usual token query): the same split as
+            // `form_urlencoded::parse` (`&` between pairs, empty ones
+            // skipped, the first `=` ends the name), without its decoder.
+            for pair in s.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                p.push(k, v);
+            }
+            return p;
+        }
+        for (k, v) in url::form_urlencoded::parse(s.as_bytes()) {
+            p.push(&k, &v);
+        }
+        p
+    }
+
+    fn push(&mut self, k: &str, v: &str) {
+        let start = self.text.len();
+        self.text.push_str(k);
+        let mid = self.text.len();
+        self.text.push_str(v);
+        let end = self.text.len();
+        // Request parts are far below 4 GiB (the body is capped at 1 MiB).
+        self.spans.push([start as u32, mid as u32, end as u32]);
+    }
+
+    /// The pairs in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&[a, b, c]| {
+            let (a, b, c) = (a as usize, b as usize, c as usize);
+            (&self.text[a..b], &self.text[b..c])
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// Does the `Content-Type` say a form body? (Case-insensitive, no allocation.)
+fn is_form(content_type: &str) -> bool {
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
+    content_type
+        .trim_start()
+        .as_bytes()
+        .get(..FORM.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(FORM))
 }
 
 impl Ctx {
     pub fn new(st: &AppState, parts: Parts, body: Bytes, peer: SocketAddr) -> Ctx {
-        let query = parts.uri.query().map(pairs).unwrap_or_default();
-        let is_form = parts
+        let knobs = st.knobs();
+        let query = parts.uri.query().map(Pairs::parse).unwrap_or_default();
+        let form = match parts
             .headers
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
-        let form = if is_form {
-            std::str::from_utf8(&body).map(pairs).unwrap_or_default()
-        } else {
-            Vec::new()
+        {
+            Some(t) if is_form(t) => std::str::from_utf8(&body)
+                .map(Pairs::parse)
+                .unwrap_or_default(),
+            _ => Pairs::default(),
         };
-        let mut path = parts.uri.path().to_owned();
+        let mut path = parts.uri.path();
         while path.len() > 1 && path.ends_with('/') {
-            path.pop();
+            path = &path[..path.len() - 1];
         }
+        let path = path.to_owned();
         let peer = peer.ip().to_canonical();
-        let client_ip = client_ip(st, &parts.headers, peer);
+        let client_ip = client_ip(st, &knobs, &parts.headers, peer);
         let host = parts
             .headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-            .unwrap_or_else(|| "localhost".to_owned());
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
         // The scheme the connection used (`tessera serve --tls` marks its
         // requests); behind a trusted TLS proxy the client's scheme comes
         // from X-Forwarded-Proto.
@@ -77,17 +146,20 @@ impl Ctx {
             Some(_) => "https",
             None => "http",
         };
-        let scheme: String = if st.knobs().trusted_proxies.contains(&peer) {
+        let scheme: &str = if knobs.trusted_proxies.contains(&peer) {
             parts
                 .headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| *v == "https" || *v == "http")
                 .unwrap_or(direct)
-                .to_owned()
         } else {
-            direct.to_owned()
+            direct
         };
+        let mut base = String::with_capacity(scheme.len() + 3 + host.len());
+        base.push_str(scheme);
+        base.push_str("://");
+        base.push_str(host);
         Ctx {
             method: parts.method,
             path,
@@ -97,8 +169,9 @@ impl Ctx {
             headers: parts.headers,
             peer,
             client_ip,
-            base: format!("{scheme}://{host}"),
+            base,
             now: st.now_ms(),
+            knobs,
         }
     }
 
@@ -117,9 +190,9 @@ impl Ctx {
     pub fn nonempty_any_case(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
-            .chain(&self.form)
+            .chain(self.form.iter())
             .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     pub fn in_query(&self, name: &str) -> bool {
@@ -148,23 +221,17 @@ pub fn positive_int(s: &str) -> Option<i64> {
     (n > 0).then_some(n)
 }
 
-fn first<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    list.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+fn first<'a>(list: &'a Pairs, name: &str) -> Option<&'a str> {
+    list.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-fn last<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    list.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+fn last<'a>(list: &'a Pairs, name: &str) -> Option<&'a str> {
+    list.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 /// IP-2: believe `X-Forwarded-For` only from a trusted proxy; the client is
 /// the right-most address that is not itself a trusted proxy.
-fn client_ip(st: &AppState, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
-    let knobs = st.knobs();
+fn client_ip(st: &AppState, knobs: &Knobs, headers: &HeaderMap, peer: IpAddr) -> IpAddr {
     let trusted = &knobs.trusted_proxies;
     let any = st.dev(Deviation::TrustAnyForwardedFor);
     if !any && !trusted.contains(&peer) {
@@ -210,21 +277,60 @@ fn bearer(value: &str, case_sensitive: bool) -> Option<&str> {
     (ok && !t.is_empty()).then_some(t)
 }
 
+/// The token carriers of a request, highest precedence first: at most one
+/// of each of the five, kept inline (no allocation).
+#[derive(Debug, Clone, Copy)]
+pub struct Carriers<'a> {
+    list: [(Carrier, &'a str); 5],
+    len: usize,
+}
+
+impl<'a> Carriers<'a> {
+    fn push(&mut self, c: Carrier, token: &'a str) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = (c, token);
+            self.len += 1;
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Carriers<'a> {
+    type Target = [(Carrier, &'a str)];
+    fn deref(&self) -> &Self::Target {
+        &self.list[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for Carriers<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.list[..self.len]
+    }
+}
+
+/// HP-1's header carrier (a known name: no parsing per request).
+const X_ESRI_AUTHORIZATION: HeaderName = HeaderName::from_static("x-esri-authorization");
+
 /// Every token carrier present, highest precedence first (HP-2, in the
 /// order of the HP-2 variant). Only the first is the token (HP-3); the list
 /// exists for the fallback deviation.
-pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carrier, &'a str)> {
+pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Carriers<'a> {
     let v = st.variants();
-    let mut out = Vec::with_capacity(2);
-    if let Some(t) = ctx
-        .header("x-esri-authorization")
+    let knobs = &ctx.knobs;
+    let mut out = Carriers {
+        list: [(Carrier::Query, ""); 5],
+        len: 0,
+    };
+    if let Some(t) = (ctx.headers.get(&X_ESRI_AUTHORIZATION))
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| bearer(v, false))
     {
-        out.push((Carrier::XEsriAuthorization, t));
+        out.push(Carrier::XEsriAuthorization, t);
     }
     // HP-5: with web-tier authentication, Authorization belongs to the web tier.
-    let web_tier = st.knobs().web_tier_auth && !st.dev(Deviation::WebTierAuthIgnored);
-    if !web_tier && let Some(v) = ctx.header("authorization") {
+    let web_tier = knobs.web_tier_auth && !st.dev(Deviation::WebTierAuthIgnored);
+    if !web_tier
+        && let Some(v) = (ctx.headers.get(header::AUTHORIZATION)).and_then(|v| v.to_str().ok())
+    {
         let t = if st.dev(Deviation::BasicAuthAsToken) {
             v.trim()
                 .split_once(char::is_whitespace)
@@ -234,7 +340,7 @@ pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carr
             bearer(v, false)
         };
         if let Some(t) = t {
-            out.push((Carrier::Authorization, t));
+            out.push(Carrier::Authorization, t);
         }
     }
     // HP-6: which of duplicate parameters (and cookies) wins, the same in
@@ -242,15 +348,15 @@ pub fn carriers<'a>(st: &AppState, ctx: &'a Ctx, token_param: &str) -> Vec<(Carr
     let last_wins = v.hp6 == Hp6::Last;
     let pick = if last_wins { last } else { first };
     if let Some(t) = pick(&ctx.query, token_param).filter(|t| !t.is_empty()) {
-        out.push((Carrier::Query, t));
+        out.push(Carrier::Query, t);
     }
     if let Some(t) = pick(&ctx.form, token_param).filter(|t| !t.is_empty()) {
-        out.push((Carrier::Body, t));
+        out.push(Carrier::Body, t);
     }
     // HP-5 variant: under web-tier authentication the cookie may be ignored.
-    let cookie_off = st.knobs().web_tier_auth && v.hp5 == Hp5::CookieIgnored;
+    let cookie_off = knobs.web_tier_auth && v.hp5 == Hp5::CookieIgnored;
     if !cookie_off && let Some(t) = cookie(ctx, "agstoken", last_wins) {
-        out.push((Carrier::Cookie, t));
+        out.push(Carrier::Cookie, t);
     }
     out.sort_by_key(|(c, _)| v.hp2.rank(*c));
     if out.len() == 2 && st.dev(Deviation::InconsistentCarrierOrder) {
@@ -342,6 +448,42 @@ mod tests {
             "@esri/arcgis-rest-js",
             Some("@ESRI/arcgis-rest-js")
         ));
+    }
+
+    #[test]
+    fn pairs_decode_as_form_urlencoded_does() {
+        for raw in [
+            "",
+            "f=json&token=abc",
+            "a=1&a=2&&b&=v&c=x%20y+z&d=%zz&e=%FF&%C3%A9=%E2%82%AC",
+            "token=&f=",
+            "&&a=1&&b==2&c&=&é=ü&",
+            "=",
+            "&",
+        ] {
+            let want: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let p = Pairs::parse(raw);
+            let got: Vec<(String, String)> = p.iter().map(|(k, v)| (k.into(), v.into())).collect();
+            assert_eq!(got, want, "{raw:?}");
+            assert_eq!(p.len(), want.len());
+            let back: Vec<(&str, &str)> = p.iter().rev().collect();
+            assert_eq!(back.len(), want.len());
+        }
+        let p = Pairs::parse("t=1&u=2&t=3");
+        assert_eq!(first(&p, "t"), Some("1"));
+        assert_eq!(last(&p, "t"), Some("3"));
+        assert_eq!(first(&p, "v"), None);
+    }
+
+    #[test]
+    fn form_content_type_is_matched_without_case() {
+        assert!(is_form("application/x-www-form-urlencoded"));
+        assert!(is_form(" Application/X-WWW-Form-URLEncoded; charset=utf-8"));
+        assert!(!is_form("application/json"));
+        assert!(!is_form("application/x-www-form"));
+        assert!(!is_form(""));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::body::{Bytes, HttpBody as _};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -32,12 +33,20 @@ async fn handle(
     req: Request,
 ) -> Response {
     let (parts, b) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(b, MAX_BODY).await else {
-        return body(
-            Format::Json,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &error_value(413, "Request body too large", &[]),
-        );
+    // Most requests (GET) have no body: nothing to collect.
+    let bytes = if b.is_end_stream() {
+        Bytes::new()
+    } else {
+        match axum::body::to_bytes(b, MAX_BODY).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return body(
+                    Format::Json,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &error_value(413, "Request body too large", &[]),
+                );
+            }
+        }
     };
     let ctx = Ctx::new(&st, parts, bytes, peer);
     dispatch(&st, &ctx)

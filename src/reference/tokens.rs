@@ -205,12 +205,20 @@ mod allocator {
         fn malloc_trim(pad: usize) -> c_int;
     }
 
-    /// glibc's `M_MMAP_THRESHOLD` (malloc.h).
+    /// glibc's `M_TRIM_THRESHOLD` and `M_MMAP_THRESHOLD` (malloc.h).
+    const M_TRIM_THRESHOLD: c_int = -1;
     const M_MMAP_THRESHOLD: c_int = -3;
     /// glibc's default threshold; setting it explicitly stops its growth.
     const THRESHOLD: c_int = 128 * 1024;
+    /// Free memory a heap keeps at its top before `free` gives it back.
+    /// Fixing the mmap threshold also fixes this one at its 128 KiB default,
+    /// and then the request path's allocations kept shrinking a worker's
+    /// heap and faulting the pages back in (2.6 % of the server's time
+    /// under load in a `perf` profile). Big purges trim explicitly
+    /// ([`release_freed_memory`]), so memory still leaves the process.
+    const TRIM_THRESHOLD: c_int = 16 * 1024 * 1024;
 
-    /// Fixes the mmap threshold (once per process).
+    /// Fixes the mmap and trim thresholds (once per process).
     pub fn keep_tables_returnable() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
@@ -218,6 +226,7 @@ mod allocator {
             // documents it as safe to call at any time (it locks the arena).
             unsafe {
                 mallopt(M_MMAP_THRESHOLD, THRESHOLD);
+                mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
             }
         });
     }

@@ -8,10 +8,14 @@
 //!   moves past their expiry plus the purge grace (asserted: at most 300
 //!   bytes a token, back within 10 % of the start);
 //! - `token_checked_throughput`: token-checked requests against a bare axum
-//!   handler started here, in alternating rounds;
+//!   handler started here that answers the same bytes without any check,
+//!   both on one server runtime, in alternating rounds after a warm-up: the
+//!   median ratio of the rounds, and the servers' CPU time a request (read
+//!   from `/proc/self/task`), since the load generator shares the cores;
 //! - `no_errors_under_256_connections`: 256 connections for 60 s (override
 //!   with `TESSERA_BENCH_SECS`) of token-checked requests; errors (asserted
-//!   0) and the memory line;
+//!   0) and the memory line sampled every 5 s (asserted flat: the last
+//!   sample within 5 % of the first after warm-up);
 //! - `fuzz_against_plain_loop`: fuzz operations a second against a plain
 //!   request loop of the same client;
 //! - `suite_against_plain_loop`: the conformance suite's wall time against
@@ -49,11 +53,58 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    named_runtime(threads, "bench-rt")
+}
+
+/// A runtime whose threads carry `name`, so that their CPU time can be read
+/// from `/proc/self/task` ([`cpu_ns`]).
+fn named_runtime(threads: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .thread_name(name)
         .enable_all()
         .build()
         .expect("a tokio runtime")
+}
+
+/// CPU time (user + system, nanoseconds) used so far by this process's
+/// threads named `name`: `/proc/self/task/*/schedstat`, or the coarser
+/// `stat` ticks (10 ms) where schedstat is missing. Linux only.
+fn cpu_ns(name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for t in tasks.flatten() {
+        let dir = t.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let sched = std::fs::read_to_string(dir.join("schedstat")).ok();
+        let ns = sched
+            .as_deref()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        total += ns.unwrap_or_else(|| {
+            // stat: fields 14 and 15 (utime, stime) in clock ticks, counted
+            // after the parenthesised command name.
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|x| x.parse().unwrap_or(0))
+                .collect();
+            (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) * 10_000_000
+        });
+    }
+    total
+}
+
+/// The load averages (`/proc/loadavg`: 1, 5 and 15 minutes).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// A load-test client: no proxy, generous pool, a timeout per request.
@@ -226,12 +277,12 @@ impl RawConn {
         Ok(())
     }
 
-    /// `GET target`: the status and the body.
-    async fn get(&mut self, target: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    /// Sends `request` (a whole GET request, see [`get_request`]): the
+    /// status and whether the body holds `"error"`.
+    async fn get(&mut self, request: &[u8]) -> std::io::Result<(u16, bool)> {
         use tokio::io::AsyncWriteExt as _;
         let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
-        let req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        self.stream.write_all(req.as_bytes()).await?;
+        self.stream.write_all(request).await?;
         let end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i;
@@ -252,10 +303,18 @@ impl RawConn {
         while self.buf.len() < total {
             self.fill().await?;
         }
-        let body = self.buf[end + 4..total].to_vec();
+        let error = self.buf[end + 4..total]
+            .windows(7)
+            .any(|w| w == b"\"error\"");
         self.buf.drain(..total);
-        Ok((status, body))
+        Ok((status, error))
     }
+}
+
+/// The bytes of `GET target` with a Host header, built once per target so
+/// that the load loop does not format.
+fn get_request(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes()
 }
 
 /// Token-checked requests with `tokens` in turn on `connections` keep-alive
@@ -270,10 +329,10 @@ async fn checked_requests(
         .trim_start_matches("http://")
         .parse()
         .expect("a loopback address");
-    let targets: Arc<Vec<String>> = Arc::new(
+    let targets: Arc<Vec<Vec<u8>>> = Arc::new(
         tokens
             .iter()
-            .map(|t| format!("{SECURED}?f=json&token={t}"))
+            .map(|t| get_request(&format!("{SECURED}?f=json&token={t}")))
             .collect(),
     );
     let count = 10_000_000u64;
@@ -301,7 +360,7 @@ async fn checked_requests(
                     };
                     let target = &targets[i as usize % targets.len()];
                     match c.get(target).await {
-                        Ok((200, body)) if !body.windows(7).any(|w| w == b"\"error\"") => {
+                        Ok((200, false)) => {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(_) => {
@@ -396,19 +455,23 @@ fn memory_per_live_token() {
     });
 }
 
-/// A bare axum handler answering what the reference answers for a secured
-/// service, without the token check.
-async fn bare_server() -> (String, tokio::task::JoinHandle<()>) {
+/// A bare axum handler: `answer` (the reference's own answer to a
+/// token-checked request, bytes and content type) for every GET of
+/// [`SECURED`], with no check and nothing computed per request.
+async fn bare_server(answer: axum::body::Bytes) -> (String, tokio::task::JoinHandle<()>) {
     let app = Router::new().route(
         SECURED,
-        get(|| async {
-            axum::Json(json!({
-                "currentVersion": 11.3,
-                "serviceDescription": "SampleWorldCities",
-                "mapName": "SampleWorldCities",
-                "spatialReference": {"wkid": 4326},
-                "layers": [],
-            }))
+        get(move || {
+            let answer = answer.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/json; charset=utf-8",
+                    )],
+                    answer,
+                )
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -421,56 +484,157 @@ async fn bare_server() -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}"), task)
 }
 
+/// Server and client threads of the throughput benchmark.
+const SERVER_THREADS: &str = "bench-server";
+const CLIENT_THREADS: &str = "bench-client";
+
+/// One measured round: the load run and the CPU time each side used.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    tally: Tally,
+    server_ns: u64,
+    client_ns: u64,
+}
+
+impl Round {
+    /// Server CPU time per answered request, in microseconds.
+    fn server_us(&self) -> f64 {
+        self.server_ns as f64 / 1000.0 / self.tally.ok.max(1) as f64
+    }
+}
+
+async fn round(base: &str, tokens: Arc<Vec<String>>, connections: usize, limit: Duration) -> Round {
+    let (s0, c0) = (cpu_ns(SERVER_THREADS), cpu_ns(CLIENT_THREADS));
+    let tally = checked_requests(base, tokens, connections, limit).await;
+    Round {
+        tally,
+        server_ns: cpu_ns(SERVER_THREADS) - s0,
+        client_ns: cpu_ns(CLIENT_THREADS) - c0,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 #[test]
 #[ignore = "a benchmark: cargo test --release --test it bench -- --ignored --nocapture"]
 fn token_checked_throughput() {
     let _serial = serial();
-    const ROUNDS: usize = 4;
+    const ROUNDS: usize = 6;
     const ROUND: Duration = Duration::from_secs(3);
-    const CONCURRENCY: usize = 32;
-    // The servers get their own runtime with two workers (as `tessera serve`),
-    // the client another.
-    let servers = runtime(2);
-    let (reference, bare, bare_task) = servers.block_on(async {
-        let h = tessera::reference::spawn(ServerOptions::default(), ([127, 0, 0, 1], 0).into())
-            .await
-            .expect("the reference starts");
-        let (bare, task) = bare_server().await;
-        (h, bare, task)
-    });
+    const WARM_UP: Duration = Duration::from_secs(2);
+    const CONNECTIONS: usize = 32;
+    // Both servers on one runtime with two workers (as `tessera serve`);
+    // the client on another, on the same two cores.
+    let servers = named_runtime(2, SERVER_THREADS);
+    let reference = servers
+        .block_on(tessera::reference::spawn(
+            ServerOptions::default(),
+            ([127, 0, 0, 1], 0).into(),
+        ))
+        .expect("the reference starts");
     let base = format!("http://{}", reference.addr);
-    let rt = runtime(2);
-    rt.block_on(async {
+    let rt = named_runtime(2, CLIENT_THREADS);
+    let (tokens, answer) = rt.block_on(async {
         let c = client();
         let mut tokens = Vec::new();
         for _ in 0..256 {
             tokens.push(one_token(&c, &base).await);
         }
-        let tokens = Arc::new(tokens);
-        let (mut checked, mut plain) = (Tally::default(), Tally::default());
-        for _ in 0..ROUNDS {
-            for (side, url) in [(&mut checked, &base), (&mut plain, &bare)] {
-                let t = checked_requests(url, tokens.clone(), CONCURRENCY, ROUND).await;
-                side.ok += t.ok;
-                side.errors += t.errors;
-                side.secs += t.secs;
-            }
-        }
-        println!(
-            "throughput: token-checked {} requests in {:.1}s = {:.0}/s ({} errors); \
-             bare axum {} in {:.1}s = {:.0}/s ({} errors); ratio {:.2}",
-            checked.ok,
-            checked.secs,
-            checked.rate(),
-            checked.errors,
-            plain.ok,
-            plain.secs,
-            plain.rate(),
-            plain.errors,
-            checked.rate() / plain.rate()
-        );
-        assert_eq!(checked.errors + plain.errors, 0);
+        let r = c
+            .get(format!("{base}{SECURED}"))
+            .query(&[("f", "json"), ("token", tokens[0].as_str())])
+            .send()
+            .await
+            .expect("the reference answers");
+        assert_eq!(r.status(), 200);
+        let answer = r.bytes().await.expect("a body");
+        (Arc::new(tokens), answer)
     });
+    let (bare, bare_task) = servers.block_on(bare_server(answer));
+    let load_before = loadavg();
+    let rounds = rt.block_on(async {
+        for url in [&base, &bare] {
+            round(url, tokens.clone(), CONNECTIONS, WARM_UP).await;
+        }
+        let mut rounds = Vec::new();
+        for i in 0..ROUNDS {
+            // Alternate which side goes first, so that a drift in the
+            // machine's load weighs on both.
+            let (checked, plain) = if i % 2 == 0 {
+                let c = round(&base, tokens.clone(), CONNECTIONS, ROUND).await;
+                (c, round(&bare, tokens.clone(), CONNECTIONS, ROUND).await)
+            } else {
+                let p = round(&bare, tokens.clone(), CONNECTIONS, ROUND).await;
+                (round(&base, tokens.clone(), CONNECTIONS, ROUND).await, p)
+            };
+            rounds.push((checked, plain));
+        }
+        rounds
+    });
+    let load_after = loadavg();
+    println!(
+        "throughput: {CONNECTIONS} keep-alive connections, {ROUNDS} alternating rounds of {}s \
+         after a {}s warm-up of each; load average before {load_before}, after {load_after}",
+        ROUND.as_secs(),
+        WARM_UP.as_secs()
+    );
+    for (i, (c, p)) in rounds.iter().enumerate() {
+        println!(
+            "  round {}: token-checked {:.0}/s, bare {:.0}/s, ratio {:.2}; \
+             server CPU a request {:.1} / {:.1} us, server {:.2} / {:.2} CPUs, client {:.2} / {:.2} CPUs",
+            i + 1,
+            c.tally.rate(),
+            p.tally.rate(),
+            c.tally.rate() / p.tally.rate(),
+            c.server_us(),
+            p.server_us(),
+            c.server_ns as f64 / 1e9 / c.tally.secs,
+            p.server_ns as f64 / 1e9 / p.tally.secs,
+            c.client_ns as f64 / 1e9 / c.tally.secs,
+            p.client_ns as f64 / 1e9 / p.tally.secs,
+        );
+    }
+    let ratios: Vec<f64> = rounds
+        .iter()
+        .map(|(c, p)| c.tally.rate() / p.tally.rate())
+        .collect();
+    let cpu_ratios: Vec<f64> = rounds
+        .iter()
+        .map(|(c, p)| p.server_us() / c.server_us())
+        .collect();
+    let sum = |f: &dyn Fn(&(Round, Round)) -> Round| {
+        rounds.iter().map(f).fold(Tally::default(), |a, r| Tally {
+            ok: a.ok + r.tally.ok,
+            errors: a.errors + r.tally.errors,
+            secs: a.secs + r.tally.secs,
+        })
+    };
+    let (checked, plain) = (sum(&|r| r.0), sum(&|r| r.1));
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(0.0, f64::max);
+    println!(
+        "throughput: token-checked {} requests in {:.1}s = {:.0}/s ({} errors); \
+         bare axum {} in {:.1}s = {:.0}/s ({} errors); median ratio {:.2} (rounds {lo:.2}..{hi:.2}); \
+         server CPU a request: median ratio (bare / token-checked) {:.2}",
+        checked.ok,
+        checked.secs,
+        checked.rate(),
+        checked.errors,
+        plain.ok,
+        plain.secs,
+        plain.rate(),
+        plain.errors,
+        median(ratios),
+        median(cpu_ratios),
+    );
+    assert_eq!(checked.errors + plain.errors, 0);
     bare_task.abort();
     servers.block_on(reference.shutdown());
 }
@@ -495,46 +659,71 @@ fn no_errors_under_256_connections() {
         }
         let tokens = Arc::new(tokens);
         let start = served.rss();
-        // Sample the memory line while the load runs.
+        // Sample the memory line while the load runs: every 5 s, from the
+        // moment the load starts.
+        const EVERY: Duration = Duration::from_secs(5);
         let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
         let pid = served.child.id();
         let (s2, stop) = (samples.clone(), Arc::new(AtomicUsize::new(0)));
         let stop2 = stop.clone();
         let sampler = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut next = t0 + EVERY;
             while stop2.load(Ordering::Relaxed) == 0 {
+                std::thread::sleep(Duration::from_millis(100));
+                if Instant::now() < next {
+                    continue;
+                }
+                next += EVERY;
                 if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
                     && let Some(kib) = status
                         .lines()
                         .find_map(|l| l.strip_prefix("VmRSS:"))
                         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                 {
-                    s2.lock().expect("samples").push(kib * 1024);
+                    let at = t0.elapsed().as_secs_f64();
+                    s2.lock().expect("samples").push((at, kib * 1024));
                 }
-                std::thread::sleep(Duration::from_millis(500));
             }
         });
+        let load_before = loadavg();
         let t = checked_requests(&base, tokens, CONNECTIONS, Duration::from_secs(secs)).await;
         stop.store(1, Ordering::Relaxed);
         let _ = sampler.join();
         let samples = samples.lock().expect("samples").clone();
-        let (lo, hi) = (
-            samples.iter().copied().min().unwrap_or(0),
-            samples.iter().copied().max().unwrap_or(0),
-        );
-        let last = samples.last().copied().unwrap_or(0);
+        let line: Vec<String> = samples
+            .iter()
+            .map(|(at, b)| format!("{at:.0}s {:.1}", *b as f64 / MIB))
+            .collect();
+        // Warm-up: the first 10 s (a third of shorter runs) open the
+        // connections and fill their buffers; flat means the last sample is
+        // within a few percent of the first one after that.
+        let warm_secs = (secs as f64 / 3.0).min(10.0);
+        let warm = samples
+            .iter()
+            .find(|(at, _)| *at >= warm_secs)
+            .or(samples.first())
+            .map_or(0, |s| s.1);
+        let last = samples.last().map_or(0, |s| s.1);
+        let drift = last as f64 / warm.max(1) as f64;
         println!(
             "256 connections: {} token-checked requests in {:.1}s = {:.0}/s, {} errors; \
-             memory start {:.1} MiB, during min {:.1} / max {:.1} / last {:.1} MiB",
+             load average before {load_before}, after {}; memory before the load {:.1} MiB, \
+             then every {}s (MiB): {}; last / after warm-up ({warm_secs:.0}s) = {drift:.3}",
             t.ok,
             t.secs,
             t.rate(),
             t.errors,
+            loadavg(),
             start as f64 / MIB,
-            lo as f64 / MIB,
-            hi as f64 / MIB,
-            last as f64 / MIB,
+            EVERY.as_secs(),
+            line.join(", "),
         );
         assert_eq!(t.errors, 0);
+        assert!(
+            samples.len() < 3 || drift <= 1.05,
+            "memory kept growing under a steady load: {drift:.3}"
+        );
     });
 }
 
