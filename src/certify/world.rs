@@ -432,7 +432,10 @@ impl World {
             Var::Server => format!("{}/arcgis", self.origin(Role::Server)),
             Var::Federated => format!("{}/federated", self.origin(Role::Federated)),
             Var::Service => format!("{}/arcgis{SERVICE_PATH}", self.origin(Role::Server)),
-            Var::Session => format!("{}/arcgis{SESSION_PATH}", self.origin(Role::Server)),
+            Var::Session => format!(
+                "{}/federated{SESSION_PATH}",
+                self.origin(Role::Federated)
+            ),
             Var::Origin(role) => self.origin(role).to_owned(),
         }
     }

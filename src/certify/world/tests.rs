@@ -493,7 +493,7 @@ async fn the_environment_names_every_listener_and_resolves_extra_urls() {
     );
     assert!(
         e.session_url
-            .ends_with("/arcgis/rest/services/styles/v2/sessions/start")
+            .ends_with("/federated/rest/services/styles/v2/sessions/start")
     );
     assert_eq!(
         e.context["extra_urls"][0],
@@ -519,8 +519,9 @@ async fn sessions_are_registered_with_the_access_token_they_came_from() {
         .unwrap()
         .to_owned();
     let start_url = format!(
-        "{}?f=json&durationSeconds=10&styleFamily=arcgis",
-        w.url(Var::Session)
+        "{}{}?f=json&durationSeconds=10&styleFamily=arcgis",
+        w.url(Var::Server),
+        super::SESSION_PATH
     );
     let v = get(&c, &start_url, Some(&at)).await.1;
     let st = v["sessionToken"].as_str().expect("a session").to_owned();
