@@ -432,10 +432,7 @@ impl World {
             Var::Server => format!("{}/arcgis", self.origin(Role::Server)),
             Var::Federated => format!("{}/federated", self.origin(Role::Federated)),
             Var::Service => format!("{}/arcgis{SERVICE_PATH}", self.origin(Role::Server)),
-            Var::Session => format!(
-                "{}/federated{SESSION_PATH}",
-                self.origin(Role::Federated)
-            ),
+            Var::Session => format!("{}/federated{SESSION_PATH}", self.origin(Role::Federated)),
             Var::Origin(role) => self.origin(role).to_owned(),
         }
     }
