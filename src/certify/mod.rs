@@ -14,6 +14,9 @@
 //! - [`verdict`]: the outcome as data (per case, rule and client, the
 //!   behaviour card); evaluators produce it, writers render it.
 //!
+//! - [`world`]: the server side of one case: the listeners of each role,
+//!   the recording and injecting layer, the events, the journal.
+//!
 //! The harness (listeners, driver process, events), the evaluators, the
 //! report and the built-in drivers build on these three.
 
@@ -21,3 +24,4 @@ pub mod journal;
 pub mod plan;
 pub mod protocol;
 pub mod verdict;
+pub mod world;

@@ -307,11 +307,15 @@ fn exchange(
         }
     };
     // `serverUrl` as documented; any case (Python sends `serverURL`).
-    let path = ctx.nonempty_any_case("serverUrl").map(|u| {
-        url::Url::parse(u)
-            .map(|p| p.path().to_owned())
-            .unwrap_or_else(|_| u.to_owned())
-    });
+    // In client mode servers have origins of their own (`ClientMode`).
+    let path = ctx
+        .nonempty_any_case("serverUrl")
+        .map(|u| match st.client_mode() {
+            Some(cm) => cm.server_path(u),
+            None => url::Url::parse(u)
+                .map(|p| p.path().to_owned())
+                .unwrap_or_else(|_| u.to_owned()),
+        });
     let under = |p: &str, root: &str| p == root || p.starts_with(&format!("{root}/"));
     let audience = match (svc, path.as_deref()) {
         (TokenService::Server, None) => Audience::Server,

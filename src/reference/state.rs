@@ -8,7 +8,7 @@
 //! user IDs goes back as soon as the clock moves past them and a request
 //! arrives: no background task, and tests on a virtual clock see it happen.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use super::clock::{Clock, SystemClock, VirtualClock};
 use super::config::Config;
@@ -46,7 +46,43 @@ struct Shared {
     clock: Arc<dyn Clock>,
     virtual_clock: Option<Arc<VirtualClock>>,
     control: bool,
+    /// Set once by client certification (`crate::certify`); unset, the
+    /// reference behaves as it always has.
+    client_mode: OnceLock<ClientMode>,
     inner: Mutex<Inner>,
+}
+
+/// Client mode (issue 15): the reference serves each role of a
+/// certification case on its own origin, so a server named by origin alone
+/// (ArcGIS API for Python's exchange sends `serverURL=scheme://host:port`)
+/// is known by that origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientMode {
+    /// `(host:port, root prefix)` of each server listener (`/arcgis`,
+    /// `/federated`).
+    pub servers: Vec<(String, String)>,
+}
+
+impl ClientMode {
+    /// The path a token exchange's `serverUrl` names: its own path, or the
+    /// server root of its origin when it has none; `""` (no server this
+    /// reference serves) for any other origin.
+    pub fn server_path(&self, server_url: &str) -> String {
+        let Ok(u) = url::Url::parse(server_url) else {
+            return String::new();
+        };
+        let authority = match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{}:{p}", h.to_ascii_lowercase()),
+            _ => return String::new(),
+        };
+        let Some((_, root)) = self.servers.iter().find(|(a, _)| *a == authority) else {
+            return String::new();
+        };
+        match u.path() {
+            "" | "/" => root.clone(),
+            p => p.to_owned(),
+        }
+    }
 }
 
 /// Cheap to clone; what the router's handlers share.
@@ -106,6 +142,7 @@ impl AppState {
             clock,
             virtual_clock,
             control: opts.control,
+            client_mode: OnceLock::new(),
             inner: Mutex::new(inner),
         }))
     }
@@ -140,6 +177,15 @@ impl AppState {
 
     pub fn now_ms(&self) -> i64 {
         self.0.clock.now_ms()
+    }
+
+    /// Switches client mode on (once; later calls are ignored).
+    pub fn set_client_mode(&self, mode: ClientMode) {
+        let _ = self.0.client_mode.set(mode);
+    }
+
+    pub fn client_mode(&self) -> Option<&ClientMode> {
+        self.0.client_mode.get()
     }
 
     /// The virtual clock, when the control API is on.

@@ -212,6 +212,49 @@ async fn ts_8_exchange_accepts_python_spelling() {
 }
 
 #[tokio::test]
+async fn ts_8_client_mode_knows_a_server_by_its_origin_alone() {
+    // ArcGIS API for Python's federated exchange names the server by
+    // `scheme://host:port` only (`serverURL`, `request=getToken`); in client
+    // mode each server root has an origin of its own.
+    let k = Kit::new();
+    k.st.set_client_mode(super::state::ClientMode {
+        servers: vec![
+            ("fed.test:9001".into(), "/federated".into()),
+            ("srv.test:9002".into(), "/arcgis".into()),
+        ],
+    });
+    let p = k.generate_portal(ALICE, "").await.json();
+    let pt = p["token"].as_str().unwrap();
+    let form =
+        format!("token={pt}&serverURL=http://FED.test:9001&request=getToken&referer=http&f=json");
+    let e = k.send(Req::post(PGT, &form)).await.json();
+    let et = e["token"].as_str().expect("an exchanged token");
+    let fed = "/federated/rest/services/SampleWorldCities/MapServer";
+    assert!(
+        k.send(Req::get(&format!("{fed}?f=json&token={et}")))
+            .await
+            .ok()
+    );
+    // A full URL on that origin is judged by its path, as before.
+    let form = format!("token={pt}&serverUrl=http://fed.test:9001/federated&f=json");
+    assert!(k.send(Req::post(PGT, &form)).await.ok());
+    // The stand-alone server is not the Portal's; an unknown origin is
+    // refused even with a federated-looking path.
+    for url in [
+        "http://srv.test:9002",
+        "http://evil.test:9003/federated",
+        "http://ref.test:8080/federated",
+    ] {
+        let form = format!("token={pt}&serverUrl={url}&f=json");
+        assert_eq!(
+            k.send(Req::post(PGT, &form)).await.code(),
+            Some(400),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn invalid_token_text_per_product() {
     // semantics.md "Client compatibility": Server, Portal, location service.
     let k = Kit::new();

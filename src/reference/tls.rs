@@ -143,6 +143,13 @@ impl ServerTls {
         &self.cert_pem
     }
 
+    /// Completes the server side of one TLS handshake (client
+    /// certification sniffs each connection and serves both schemes on one
+    /// port).
+    pub async fn accept(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+        self.acceptor.accept(tcp).await
+    }
+
     /// A listener on `tcp` that hands out finished TLS connections.
     pub fn listen(&self, tcp: TcpListener) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
