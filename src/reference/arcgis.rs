@@ -161,7 +161,7 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         },
     };
     let lifetime_ms = minutes.saturating_mul(60_000);
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     if ctx.nonempty("username").is_none()
         && let Some(src) = ctx.nonempty("token")
     {
@@ -374,7 +374,7 @@ pub fn directory(st: &AppState, ctx: &Ctx, root: Root) -> Response {
 /// under `checked` (the reference, as ArcGIS Server and Online answer
 /// [AT-11..13]) and ignored under `ignored`. `None` means serve it.
 fn public_refusal(st: &AppState, ctx: &Ctx, root: Root, fmt: Format) -> Option<Response> {
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(Denial::Required) if st.dev(Deviation::PublicServiceRequiresToken) => {
             Some(token_required(st, fmt))
@@ -422,7 +422,7 @@ pub fn service(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Respo
     if svc.public {
         return Some(public_refusal(st, ctx, root, fmt).unwrap_or_else(ok));
     }
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let user = match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(Denial::Required) => return Some(token_required(st, fmt)),
         Err(Denial::Invalid) => return Some(invalid_token(st, fmt)),

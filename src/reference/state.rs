@@ -199,10 +199,16 @@ impl AppState {
 
     /// The mutable part; purges the store first when a purge is due.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.lock_at(self.now_ms())
+    }
+
+    /// Like [`lock`](Self::lock) at `now`, a time the caller already read
+    /// from this state's clock (a request's `Ctx::now`): one clock read a
+    /// request.
+    pub fn lock_at(&self, now: i64) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the store half-written
         // in a way that matters more than serving on; recover the guard.
         let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let now = self.now_ms();
         if inner.store.purge_due(now) {
             inner.purge(now, self.dev(Deviation::PasswordChangeKeepsTokens));
         }
