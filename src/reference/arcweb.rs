@@ -96,10 +96,10 @@ fn credentials(st: &AppState, inner: &Inner, ctx: &Ctx) -> Option<(String, u64)>
         if ci {
             a.name.eq_ignore_ascii_case(u)
         } else {
-            a.name == u
+            *a.name == *u
         }
     })?;
-    bool::from(a.password.as_bytes().ct_eq(p.as_bytes())).then(|| (a.name.clone(), a.epoch))
+    bool::from(a.password.as_bytes().ct_eq(p.as_bytes())).then(|| (a.name.to_string(), a.epoch))
 }
 
 fn get_token(st: &AppState, ctx: &Ctx) -> Response {

@@ -100,9 +100,10 @@ fn start(
             Err(d) => return denied(d),
             Ok(Principal::User {
                 key,
-                token,
+                user,
+                expires_ms,
                 privileges,
-            }) => (key, token.user, token.expires_ms, privileges),
+            }) => (key, user.to_string(), expires_ms, privileges),
             // SL-6: a (valid) session token cannot start a session.
             Ok(Principal::Session {
                 parent_key,

@@ -46,7 +46,7 @@ fn user_json(name: &str) -> Value {
 fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Box<Response>> {
     let mut inner = st.lock_at(ctx.now);
     match authenticate(st, &mut inner, ctx, PORTAL) {
-        Ok(Principal::User { token, .. }) => Ok(Some(token.user)),
+        Ok(Principal::User { user, .. }) => Ok(Some(user.to_string())),
         Ok(Principal::Session { parent_user, .. }) => {
             if st.dev(Deviation::SessionTokenAnyService) {
                 Ok(Some(parent_user))
