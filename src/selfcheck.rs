@@ -1,7 +1,10 @@
 //! The self-check: the suite must pass on the clean reference and catch every
 //! deliberate deviation of it. A deviation is caught when at least one
 //! scenario citing one of the deviation's rule IDs fails against it (or
-//! warns, for a deviation that breaks a SHOULD clause).
+//! warns, for a deviation that breaks a SHOULD clause), and caught with the
+//! right verdict: a deviation that breaks only SHOULD clauses
+//! ([`Deviation::breaks_only_should`]) gets warns and no fail anywhere, any
+//! other gets at least one fail.
 //!
 //! This is how Tessera proves its scenarios can fail: a suite that passes
 //! against a server that accepts expired tokens proves nothing. The other
@@ -25,6 +28,10 @@ pub struct DeviationResult {
     /// Other failing instances (they fail for a rule the deviation does not
     /// name: collateral damage, not evidence).
     pub collateral: Vec<String>,
+    /// Why the verdicts are the wrong kind: a `fail` (or a failing run-level
+    /// finding) for a deviation that breaks only SHOULD clauses, or only
+    /// `warn`s for one that breaks a MUST. Empty when right.
+    pub wrong_verdict: Vec<String>,
 }
 
 impl DeviationResult {
@@ -62,9 +69,18 @@ impl SelfcheckReport {
             .collect()
     }
 
+    /// Deviations caught with the wrong kind of verdict.
+    pub fn wrong_verdicts(&self) -> Vec<&DeviationResult> {
+        self.deviations
+            .iter()
+            .filter(|d| !d.wrong_verdict.is_empty())
+            .collect()
+    }
+
     pub fn ok(&self) -> bool {
         self.clean_failures.is_empty()
             && self.uncaught().is_empty()
+            && self.wrong_verdicts().is_empty()
             && self.variant_runs.iter().all(|v| v.failures.is_empty())
     }
 }
@@ -76,16 +92,24 @@ fn failing(report: &Report) -> impl Iterator<Item = &crate::report::ScenarioRepo
         .filter(|s| matches!(s.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
 }
 
-/// Classifies the failures of a run against `deviation`.
+/// Classifies the failures of a run against `deviation`, and checks their
+/// kind: a deviation that breaks only SHOULD clauses gets `warn`s and no
+/// `fail`; any other gets at least one `fail` citing its rules.
 pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
     let (mut caught_by, mut collateral) = (Vec::new(), Vec::new());
+    let should_only = deviation.breaks_only_should();
+    let (mut wrong_verdict, mut failed) = (Vec::new(), false);
     let cites_deviation = |rules: &[String]| {
         rules
             .iter()
             .any(|r| deviation.rules().iter().any(|d| crate::rules::cites(r, d)))
     };
     for s in failing(report) {
+        if should_only && s.verdict != Verdict::Warn {
+            wrong_verdict.push(format!("{} {}", s.id, s.verdict.as_str()));
+        }
         if cites_deviation(&s.rules) {
+            failed |= s.verdict != Verdict::Warn;
             caught_by.push(s.id.clone());
         } else {
             collateral.push(s.id.clone());
@@ -116,16 +140,24 @@ pub fn judge(deviation: Deviation, report: &Report) -> DeviationResult {
                 .iter()
                 .any(|s| cases.contains(&&s.id) && cites_deviation(&s.rules))
         };
+        if should_only {
+            wrong_verdict.push(f.to_string());
+        }
         if deviation.rules().contains(&id) || by_case() {
+            failed = true;
             caught_by.push(f.to_string());
         } else {
             collateral.push(f.to_string());
         }
     }
+    if !should_only && !caught_by.is_empty() && !failed {
+        wrong_verdict.push("only warns, but it breaks a MUST".to_owned());
+    }
     DeviationResult {
         deviation,
         caught_by,
         collateral,
+        wrong_verdict,
     }
 }
 
@@ -229,6 +261,54 @@ mod tests {
             &["SL-3"],
         )]);
         assert!(!judge(d, &only_collateral).caught());
+    }
+
+    #[test]
+    fn the_verdict_must_match_the_level_the_deviation_breaks() {
+        // A MUST deviation caught only by warns is caught with the wrong verdict.
+        let must: Deviation = "accept-expired-tokens".parse().unwrap();
+        assert!(!must.breaks_only_should());
+        let warned = report(vec![scenario(
+            "lifetimes/a",
+            &["LT-5"],
+            Verdict::Warn,
+            &["LT-5/SHOULD"],
+        )]);
+        let j = judge(must, &warned);
+        assert!(j.caught());
+        assert_eq!(j.wrong_verdict, vec!["only warns, but it breaks a MUST"]);
+        let failed = report(vec![scenario(
+            "lifetimes/a",
+            &["LT-5"],
+            Verdict::Fail,
+            &["LT-5"],
+        )]);
+        assert!(judge(must, &failed).wrong_verdict.is_empty());
+
+        // A SHOULD-only deviation: warns are right, any fail is wrong (even
+        // one that does not cite its rules).
+        let should: Deviation = "valid-at-expiry-instant".parse().unwrap();
+        assert!(should.breaks_only_should());
+        assert!(judge(should, &warned).wrong_verdict.is_empty());
+        let j = judge(should, &failed);
+        assert!(j.caught());
+        assert_eq!(j.wrong_verdict, vec!["lifetimes/a fail"]);
+        let collateral_fail = report(vec![
+            scenario("lifetimes/a", &["LT-5"], Verdict::Warn, &["LT-5/SHOULD"]),
+            scenario("renewal/b", &["RN-1"], Verdict::Fail, &["RN-1"]),
+        ]);
+        assert_eq!(
+            judge(should, &collateral_fail).wrong_verdict,
+            vec!["renewal/b fail"]
+        );
+        let r = SelfcheckReport {
+            clean_failures: vec![],
+            clean_instances: 1,
+            deviations: vec![judge(should, &collateral_fail)],
+            variant_runs: vec![],
+        };
+        assert!(!r.ok());
+        assert_eq!(r.wrong_verdicts().len(), 1);
     }
 
     #[test]

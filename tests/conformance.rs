@@ -5,7 +5,11 @@
 //! `cargo test --test conformance -- --list`, name filters and `--exact`
 //! work as with any Rust test. A matrix scenario is one test; its cases are
 //! played inside it. The suite goes through the same selection as
-//! `tessera run` (`tessera::select`), with nothing filtered out.
+//! `tessera run` (`tessera::select`), with nothing filtered out. Each
+//! scenario's report then goes through the gate, so a VARIANT rule shown
+//! differently by the cases of one matrix fails its test too; one more
+//! test, `suite::behaviour-profile`, plays the whole suite at once and fails
+//! on what the gate finds across scenarios.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,6 +17,7 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use tessera::report::console;
+use tessera::report::gate::gate;
 use tessera::runner::{RunOptions, run};
 use tessera::scenario::{Scenario, load_suite, render_all};
 use tessera::select::{Selection, select};
@@ -42,6 +47,12 @@ fn main() -> ExitCode {
             .expect("a tokio runtime"),
     );
     let target = Arc::new(Target::reference(Vec::new()));
+    let whole = {
+        let (rt, target, all) = (runtime.clone(), target.clone(), scenarios.clone());
+        Trial::test("suite::behaviour-profile", move || {
+            play_all(&rt, &target, all)
+        })
+    };
     let trials = scenarios
         .into_iter()
         .map(|s| {
@@ -49,6 +60,7 @@ fn main() -> ExitCode {
             let (rt, target) = (runtime.clone(), target.clone());
             Trial::test(name, move || play(&rt, &target, s))
         })
+        .chain(std::iter::once(whole))
         .collect();
     libtest_mimic::run(&args, trials).exit_code()
 }
@@ -61,21 +73,59 @@ fn test_name(s: &Scenario) -> String {
     }
 }
 
+/// The whole suite in one run, judged as `tessera run` judges it: what the
+/// gate finds across scenarios (one VARIANT rule shown differently by two
+/// scenarios, an HP-2 order the pairs and stacks do not agree on) fails
+/// this test; each scenario's own verdict is its own test's business.
+fn play_all(
+    rt: &tokio::runtime::Runtime,
+    target: &Target,
+    all: Vec<Scenario>,
+) -> Result<(), Failed> {
+    let mut report = rt
+        .block_on(run(all, target, &RunOptions::default(), None))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let outcome = gate(&mut report, Default::default());
+    let bad: Vec<String> = outcome
+        .reasons
+        .iter()
+        .filter(|f| f.scenario().is_empty())
+        .map(ToString::to_string)
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n").into())
+    }
+}
+
 fn play(rt: &tokio::runtime::Runtime, target: &Target, s: Scenario) -> Result<(), Failed> {
     let opts = RunOptions {
         jobs: 1,
         ..RunOptions::default()
     };
-    let report = rt
+    let mut report = rt
         .block_on(run(vec![s], target, &opts, None))
         .map_err(|e| Failed::from(e.to_string()))?;
-    let bad: Vec<String> = report
+    let outcome = gate(&mut report, Default::default());
+    let mut bad: Vec<String> = report
         .scenarios
         .iter()
         // The reference implements every SHOULD clause too: a warn is a bug.
         .filter(|r| r.verdict.is_failure() || r.verdict == tessera::report::Verdict::Warn)
         .map(console::scenario_line)
         .collect();
+    // What the gate finds about the scenario's cases together, as `tessera
+    // run` would: one VARIANT rule (or HP-2 pair) shown differently from
+    // case to case, an HP-2 order that is not one. Each case alone passes
+    // then; a reference that falls back to a lower carrier shows only so.
+    bad.extend(
+        outcome
+            .reasons
+            .iter()
+            .filter(|f| f.scenario().is_empty())
+            .map(ToString::to_string),
+    );
     if bad.is_empty() {
         Ok(())
     } else {

@@ -180,13 +180,25 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
     outln!();
     if report.ok() {
         outln!(
-            "selfcheck ok: the clean reference passes and all {} deviations are caught",
+            "selfcheck ok: the clean reference passes and all {} deviations are caught, each with the verdict its level calls for",
             report.deviations.len()
         );
         exit::OK
     } else {
         if !uncaught.is_empty() {
             outln!("selfcheck FAILED: not caught: {}", uncaught.join(", "));
+        }
+        for d in report.wrong_verdicts() {
+            let level = if d.deviation.breaks_only_should() {
+                "breaks only SHOULD clauses, so it must get warns and no fail"
+            } else {
+                "breaks a MUST, so it must get a fail"
+            };
+            outln!(
+                "selfcheck FAILED: {} {level}: {}",
+                d.deviation.name(),
+                d.wrong_verdict.join(", ")
+            );
         }
         let bad_variants = report
             .variant_runs

@@ -54,7 +54,7 @@ deviations! {
     TrustAnyForwardedFor "trust-any-forwarded-for" ["IP-2"] "X-Forwarded-For is believed from any peer, not only trusted proxies";
     MalformedIpAccepted "malformed-ip-accepted" ["IP-7"] "a malformed ip parameter issues an unbound token instead of 400";
     InconsistentCarrierOrder "inconsistent-carrier-order" ["HP-2"] "two carriers alone rank the other way round from the order that stacks of three or more follow";
-    FallbackToLowerCarrier "fallback-to-lower-carrier" ["HP-3"] "after an invalid winning carrier, lower carriers are tried";
+    FallbackToLowerCarrier "fallback-to-lower-carrier" ["HP-3", "HP-2"] "after an invalid winning carrier, lower carriers are tried";
     BasicAuthAsToken "basic-auth-as-token" ["HP-4"] "Authorization with a non-Bearer scheme (Basic) is taken as a token";
     WebTierAuthIgnored "web-tier-auth-ignored" ["HP-5"] "Authorization carries a token even with web_tier_auth on";
     MissingTokenAs498 "missing-token-as-498" ["HP-7"] "a missing token gets 498 where 499 belongs";
@@ -86,6 +86,24 @@ impl Deviation {
             self.name(),
             self.rules().join(","),
             self.description()
+        )
+    }
+
+    /// Whether it breaks only SHOULD clauses: the suite then owes it `warn`s
+    /// and no `fail` (semantics.md v2, "Levels"); every other deviation
+    /// breaks a MUST (or shows none of a VARIANT rule's variants) and must
+    /// get a `fail`. `tessera selfcheck` checks both.
+    pub fn breaks_only_should(self) -> bool {
+        use Deviation::*;
+        matches!(
+            self,
+            ValidAtExpiryInstant
+                | LenientExpiration
+                | CaseInsensitiveUsernames
+                | MalformedIpAccepted
+                | BasicAuthAsToken
+                | RenewalShortensToken
+                | NoSessionCap
         )
     }
 
@@ -146,6 +164,22 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Deviation::ALL.len());
         assert!("nope".parse::<Deviation>().is_err());
+        // A SHOULD-only deviation names rules that have a SHOULD clause;
+        // every other one names a rule with a MUST or VARIANT level.
+        use crate::rules::Level;
+        for d in Deviation::ALL {
+            let rules = d.rules().iter().map(|r| crate::rules::find(r).unwrap());
+            if d.breaks_only_should() {
+                assert!(rules.clone().all(|r| r.has(Level::Should)), "{d}");
+            } else {
+                assert!(
+                    rules
+                        .clone()
+                        .any(|r| r.has(Level::Must) || r.has(Level::Variant)),
+                    "{d}"
+                );
+            }
+        }
         for fam in ["TS", "LT", "RN", "HP", "IP", "SL"] {
             assert!(
                 Deviation::ALL

@@ -15,7 +15,7 @@ use super::errors::{Format, arcgis_error, body, forbidden, invalid_token_portal,
 use super::params::Ctx;
 use super::state::AppState;
 use super::tokens::Audience;
-use super::variants::Sl5;
+use super::variants::{Hp8, Sl5};
 
 const PORTAL: &[Audience] = &[Audience::Portal];
 
@@ -66,6 +66,9 @@ pub fn portal_self(st: &AppState, ctx: &Ctx) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     let user = match who(st, ctx, fmt) {
         Ok(u) => u,
+        // A public resource (HP-8): under `ignored` an invalid token is
+        // served anonymously, as on the Server's public services.
+        Err(_) if st.variants().hp8 == Hp8::Ignored => None,
         Err(r) => return *r,
     };
     let mut v = json!({

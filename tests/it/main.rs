@@ -6,6 +6,7 @@ mod cli;
 mod fidelity;
 mod fuzz;
 mod gates;
+mod levels;
 mod probe;
 mod real_time;
 mod remote;

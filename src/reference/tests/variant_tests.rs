@@ -316,6 +316,11 @@ async fn hp_8_public_service_checked_or_ignored() {
             .await
             .ok()
     );
+    // So is the Portal's portals/self (it answered 498 under `ignored`).
+    let r = k
+        .send(Req::get("/sharing/rest/portals/self?f=json&token=garbage"))
+        .await;
+    assert!(r.ok() && r.json()["user"].is_null(), "{}", r.text);
 }
 
 #[tokio::test]
