@@ -12,6 +12,10 @@
 //! reference switched to other listed variants of the VARIANT rules
 //! ([`Variants::alternatives`], one at a time, then all at once), where it
 //! must not fail either.
+//!
+//! [`clients`] is the same idea for client certification: the built-in
+//! good driver must pass the client cases and each broken driver must be
+//! caught on the rules it breaks.
 
 use crate::reference::{Deviation, Variants};
 use crate::report::model::{Finding, Report, Verdict};
@@ -338,5 +342,283 @@ mod tests {
         assert!(r.ok());
         r.variant_runs[0].failures.push("a/b (fail)".into());
         assert!(!r.ok());
+    }
+}
+
+/// The client self-check (`tessera selfcheck --clients`, issue 15): the
+/// built-in good driver must pass every client case (or find it not
+/// applicable), and each built-in broken driver must be caught, `fail` or
+/// `warn`, on each CL rule it is listed with
+/// ([`crate::certify::drivers::DRIVERS`]). A broken driver plays only the
+/// cases citing its rules; the good one plays them all.
+pub mod clients {
+    use std::sync::Arc;
+
+    use crate::certify::driver::DriverSpec;
+    use crate::certify::drivers::{BROKEN, GOOD};
+    use crate::certify::load::Case;
+    use crate::certify::plan::CasePlan;
+    use crate::certify::run::{self, CaseJudge, Progress, RunOptions, Stages};
+    use crate::certify::verdict::{Certification, ClientResult, Verdict};
+
+    /// What one built-in driver did.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DriverCheck {
+        pub driver: String,
+        /// The rules it must be caught on (none for the good driver).
+        pub rules: Vec<String>,
+        /// Cases it played.
+        pub cases: usize,
+        pub ok: bool,
+        /// Why it is ok or not, in a line.
+        pub detail: String,
+    }
+
+    /// The whole client self-check.
+    #[derive(Debug, Clone)]
+    pub struct ClientsReport {
+        pub checks: Vec<DriverCheck>,
+        pub certification: Certification,
+        /// Cases whose world failed (listeners, certificates).
+        pub infrastructure: Vec<String>,
+    }
+
+    impl ClientsReport {
+        pub fn ok(&self) -> bool {
+            self.infrastructure.is_empty() && self.checks.iter().all(|c| c.ok)
+        }
+    }
+
+    /// `cite` (`CL-7`, `CL-7/SHOULD`) is about `rule` (`CL-7`).
+    fn cites(cite: &str, rule: &str) -> bool {
+        cite == rule || cite.strip_prefix(rule).is_some_and(|r| r.starts_with('/'))
+    }
+
+    /// The indexes of the plans citing any of `rules`.
+    pub fn cases_for(rules: &[&str], plans: &[CasePlan]) -> Vec<usize> {
+        plans
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.rules.iter().any(|c| rules.iter().any(|r| cites(c, r))))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The good driver passes when every case passed or was not applicable.
+    pub fn check_good(c: &ClientResult) -> DriverCheck {
+        let bad: Vec<String> = c
+            .cases
+            .iter()
+            .filter(|k| !matches!(k.verdict, Verdict::Pass | Verdict::NotApplicable))
+            .map(|k| format!("{} {}", k.id, k.verdict.as_str()))
+            .collect();
+        let passed = c
+            .cases
+            .iter()
+            .filter(|k| k.verdict == Verdict::Pass)
+            .count();
+        DriverCheck {
+            driver: GOOD.into(),
+            rules: vec![],
+            cases: c.cases.len(),
+            ok: bad.is_empty() && passed > 0,
+            detail: if bad.is_empty() {
+                format!("{passed} pass, {} not applicable", c.cases.len() - passed)
+            } else {
+                format!("does not pass: {}", bad.join(", "))
+            },
+        }
+    }
+
+    /// A broken driver is caught when each of its rules is `fail` or
+    /// `warn` in its result.
+    pub fn check_broken(name: &str, rules: &[&str], c: &ClientResult) -> DriverCheck {
+        let mut caught = Vec::new();
+        let mut missed = Vec::new();
+        for r in rules {
+            let v = c.rules.iter().find(|x| x.rule == *r);
+            match v {
+                Some(x) if matches!(x.verdict, Verdict::Fail | Verdict::Warn) => caught.push(
+                    format!("{r} {} ({})", x.verdict.as_str(), x.cases.join(", ")),
+                ),
+                Some(x) => missed.push(format!("{r} {}", x.verdict.as_str())),
+                None => missed.push(format!("{r} not judged")),
+            }
+        }
+        let errors: Vec<&str> = c
+            .cases
+            .iter()
+            .filter(|k| k.verdict == Verdict::Error)
+            .map(|k| k.id.as_str())
+            .collect();
+        let mut detail = if missed.is_empty() {
+            format!("caught: {}", caught.join("; "))
+        } else {
+            format!("NOT CAUGHT: {}", missed.join(", "))
+        };
+        if !errors.is_empty() {
+            detail.push_str(&format!(" (errors: {})", errors.join(", ")));
+        }
+        DriverCheck {
+            driver: name.into(),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            cases: c.cases.len(),
+            ok: missed.is_empty() && !c.cases.is_empty(),
+            detail,
+        }
+    }
+
+    /// Plays the good driver on every case and each broken driver on the
+    /// cases citing its rules; `program` is the `tessera` binary that runs
+    /// `client-driver NAME`.
+    pub async fn run<W: Stages>(
+        cases: Vec<Case>,
+        program: &str,
+        worlds: W,
+        opts: &RunOptions,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> ClientsReport {
+        let plans: Vec<CasePlan> = cases.iter().map(|c| c.plan.clone()).collect();
+        let command = |name: &str| format!("{} client-driver {name}", run::shell_quote(program));
+        let mut drivers = vec![DriverSpec {
+            command: command(GOOD),
+            name: Some(GOOD.into()),
+        }];
+        let mut subsets = vec![(0..plans.len()).collect::<Vec<_>>()];
+        for (name, rules) in BROKEN {
+            drivers.push(DriverSpec {
+                command: command(name),
+                name: Some((*name).into()),
+            });
+            subsets.push(cases_for(rules, &plans));
+        }
+        let out = run::certify_subsets(
+            Arc::new(plans),
+            Arc::new(drivers),
+            subsets,
+            Arc::new(worlds),
+            Arc::new(CaseJudge { cases }),
+            opts,
+            progress,
+        )
+        .await;
+        let mut checks = Vec::new();
+        for (i, c) in out.certification.clients.iter().enumerate() {
+            checks.push(match i {
+                0 => check_good(c),
+                _ => {
+                    let (name, rules) = BROKEN[i - 1];
+                    check_broken(name, rules, c)
+                }
+            });
+        }
+        ClientsReport {
+            checks,
+            certification: out.certification,
+            infrastructure: out.infrastructure,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::certify::verdict::{CaseResult, RuleResult};
+
+        fn case(id: &str, v: Verdict) -> CaseResult {
+            CaseResult {
+                id: id.into(),
+                title: String::new(),
+                file: String::new(),
+                rules: vec![],
+                verdict: v,
+                reason: None,
+                findings: vec![],
+                shown: vec![],
+                duration_ms: 0,
+                replay: String::new(),
+            }
+        }
+
+        fn client(cases: Vec<CaseResult>, rules: &[(&str, Verdict)]) -> ClientResult {
+            ClientResult {
+                name: "x".into(),
+                client: None,
+                version: None,
+                features: vec![],
+                driver: String::new(),
+                card: vec![],
+                rules: rules
+                    .iter()
+                    .map(|(r, v)| RuleResult {
+                        rule: (*r).into(),
+                        levels: "MUST".into(),
+                        verdict: *v,
+                        cases: vec!["client/a".into()],
+                        variants: vec![],
+                    })
+                    .collect(),
+                cases,
+                verdict: Verdict::Pass,
+            }
+        }
+
+        #[test]
+        fn the_good_driver_must_pass_or_be_not_applicable_everywhere() {
+            let ok = client(
+                vec![case("a", Verdict::Pass), case("b", Verdict::NotApplicable)],
+                &[],
+            );
+            assert!(check_good(&ok).ok);
+            for v in [
+                Verdict::Warn,
+                Verdict::Fail,
+                Verdict::Error,
+                Verdict::Skipped,
+            ] {
+                let c = client(vec![case("a", Verdict::Pass), case("b", v)], &[]);
+                let r = check_good(&c);
+                assert!(!r.ok, "{v:?}");
+                assert!(r.detail.contains("b "), "{}", r.detail);
+            }
+            assert!(
+                !check_good(&client(vec![], &[])).ok,
+                "nothing played proves nothing"
+            );
+        }
+
+        #[test]
+        fn a_broken_driver_is_caught_only_when_each_of_its_rules_fails_or_warns() {
+            let c = client(
+                vec![case("a", Verdict::Fail)],
+                &[
+                    ("CL-8", Verdict::Fail),
+                    ("CL-14", Verdict::Warn),
+                    ("CL-1", Verdict::Pass),
+                ],
+            );
+            assert!(check_broken("retry-forever", &["CL-8", "CL-14"], &c).ok);
+            let r = check_broken("x", &["CL-8", "CL-1"], &c);
+            assert!(!r.ok);
+            assert!(r.detail.contains("NOT CAUGHT: CL-1 pass"), "{}", r.detail);
+            assert!(!check_broken("x", &["CL-9"], &c).ok);
+        }
+
+        #[test]
+        fn broken_drivers_play_the_cases_citing_their_rules() {
+            let plan = |id: &str, rules: &[&str]| CasePlan {
+                id: id.into(),
+                rules: rules.iter().map(|r| r.to_string()).collect(),
+                ..CasePlan::default()
+            };
+            let plans = [
+                plan("a", &["CL-1"]),
+                plan("b", &["CL-7/SHOULD", "CL-5"]),
+                plan("c", &["CL-14"]),
+            ];
+            assert_eq!(cases_for(&["CL-7"], &plans), vec![1]);
+            assert_eq!(cases_for(&["CL-1"], &plans), vec![0]);
+            assert_eq!(cases_for(&["CL-1", "CL-14"], &plans), vec![0, 2]);
+            assert!(cases_for(&["CL-9"], &plans).is_empty());
+        }
     }
 }

@@ -3,10 +3,11 @@
 //! it (from journals, plans and transcripts); the report writers only render
 //! it; the run's pass/fail is decided once, here, by [`Certification::decide`].
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// A verdict, with client certification's extra ones (`client-rules.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
@@ -37,7 +38,7 @@ impl Verdict {
 
 /// One line of a timeline excerpt: an operation, an event or a request,
 /// tokens as labels (`T3 = portal token for alice, revoked`), no secrets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct TimelineLine {
     pub real_ms: i64,
     pub text: String,
@@ -46,7 +47,7 @@ pub struct TimelineLine {
 }
 
 /// A broken clause, with where it broke.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Finding {
     /// `CL-5`, `CL-7/SHOULD`, ...
     pub rule: String,
@@ -60,7 +61,7 @@ pub struct Finding {
 }
 
 /// A variant a case showed for a VARIANT clause (`CL-3` `GET -> query`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Shown {
     pub rule: String,
     /// What it is about: `GET`, `POST`, `sessions/start`, `portal token`, ...
@@ -69,7 +70,7 @@ pub struct Shown {
 }
 
 /// One case for one client.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct CaseResult {
     pub id: String,
     pub title: String,
@@ -86,7 +87,7 @@ pub struct CaseResult {
 }
 
 /// One rule for one client, decided from its cases.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RuleResult {
     pub rule: String,
     /// `MUST + SHOULD + VARIANT`, as in client-rules.md.
@@ -99,7 +100,7 @@ pub struct RuleResult {
 }
 
 /// One line of the behaviour card: what the client did, measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CardLine {
     /// `carriers`, `binding`, `renewal margin`, `reaction to 498`, ...
     pub topic: String,
@@ -107,7 +108,7 @@ pub struct CardLine {
 }
 
 /// Everything about one client (driver).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ClientResult {
     /// `--name`, or the driver's hello.
     pub name: String,
@@ -122,7 +123,7 @@ pub struct ClientResult {
 }
 
 /// A certification run: one or more clients over the same cases.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Certification {
     pub version: u32,
     pub tessera: String,

@@ -322,6 +322,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 }
 
 mod baseline;
+mod certify;
+mod client_driver;
 mod completions;
 mod diff_targets;
 mod fuzz;
@@ -358,6 +360,9 @@ enum Command {
     /// Run the suite against the reference with each deviation in turn; fail
     /// unless every deviation is caught and the clean reference passes.
     Selfcheck(selfcheck::SelfcheckArgs),
+    /// Certify token clients: play the client cases through each driver and
+    /// judge them by the CL rules.
+    Certify(Box<certify::CertifyArgs>),
     /// Print a JSON Schema (the scenario format by default).
     Schema(schema::SchemaArgs),
     /// Merge or compare JSON reports.
@@ -374,6 +379,10 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of `tessera`.
     Man,
+    /// Run a built-in client-certification driver on stdin/stdout (for
+    /// `tessera certify --driver` and the self-check).
+    #[command(hide = true)]
+    ClientDriver(client_driver::ClientDriverArgs),
 }
 
 impl Cli {
@@ -384,6 +393,7 @@ impl Cli {
             Command::Validate(a) => validate::execute(a),
             Command::Serve(a) => serve::execute(a),
             Command::Schema(a) => schema::execute(a),
+            Command::Certify(a) => certify::execute(*a),
             Command::Rules(a) => rules::execute(a),
             Command::Selfcheck(a) => selfcheck::execute(a),
             Command::Report(a) => report::execute(a),
@@ -394,6 +404,7 @@ impl Cli {
             Command::List(a) => list::execute(a),
             Command::Completions(a) => completions::completions(a),
             Command::Man => completions::man(),
+            Command::ClientDriver(a) => client_driver::execute(a),
         }
     }
 }

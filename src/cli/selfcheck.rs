@@ -4,6 +4,10 @@
 //! is not caught, the clean reference does not pass, or a variant run fails.
 //! The filters narrow the suite (a quick check of one area); `--deviation`
 //! narrows the deviations (default: all).
+//!
+//! `--clients` checks client certification instead: the built-in good
+//! driver must pass the fast client cases and every built-in broken driver
+//! must be caught on its rules (`tessera::selfcheck::clients`).
 
 use std::path::PathBuf;
 
@@ -39,9 +43,18 @@ pub struct SelfcheckArgs {
     /// List every catching scenario, not just the first few.
     #[arg(long)]
     verbose: bool,
+    /// Check client certification instead (issue 15): the fast client cases
+    /// (`specs/clients` unless paths are given) with the built-in good
+    /// driver, which must pass, and each built-in broken driver, which must
+    /// be caught on each of its rules. Prints one line per driver.
+    #[arg(long)]
+    clients: bool,
 }
 
 pub fn execute(args: SelfcheckArgs) -> u8 {
+    if args.clients {
+        return clients(args);
+    }
     let filter = match args.filter.filter() {
         Ok(f) => f,
         Err(code) => return code,
@@ -214,6 +227,114 @@ pub fn execute(args: SelfcheckArgs) -> u8 {
                 report.clean_failures.len()
             );
         }
+        exit::FAILURES
+    }
+}
+
+/// `tessera selfcheck --clients`.
+fn clients(args: SelfcheckArgs) -> u8 {
+    let paths = if args.paths == [PathBuf::from("specs")] {
+        vec![PathBuf::from("specs/clients")]
+    } else {
+        args.paths.clone()
+    };
+    let all = match super::certify::load(&paths) {
+        Ok(all) => all,
+        Err(code) => return code,
+    };
+    let cases: Vec<_> = all
+        .into_iter()
+        .filter(|c| c.plan.tier == tessera::certify::plan::Tier::Fast)
+        .collect();
+    if cases.is_empty() {
+        errln!("no fast-tier client case under {paths:?}");
+        return exit::NOTHING_SELECTED;
+    }
+    let program = match std::env::current_exe() {
+        Ok(p) => p.display().to_string(),
+        Err(e) => {
+            errln!("error: cannot find the tessera executable for the built-in drivers: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let dir = match super::certify::RunDir::create("selfcheck") {
+        Ok(d) => d,
+        Err(e) => {
+            errln!("error: cannot create the run's folder: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let worlds = match super::certify::worlds(&dir) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let opts = tessera::certify::run::RunOptions {
+        jobs: args.jobs.unwrap_or(2),
+        ..Default::default()
+    };
+    let total = cases.len();
+    errln!(
+        "client selfcheck: the good driver on {total} cases, {} broken drivers on the cases citing their rules ({} at a time)",
+        tessera::certify::drivers::BROKEN.len(),
+        opts.jobs
+    );
+    let labels = tessera::certify::drivers::DRIVERS
+        .iter()
+        .map(|d| d.0.to_owned())
+        .collect();
+    let mut printer = super::certify::Printer {
+        verbose: args.verbose,
+        total: 0,
+        done: 0,
+        labels,
+    };
+    let report = rt.block_on(super::certify::interruptible(
+        tessera::selfcheck::clients::run(cases, &program, worlds, &opts, &mut |p| printer.event(p)),
+    ));
+    let Some(report) = report else {
+        return super::certify::interrupted(rt);
+    };
+    drop(dir);
+    outln!("{:<24} {:<12} {:>5}  result", "driver", "rules", "cases");
+    for c in &report.checks {
+        outln!(
+            "{:<24} {:<12} {:>5}  {} {}",
+            c.driver,
+            if c.rules.is_empty() {
+                "-".to_owned()
+            } else {
+                c.rules.join(",")
+            },
+            c.cases,
+            if c.ok { "ok" } else { "FAILED" },
+            c.detail
+        );
+    }
+    for why in &report.infrastructure {
+        errln!("infrastructure: {why}");
+    }
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.driver.as_str())
+        .collect();
+    outln!();
+    if report.ok() {
+        outln!(
+            "client selfcheck ok: the good driver passes and all {} broken drivers are caught",
+            report.checks.len() - 1
+        );
+        exit::OK
+    } else if !report.infrastructure.is_empty() && failed.is_empty() {
+        outln!("client selfcheck FAILED: infrastructure errors");
+        exit::INFRASTRUCTURE
+    } else {
+        outln!("client selfcheck FAILED: {}", failed.join(", "));
         exit::FAILURES
     }
 }

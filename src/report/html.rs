@@ -986,7 +986,7 @@ fn escape(s: &str) -> String {
 }
 
 /// serde_json to minijinja without minijinja's `serde` feature.
-fn to_value(v: &serde_json::Value) -> Value {
+pub(crate) fn to_value(v: &serde_json::Value) -> Value {
     use serde_json::Value as J;
     match v {
         J::Null => Value::from(()),

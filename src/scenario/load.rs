@@ -115,10 +115,20 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
     }
 }
 
+/// The folder name under `specs/` of client certification cases, which
+/// scenario loading skips.
+pub const CLIENT_CASES: &str = "clients";
+
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if p.is_dir() {
         for entry in std::fs::read_dir(p)? {
-            collect(&entry?.path(), out)?;
+            let path = entry?.path();
+            // `specs/clients/` holds client certification cases, another
+            // format (`certify::load`).
+            if path.is_dir() && path.file_name().is_some_and(|n| n == CLIENT_CASES) {
+                continue;
+            }
+            collect(&path, out)?;
         }
     } else if p.is_file() {
         if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {

@@ -342,6 +342,13 @@ fn schema_report_prints_the_committed_schema() {
         std::fs::read_to_string(crate::support::root().join("fixtures/schema/report.schema.json"))
             .unwrap();
     assert_eq!(stdout(&o), committed);
+    let o = tessera(&["schema", "certification"]);
+    assert_eq!(code(&o), 0);
+    let committed = std::fs::read_to_string(
+        crate::support::root().join("fixtures/schema/certification.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(stdout(&o), committed);
 }
 
 /// A stub whose `rest/info` answers 500 the first `failures` times, then

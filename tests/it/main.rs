@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per behaviour.
 
 mod bench;
+mod certify;
 mod ci;
 mod cli;
 mod fidelity;
