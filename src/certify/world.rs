@@ -510,7 +510,7 @@ impl World {
             Event::PasswordChange { user } => {
                 let new = {
                     let mut inner = sh.state.lock();
-                    let Some(a) = inner.accounts.iter_mut().find(|a| a.name == *user) else {
+                    let Some(a) = inner.accounts.iter_mut().find(|a| *a.name == **user) else {
                         return Err(WorldError::Event {
                             step,
                             what: format!("no user `{user}` in the reference"),

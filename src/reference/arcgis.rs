@@ -161,7 +161,7 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         },
     };
     let lifetime_ms = minutes.saturating_mul(60_000);
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     if ctx.nonempty("username").is_none()
         && let Some(src) = ctx.nonempty("token")
     {
@@ -211,7 +211,7 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
         if ci {
             a.name.eq_ignore_ascii_case(user)
         } else {
-            a.name == user
+            *a.name == *user
         }
     }) else {
         return bad_credentials();
@@ -219,7 +219,7 @@ pub fn generate_token(st: &AppState, ctx: &Ctx, svc: TokenService) -> Response {
     if !bool::from(acct.password.as_bytes().ct_eq(pass.as_bytes())) {
         return bad_credentials();
     }
-    let (name, epoch) = (acct.name.clone(), acct.epoch);
+    let (name, epoch) = (acct.name.to_string(), acct.epoch);
     let audience = match svc {
         TokenService::Server => Audience::Server,
         TokenService::Portal => Audience::Portal,
@@ -297,9 +297,12 @@ fn exchange(
         TokenService::Server => &[Audience::Server],
         TokenService::Portal => &[Audience::Portal],
     };
-    let source = match check_token(st, inner, ctx, src, accept) {
-        Ok(Principal::User { token, .. }) => token,
-        Ok(Principal::Session { .. }) | Err(_) => {
+    // The source token as it was before the check (which may slide its
+    // expiry under a deviation).
+    let before = inner.store.get(src);
+    let source = match (check_token(st, inner, ctx, src, accept), before) {
+        (Ok(Principal::User { .. }), Some(Kind::Access(token))) => token,
+        _ => {
             return match svc {
                 TokenService::Server => invalid_token(st, fmt),
                 TokenService::Portal => invalid_token_portal(st, fmt),
@@ -374,7 +377,7 @@ pub fn directory(st: &AppState, ctx: &Ctx, root: Root) -> Response {
 /// under `checked` (the reference, as ArcGIS Server and Online answer
 /// [AT-11..13]) and ignored under `ignored`. `None` means serve it.
 fn public_refusal(st: &AppState, ctx: &Ctx, root: Root, fmt: Format) -> Option<Response> {
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(Denial::Required) if st.dev(Deviation::PublicServiceRequiresToken) => {
             Some(token_required(st, fmt))
@@ -422,18 +425,18 @@ pub fn service(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Respo
     if svc.public {
         return Some(public_refusal(st, ctx, root, fmt).unwrap_or_else(ok));
     }
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let user = match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(Denial::Required) => return Some(token_required(st, fmt)),
         Err(Denial::Invalid) => return Some(invalid_token(st, fmt)),
-        Ok(Principal::User { token, .. }) => token.user,
+        Ok(Principal::User { user, .. }) => user,
         Ok(Principal::Session { parent_user, .. }) => match session_elsewhere(st, fmt) {
             Some(refusal) => return Some(refusal),
-            None => parent_user,
+            None => parent_user.into(),
         },
     };
     drop(inner);
-    if svc.users.contains(&user) {
+    if svc.users.iter().any(|u| **u == *user) {
         Some(ok())
     } else if st.dev(Deviation::ForbiddenAs498) {
         Some(invalid_token(st, fmt))

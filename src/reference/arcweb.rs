@@ -96,10 +96,10 @@ fn credentials(st: &AppState, inner: &Inner, ctx: &Ctx) -> Option<(String, u64)>
         if ci {
             a.name.eq_ignore_ascii_case(u)
         } else {
-            a.name == u
+            *a.name == *u
         }
     })?;
-    bool::from(a.password.as_bytes().ct_eq(p.as_bytes())).then(|| (a.name.clone(), a.epoch))
+    bool::from(a.password.as_bytes().ct_eq(p.as_bytes())).then(|| (a.name.to_string(), a.epoch))
 }
 
 fn get_token(st: &AppState, ctx: &Ctx) -> Response {
@@ -124,7 +124,7 @@ fn get_token(st: &AppState, ctx: &Ctx) -> Response {
             Err(_) => return refuse("Invalid ip address"),
         },
     };
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let Some((user, epoch)) = credentials(st, &inner, ctx) else {
         return refuse("Invalid username or password");
     };
@@ -142,7 +142,7 @@ fn get_token(st: &AppState, ctx: &Ctx) -> Response {
 
 /// LT-8: one ID per account, never expiring, not bound.
 fn get_user_id(st: &AppState, ctx: &Ctx) -> Response {
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let Some((user, epoch)) = credentials(st, &inner, ctx) else {
         return refuse("Invalid username or password");
     };
@@ -196,7 +196,7 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
     let Some(t) = ctx.nonempty("tkn") else {
         return refuse("No token or userid supplied");
     };
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     match token_state(st, &inner, ctx, t) {
         TokenState::Good => {}
         TokenState::Refused(r) => return refuse(r),
@@ -239,7 +239,7 @@ fn renew(st: &AppState, ctx: &Ctx) -> Response {
 
 /// `actn=getMap` with `tkn` or `usrid`.
 fn map(st: &AppState, ctx: &Ctx) -> Response {
-    let inner = st.lock();
+    let inner = st.lock_at(ctx.now);
     if let Some(t) = ctx.nonempty("tkn") {
         match token_state(st, &inner, ctx, t) {
             TokenState::Good => return png(),

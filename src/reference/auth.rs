@@ -4,10 +4,12 @@
 //! the caller does with a valid principal (permissions, session scope) is the
 //! caller's business.
 
+use std::sync::Arc;
+
 use super::deviations::Deviation;
 use super::params::{Ctx, carriers, referer_matches};
 use super::state::{AppState, Inner};
-use super::tokens::{AccessToken, Audience, Binding, Kind, TokenKey};
+use super::tokens::{Audience, Binding, BindingRef, Found, Kind, TokenKey};
 use crate::reference::config::StyleFamily;
 
 /// Why a request is not let through.
@@ -25,8 +27,12 @@ pub enum Principal {
     User {
         /// Store key of the token (SL-8 counts sessions per access token).
         key: TokenKey,
-        token: AccessToken,
-        privileges: Vec<String>,
+        /// The token's user (shared with the account: no copy a request).
+        user: Arc<str>,
+        /// The token's expiry when it was checked.
+        expires_ms: i64,
+        /// The API key's own privileges, else the user's (shared).
+        privileges: Arc<[String]>,
     },
     Session {
         family: StyleFamily,
@@ -48,10 +54,15 @@ pub fn alive(st: &AppState, now: i64, expires: i64) -> bool {
 
 /// IP-2 / IP-3.
 pub fn binding_ok(st: &AppState, ctx: &Ctx, b: &Binding) -> bool {
+    binding_ref_ok(st, ctx, b.as_ref())
+}
+
+/// [`binding_ok`] on a borrowed binding.
+pub fn binding_ref_ok(st: &AppState, ctx: &Ctx, b: BindingRef<'_>) -> bool {
     match b {
-        Binding::None => true,
-        Binding::Ip(ip) => st.dev(Deviation::IgnoreIpBinding) || ctx.client_ip == *ip,
-        Binding::Referer(r) => {
+        BindingRef::None => true,
+        BindingRef::Ip(ip) => st.dev(Deviation::IgnoreIpBinding) || ctx.client_ip == ip,
+        BindingRef::Referer(r) => {
             st.dev(Deviation::IgnoreRefererBinding) || referer_matches(r, ctx.referer())
         }
     }
@@ -91,66 +102,71 @@ pub fn check_token(
     token_text: &str,
     accept: &[Audience],
 ) -> Result<Principal, Denial> {
-    let token = token_text;
-    let Some((key, entry)) = inner.store.lookup(token) else {
+    let now = ctx.now;
+    let Some((key, found)) = inner.store.lookup_ref(token_text) else {
         return Err(Denial::Invalid);
     };
-    let now = ctx.now;
-    match entry {
-        Kind::Access(a) => {
-            if !alive(st, now, a.expires_ms) {
-                return Err(Denial::Invalid);
-            }
-            let Some(acct) = inner.account(&a.user) else {
-                return Err(Denial::Invalid);
-            };
-            // LT-9: a password change retires earlier tokens (API keys excepted).
-            if a.audience != Audience::Any
-                && a.epoch != acct.epoch
-                && !st.dev(Deviation::PasswordChangeKeepsTokens)
-            {
-                return Err(Denial::Invalid);
-            }
-            if !binding_ok(st, ctx, &a.binding) {
-                return Err(Denial::Invalid);
-            }
-            if a.audience != Audience::Any && !accept.contains(&a.audience) {
-                return Err(Denial::Invalid);
-            }
-            let privileges = a
-                .privileges
-                .clone()
-                .unwrap_or_else(|| acct.privileges.clone());
-            let token = a;
-            if st.dev(Deviation::SlidingExpiry) {
-                inner.store.update(token_text, |k| {
-                    if let Kind::Access(a) = k {
-                        // The deviation: each use restarts the lifetime (breaks LT-6).
-                        let life = a.expires_ms.saturating_sub(a.issued_ms);
-                        a.issued_ms = now;
-                        a.expires_ms = now.saturating_add(life);
-                    }
-                });
-            }
-            Ok(Principal::User {
-                key,
-                token,
-                privileges,
-            })
+    let owned;
+    let a = match found {
+        Found::Access(a) => a,
+        Found::Other(Kind::Access(t)) => {
+            owned = t;
+            owned.as_ref()
         }
-        Kind::Session(s) => {
+        Found::Other(Kind::Session(s)) => {
             // SL-4: a session lives until its own endTime, whatever its parent does.
             if now >= s.end_ms
                 || (st.dev(Deviation::SessionEndsWithParent) && now >= s.parent_expires_ms)
             {
                 return Err(Denial::Invalid);
             }
-            Ok(Principal::Session {
+            return Ok(Principal::Session {
                 family: s.family,
                 parent_key: s.parent_key,
                 parent_user: s.parent_user,
-            })
+            });
         }
-        Kind::ArcWeb(_) | Kind::UserId(_) => Err(Denial::Invalid),
+        Found::Other(Kind::ArcWeb(_) | Kind::UserId(_)) => return Err(Denial::Invalid),
+    };
+    if !alive(st, now, a.expires_ms) {
+        return Err(Denial::Invalid);
     }
+    let Some(acct) = inner.account(a.user) else {
+        return Err(Denial::Invalid);
+    };
+    // LT-9: a password change retires earlier tokens (API keys excepted).
+    if a.audience != Audience::Any
+        && a.epoch != acct.epoch
+        && !st.dev(Deviation::PasswordChangeKeepsTokens)
+    {
+        return Err(Denial::Invalid);
+    }
+    if !binding_ref_ok(st, ctx, a.binding) {
+        return Err(Denial::Invalid);
+    }
+    if a.audience != Audience::Any && !accept.contains(&a.audience) {
+        return Err(Denial::Invalid);
+    }
+    let privileges = match a.privileges {
+        Some(p) => Arc::from(p),
+        None => acct.privileges.clone(),
+    };
+    let user = acct.name.clone();
+    let expires_ms = a.expires_ms;
+    if st.dev(Deviation::SlidingExpiry) {
+        inner.store.update(token_text, |k| {
+            if let Kind::Access(a) = k {
+                // The deviation: each use restarts the lifetime (breaks LT-6).
+                let life = a.expires_ms.saturating_sub(a.issued_ms);
+                a.issued_ms = now;
+                a.expires_ms = now.saturating_add(life);
+            }
+        });
+    }
+    Ok(Principal::User {
+        key,
+        user,
+        expires_ms,
+        privileges,
+    })
 }

@@ -58,7 +58,7 @@ pub fn handle(st: &AppState, ctx: &Ctx, root: Root, rest: &str) -> Option<Respon
     {
         return Some(err(404, "Style not found.", &[]));
     }
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let allowed = match authenticate(st, &mut inner, ctx, root.audiences()) {
         Err(d) => return Some(denied(d)),
         // SL-5: a session token reaches only its own family (403, or 498
@@ -94,15 +94,16 @@ fn start(
     err: &dyn Fn(u16, &str, &[&str]) -> Response,
     denied: &dyn Fn(Denial) -> Response,
 ) -> Response {
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     let (parent_key, parent_user, parent_expires, privileges) =
         match authenticate(st, &mut inner, ctx, root.audiences()) {
             Err(d) => return denied(d),
             Ok(Principal::User {
                 key,
-                token,
+                user,
+                expires_ms,
                 privileges,
-            }) => (key, token.user, token.expires_ms, privileges),
+            }) => (key, user.to_string(), expires_ms, privileges),
             // SL-6: a (valid) session token cannot start a session.
             Ok(Principal::Session {
                 parent_key,

@@ -99,7 +99,7 @@ pub fn handle(st: &AppState, ctx: &Ctx, rest: &str) -> Response {
                         return bad(r#"expected {"password": "..."}"#);
                     };
                     let mut inner = st.lock();
-                    match inner.accounts.iter_mut().find(|a| a.name == name) {
+                    match inner.accounts.iter_mut().find(|a| *a.name == *name) {
                         Some(a) => {
                             // LT-9: the epoch bump retires every earlier token.
                             a.password = b.password;

@@ -113,7 +113,6 @@ async fn serve_on(
     listen: SocketAddr,
     tls: Option<&tls::ServerTls>,
 ) -> std::io::Result<Handle> {
-    use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -122,7 +121,7 @@ async fn serve_on(
     };
     let task = match tls {
         None => {
-            let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+            let app = router::Connections::new(state, false);
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(stopped)
@@ -130,12 +129,8 @@ async fn serve_on(
             })
         }
         Some(tls) => {
-            let app = router(state)
-                .layer(axum::Extension(tls::Https))
-                .into_make_service_with_connect_info::<SocketAddr>();
-            // `tap_io` (a no-op here) is what gives a custom listener the
-            // peer address as `ConnectInfo<SocketAddr>`.
-            let listener = tls.listen(listener)?.tap_io(|_| {});
+            let app = router::Connections::new(state, true);
+            let listener = tls.listen(listener)?;
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(stopped)

@@ -113,7 +113,22 @@ fn is_form(content_type: &str) -> bool {
 }
 
 impl Ctx {
+    /// A request that came through [`router`](super::router): HTTPS if
+    /// the request carries the [`Https`](super::tls::Https) marker.
     pub fn new(st: &AppState, parts: Parts, body: Bytes, peer: SocketAddr) -> Ctx {
+        let https = parts.extensions.get::<super::tls::Https>().is_some();
+        Self::with_scheme(st, parts, body, peer, https)
+    }
+
+    /// A request whose connection said whether it is HTTPS (the accept
+    /// loop of `spawn`, which passes the marker without an extension).
+    pub fn with_scheme(
+        st: &AppState,
+        parts: Parts,
+        body: Bytes,
+        peer: SocketAddr,
+        https: bool,
+    ) -> Ctx {
         let knobs = st.knobs();
         let query = parts.uri.query().map(Pairs::parse).unwrap_or_default();
         let form = match parts
@@ -142,10 +157,7 @@ impl Ctx {
         // The scheme the connection used (`tessera serve --tls` marks its
         // requests); behind a trusted TLS proxy the client's scheme comes
         // from X-Forwarded-Proto.
-        let direct = match parts.extensions.get::<super::tls::Https>() {
-            Some(_) => "https",
-            None => "http",
-        };
+        let direct = if https { "https" } else { "http" };
         let scheme: &str = if knobs.trusted_proxies.contains(&peer) {
             parts
                 .headers

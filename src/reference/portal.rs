@@ -44,9 +44,9 @@ fn user_json(name: &str) -> Value {
 
 /// Who is asking: `Ok(None)` without a token, the user name with a valid one.
 fn who(st: &AppState, ctx: &Ctx, fmt: Format) -> Result<Option<String>, Box<Response>> {
-    let mut inner = st.lock();
+    let mut inner = st.lock_at(ctx.now);
     match authenticate(st, &mut inner, ctx, PORTAL) {
-        Ok(Principal::User { token, .. }) => Ok(Some(token.user)),
+        Ok(Principal::User { user, .. }) => Ok(Some(user.to_string())),
         Ok(Principal::Session { parent_user, .. }) => {
             if st.dev(Deviation::SessionTokenAnyService) {
                 Ok(Some(parent_user))
@@ -104,7 +104,7 @@ pub fn community_user(st: &AppState, ctx: &Ctx, name: &str) -> Response {
     let fmt = Format::parse(ctx.param("f"), Format::Html);
     match who(st, ctx, fmt) {
         Ok(Some(_)) => {
-            if st.lock().account(name).is_some() {
+            if st.lock_at(ctx.now).account(name).is_some() {
                 body(fmt, StatusCode::OK, &user_json(name))
             } else {
                 arcgis_error(st, fmt, 400, "User not found", &[])

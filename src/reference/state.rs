@@ -21,11 +21,12 @@ use crate::knobs::Knobs;
 /// One account as the server currently knows it.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub name: String,
+    /// Shared with every checked request's principal (no copy a request).
+    pub name: Arc<str>,
     pub password: String,
     /// Bumped by every password change; tokens remember the value (LT-9).
     pub epoch: u64,
-    pub privileges: Vec<String>,
+    pub privileges: Arc<[String]>,
 }
 
 /// The mutable part.
@@ -199,10 +200,16 @@ impl AppState {
 
     /// The mutable part; purges the store first when a purge is due.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.lock_at(self.now_ms())
+    }
+
+    /// Like [`lock`](Self::lock) at `now`, a time the caller already read
+    /// from this state's clock (a request's `Ctx::now`): one clock read a
+    /// request.
+    pub fn lock_at(&self, now: i64) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the store half-written
         // in a way that matters more than serving on; recover the guard.
         let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let now = self.now_ms();
         if inner.store.purge_due(now) {
             inner.purge(now, self.dev(Deviation::PasswordChangeKeepsTokens));
         }
@@ -226,10 +233,10 @@ fn fill(inner: &mut Inner, config: &Config, now: i64) {
         .users
         .iter()
         .map(|u| Account {
-            name: u.name.clone(),
+            name: u.name.as_str().into(),
             password: u.password.clone(),
             epoch: 0,
-            privileges: u.privileges.clone(),
+            privileges: u.privileges.as_slice().into(),
         })
         .collect();
     for k in &config.api_keys {
@@ -248,7 +255,7 @@ fn fill(inner: &mut Inner, config: &Config, now: i64) {
 
 impl Inner {
     pub fn account(&self, name: &str) -> Option<&Account> {
-        self.accounts.iter().find(|a| a.name == name)
+        self.accounts.iter().find(|a| *a.name == *name)
     }
 
     /// Drops long-ended entries and, unless retired IDs still work
@@ -258,7 +265,9 @@ impl Inner {
         if !keep_retired {
             let accounts = &self.accounts;
             self.store.retain_user_ids(|user, epoch| {
-                accounts.iter().any(|a| a.name == user && a.epoch == epoch)
+                accounts
+                    .iter()
+                    .any(|a| *a.name == *user && a.epoch == epoch)
             });
         }
     }

@@ -1274,3 +1274,77 @@ async fn spawn_serves_a_real_socket_and_shuts_down() {
     h.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+// ---------------------------------------------------------------- socket
+
+/// `spawn` serves connections without the router ([`super::router::Connection`]);
+/// on a socket it must answer as the router does: the peer's address binds
+/// tokens (IP-2), the connection's scheme is advertised, a body of known
+/// size has its `Content-Length`, and HEAD gets the headers without the body.
+#[tokio::test]
+async fn a_socket_answers_as_the_router_does() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let h = super::spawn(super::ServerOptions::default(), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let base = format!("http://{}", h.addr);
+    let c = reqwest::Client::new();
+    let token = c
+        .post(format!("{base}{GT}"))
+        .body("username=alice&password=alice-secret-1&client=requestip&f=json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("{base}{SECURED}?f=json&token={token}");
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Bound to 127.0.0.1; the same token from another claimed address
+    // (an untrusted X-Forwarded-For is ignored) is still the peer's.
+    let r = c
+        .get(&url)
+        .header("x-forwarded-for", "10.9.9.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    s.write_all(
+        b"HEAD /arcgis/rest/info?f=json HTTP/1.1\r\nHost: h.test\r\n\r\n\
+          GET /arcgis/rest/info?f=json HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let length = |head: &str| -> usize {
+        head.lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .expect("a Content-Length")
+    };
+    let (head1, rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head1.starts_with("HTTP/1.1 200"), "{head1}");
+    // No body after the HEAD answer: the next answer starts at once.
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+    let (head2, body) = rest.split_once("\r\n\r\n").unwrap();
+    assert_eq!(length(head1), length(head2));
+    assert_eq!(body.len(), length(head2));
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        v["authInfo"]["tokenServicesUrl"],
+        "http://h.test/arcgis/tokens/"
+    );
+    h.shutdown().await;
+}

@@ -122,6 +122,59 @@ pub struct AccessToken {
     pub privileges: Option<Vec<String>>,
 }
 
+/// What a token is bound to, borrowed from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingRef<'a> {
+    None,
+    Ip(IpAddr),
+    Referer(&'a str),
+}
+
+impl Binding {
+    pub fn as_ref(&self) -> BindingRef<'_> {
+        match self {
+            Binding::None => BindingRef::None,
+            Binding::Ip(ip) => BindingRef::Ip(*ip),
+            Binding::Referer(r) => BindingRef::Referer(r),
+        }
+    }
+}
+
+/// An access token's entry, borrowed from the store: what checking a
+/// presented token reads, without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRef<'a> {
+    pub user: &'a str,
+    pub epoch: u64,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
+    pub binding: BindingRef<'a>,
+    pub audience: Audience,
+    pub privileges: Option<&'a [String]>,
+}
+
+impl AccessToken {
+    pub fn as_ref(&self) -> AccessRef<'_> {
+        AccessRef {
+            user: &self.user,
+            epoch: self.epoch,
+            issued_ms: self.issued_ms,
+            expires_ms: self.expires_ms,
+            binding: self.binding.as_ref(),
+            audience: self.audience,
+            privileges: self.privileges.as_deref(),
+        }
+    }
+}
+
+/// An entry found by [`Store::lookup_ref`]: a packed access token borrowed,
+/// anything else as its [`Kind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found<'a> {
+    Access(AccessRef<'a>),
+    Other(Kind),
+}
+
 /// A basemap session (SL-2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -796,6 +849,34 @@ impl Store {
         Some((self.key_at(loc)?, self.kind_at(loc)?))
     }
 
+    /// Like [`lookup`](Self::lookup), borrowing a packed access token's
+    /// entry instead of unpacking it into owned strings (the token-checked
+    /// request's path).
+    pub fn lookup_ref(&self, token: &str) -> Option<(TokenKey, Found<'_>)> {
+        let loc = self.locate(token)?;
+        let key = self.key_at(loc)?;
+        let found = match loc {
+            Loc::Access(i) => {
+                let d = &self.access.map.get_index(i)?.1.data;
+                Found::Access(AccessRef {
+                    user: self.users.get(d.user),
+                    epoch: d.epoch,
+                    issued_ms: d.issued_ms,
+                    expires_ms: d.expires_ms,
+                    binding: match d.binding {
+                        PackedBinding::None => BindingRef::None,
+                        PackedBinding::Ip(ip) => BindingRef::Ip(ip),
+                        PackedBinding::Referer(r) => BindingRef::Referer(self.referers.get(r)),
+                    },
+                    audience: d.audience,
+                    privileges: None,
+                })
+            }
+            _ => Found::Other(self.kind_at(loc)?),
+        };
+        Some((key, found))
+    }
+
     /// The store key of `token` if the store holds exactly that token.
     pub fn find_key(&self, token: &str) -> Option<TokenKey> {
         self.key_at(self.locate(token)?)
@@ -950,6 +1031,65 @@ mod tests {
             audience: Audience::Server,
             privileges: None,
         })
+    }
+
+    /// The borrowed lookup of the request path sees exactly what the
+    /// owned one unpacks, for packed, referer-bound and odd (API key)
+    /// access tokens, and leaves other kinds as they are.
+    #[test]
+    fn lookup_ref_borrows_what_lookup_unpacks() {
+        let mut e = SeededEntropy::new(11);
+        let mut s = Store::default();
+        let plain = new_token(&mut e, "", TOKEN_BYTES);
+        let referer = new_token(&mut e, "", TOKEN_BYTES);
+        let aged = new_token(&mut e, "", ARCWEB_TOKEN_BYTES);
+        let ip = "10.1.2.3".parse().unwrap();
+        s.insert(&plain, access("u", 10, Binding::Ip(ip)), 0);
+        s.insert(
+            &referer,
+            access("v", 20, Binding::Referer("https://a.test".into())),
+            0,
+        );
+        s.insert(&aged, arcweb(30), 0);
+        let key = Kind::Access(AccessToken {
+            user: "w".into(),
+            epoch: 3,
+            issued_ms: 1,
+            expires_ms: i64::MAX,
+            binding: Binding::None,
+            audience: Audience::Any,
+            privileges: Some(vec!["p".into()]),
+        });
+        s.insert("api-key-w", key, 0);
+        for t in [plain.as_str(), referer.as_str(), "api-key-w"] {
+            let (key, kind) = s.lookup(t).unwrap();
+            let Kind::Access(owned) = &kind else {
+                panic!("{kind:?}")
+            };
+            match s.lookup_ref(t).unwrap() {
+                (k, Found::Access(r)) => {
+                    assert_eq!((k, r), (key, owned.as_ref()));
+                }
+                (k, Found::Other(other)) => assert_eq!((k, other), (key, kind)),
+            }
+        }
+        assert!(matches!(
+            s.lookup_ref(&plain),
+            Some((
+                _,
+                Found::Access(AccessRef {
+                    user: "u",
+                    binding: BindingRef::Ip(_),
+                    ..
+                })
+            ))
+        ));
+        let (k, found) = s.lookup_ref(&aged).unwrap();
+        assert_eq!((k, found), {
+            let (k, kind) = s.lookup(&aged).unwrap();
+            (k, Found::Other(kind))
+        });
+        assert!(s.lookup_ref(&flip(&plain, 2)).is_none());
     }
 
     fn arcweb(expires_ms: i64) -> Kind {
