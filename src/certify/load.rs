@@ -45,7 +45,7 @@ use super::plan::{
 use super::protocol::Feature;
 use super::rules::ClCite;
 use crate::scenario::diagnostic::suggest;
-use crate::scenario::load::parse_yaml;
+use crate::scenario::load::{parse_yaml, yaml_files};
 use crate::scenario::model::{Loc, Spanned};
 use crate::scenario::{Diagnostic, DiagnosticKind};
 
@@ -421,21 +421,7 @@ fn load_located(path: &Path) -> Result<(Case, Loc), Vec<Diagnostic>> {
 /// recursively, sorted) and checks that ids are unique. Nothing is returned
 /// unless every file is good.
 pub fn load_cases(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_file() {
-            files.push(p.clone());
-        } else if let Err(e) = collect(p, &mut files) {
-            errors.push(Diagnostic::new(
-                p,
-                Loc::default(),
-                DiagnosticKind::Io(e.to_string()),
-            ));
-        }
-    }
-    files.sort();
-    files.dedup();
+    let (files, mut errors) = yaml_files(paths, None);
     let mut out: Vec<Case> = Vec::new();
     for f in files {
         match load_located(&f) {
@@ -460,24 +446,6 @@ pub fn load_cases(paths: &[PathBuf]) -> Result<Vec<Case>, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
-}
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if p.is_dir() {
-        for entry in std::fs::read_dir(p)? {
-            collect(&entry?.path(), out)?;
-        }
-    } else if p.is_file() {
-        if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            out.push(p.to_owned());
-        }
-    } else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "no such file or folder",
-        ));
-    }
-    Ok(())
 }
 
 /// The JSON Schema (draft 2020-12) of one case file.

@@ -74,21 +74,7 @@ fn load_one(path: &Path) -> Result<(Scenario, Loc), Vec<Diagnostic>> {
 /// extension) and checks that scenario ids are unique. Nothing is returned
 /// unless every file is good; otherwise every problem found is returned.
 pub fn load_suite(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_file() {
-            files.push(p.clone());
-        } else if let Err(e) = collect(p, &mut files) {
-            errors.push(Diagnostic::new(
-                p,
-                Loc::default(),
-                DiagnosticKind::Io(e.to_string()),
-            ));
-        }
-    }
-    files.sort();
-    files.dedup();
+    let (files, mut errors) = yaml_files(paths, Some(CLIENT_CASES));
     let mut out: Vec<Scenario> = Vec::new();
     for f in files {
         match load_one(&f) {
@@ -119,16 +105,39 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<Diagnostic>> {
 /// scenario loading skips.
 pub const CLIENT_CASES: &str = "clients";
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `*.yaml` / `*.yml` files under `paths` (folders recursively; a file
+/// named explicitly is taken whatever its extension), sorted, without
+/// repeats; sub-folders named `skip` are not entered. A path that cannot be
+/// read is a diagnostic. Shared by the scenario and the client-case loaders.
+pub fn yaml_files(paths: &[PathBuf], skip: Option<&str>) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            files.push(p.clone());
+        } else if let Err(e) = collect(p, skip, &mut files) {
+            errors.push(Diagnostic::new(
+                p,
+                Loc::default(),
+                DiagnosticKind::Io(e.to_string()),
+            ));
+        }
+    }
+    files.sort();
+    files.dedup();
+    (files, errors)
+}
+
+fn collect(p: &Path, skip: Option<&str>, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if p.is_dir() {
         for entry in std::fs::read_dir(p)? {
             let path = entry?.path();
             // `specs/clients/` holds client certification cases, another
-            // format (`certify::load`).
-            if path.is_dir() && path.file_name().is_some_and(|n| n == CLIENT_CASES) {
+            // format (`certify::load`), skipped by the scenario loader.
+            if path.is_dir() && skip.is_some_and(|s| path.file_name().is_some_and(|n| n == s)) {
                 continue;
             }
-            collect(&path, out)?;
+            collect(&path, skip, out)?;
         }
     } else if p.is_file() {
         if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
@@ -477,9 +486,9 @@ steps:
     #[test]
     fn every_spec_and_runner_fixture_survives_a_write_and_a_read() {
         let mut files = Vec::new();
-        collect(&manifest("specs"), &mut files).unwrap();
+        collect(&manifest("specs"), Some(CLIENT_CASES), &mut files).unwrap();
         let specs = files.len();
-        collect(&manifest("fixtures/runner"), &mut files).unwrap();
+        collect(&manifest("fixtures/runner"), None, &mut files).unwrap();
         assert!(
             specs > 100 && files.len() > specs,
             "{specs} {}",
