@@ -363,29 +363,6 @@ async fn handle(
         }
         changed |= advertise(&book, rc.role, &p.path, a);
     }
-    if changed && let Some(a) = &answer {
-        rparts.headers.remove(header::CONTENT_LENGTH);
-        rparts.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        let text = a.to_string();
-        book.entries.push(entry(
-            &rc,
-            &p,
-            seq,
-            real_ms,
-            server_ms,
-            meta,
-            presented,
-            credentials,
-            status,
-            error_code,
-            issued,
-            was_injected,
-        ));
-        return Response::from_parts(rparts, Body::from(text));
-    }
     book.entries.push(entry(
         &rc,
         &p,
@@ -400,7 +377,18 @@ async fn handle(
         issued,
         was_injected,
     ));
-    Response::from_parts(rparts, Body::from(rbytes))
+    let body = match &answer {
+        Some(a) if changed => {
+            rparts.headers.remove(header::CONTENT_LENGTH);
+            rparts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            Body::from(a.to_string())
+        }
+        _ => Body::from(rbytes),
+    };
+    Response::from_parts(rparts, body)
 }
 
 fn root_prefix(role: Role) -> &'static str {
